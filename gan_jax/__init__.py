@@ -1,0 +1,22 @@
+"""gan_jax: Goodfellow et al., Generative Adversarial Nets (2014), in JAX.
+
+Where to find the paper:
+  §3 value function and losses ........ gan_jax.losses
+  §4 D*, C(G) = −log 4 + 2·JSD ........ gan_jax.theory
+  §5 models, noise prior ............... gan_jax.models, gan_jax.priors
+  Algorithm 1, momentum SGD ............ gan_jax.train, gan_jax.optim
+  data parallelism (pmap, shard_map) ... gan_jax.parallel
+"""
+
+from gan_jax import losses, models, optim, parallel, priors, theory, train
+from gan_jax.losses import (discriminator_loss, minimax_generator_loss,
+                            non_saturating_generator_loss, value_function)
+from gan_jax.models import (MaxoutDiscriminator, MLPDiscriminator, MLPGenerator,
+                            as_pure_function, sigmoid_bias_from_marginals)
+from gan_jax.parallel import (make_pmap_train_steps, make_shard_map_train_steps, replicate,
+                              unreplicate)
+from gan_jax.priors import NoisePrior
+from gan_jax.train import (GAN, GANState, d_step, g_step, init_state, sample,
+                           simultaneous_update, train_step, train_steps)
+
+__version__ = '0.1.0'

@@ -1,0 +1,153 @@
+"""Generator and discriminator networks (§5 of the paper), as Flax NNX modules.
+
+The modules are only the definition of a network. Training never mutates
+them: ``as_pure_function`` splits a module once into a pure function and a
+plain nested dict of parameters, and the train steps work on those.
+
+Shapes: examples are flat vectors, ``x: [batch, features]`` (an MNIST image is
+784 pixels in [0, 1]); noise is ``z: [batch, latent_dim]``; the discriminator
+returns one logit per example, ``[batch]``, with D(x) = sigmoid(logit).
+A discriminator's ``dropout_key`` switches dropout on (a key) or off (None).
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+Params = dict[str, Any]
+
+OUTPUT_ACTIVATIONS = {'sigmoid': jax.nn.sigmoid, 'identity': lambda h: h}
+
+
+def uniform_init(limit: float) -> nnx.Initializer:
+  """Initializer drawing each weight from U(−limit, limit), as pylearn2's ``irange``."""
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, minval=-limit, maxval=limit)
+  return init
+
+
+def _linear(in_dim: int, out_dim: int, init_range: float | None, rngs: nnx.Rngs,
+            bias: np.ndarray | None = None) -> nnx.Linear:
+  """Dense layer with U(±init_range) weights (Flax's default if None) and zero (or given) bias."""
+  kwargs = {} if init_range is None else {'kernel_init': uniform_init(init_range)}
+  if bias is not None:
+    bias = np.asarray(bias, np.float32)
+    if bias.shape != (out_dim,):
+      raise ValueError(f'output_bias has shape {bias.shape}, expected ({out_dim},)')
+    kwargs['bias_init'] = lambda key, shape, dtype=jnp.float32: jnp.asarray(bias, dtype)
+  return nnx.Linear(in_dim, out_dim, rngs=rngs, **kwargs)
+
+
+def sigmoid_bias_from_marginals(data: np.ndarray, eps: float = 1e-3) -> np.ndarray:
+  """Output bias logit(mean pixel) as the original code's ``init_sigmoid_bias_from_marginals``.
+
+  With zero weights the generator's sigmoid output then equals the data's
+  per-pixel mean. Args: data [n, features] in [0, 1]. Returns [features] float32.
+  """
+  mean = np.clip(np.asarray(data, np.float64).mean(axis=0), eps, 1.0 - eps)
+  return np.log(mean / (1.0 - mean)).astype(np.float32)
+
+
+class MLPGenerator(nnx.Module):
+  """G: z [batch, latent_dim] → ReLU layers → x [batch, output_dim].
+
+  The paper's MNIST generator is ``MLPGenerator(100, (1200, 1200), 784)``:
+  two ReLU layers of 1200 units and a sigmoid output (pixels in [0, 1]),
+  all weights U(±0.05), biases zero except optionally the output bias.
+  """
+
+  def __init__(self, latent_dim: int, hidden_dims: Sequence[int], output_dim: int, *,
+               output_activation: str = 'sigmoid', init_range: float | None = 0.05,
+               output_bias: np.ndarray | None = None, rngs: nnx.Rngs):
+    if output_activation not in OUTPUT_ACTIVATIONS:
+      raise ValueError(f'output_activation={output_activation!r}; allowed: {sorted(OUTPUT_ACTIVATIONS)}')
+    dims = [latent_dim, *hidden_dims]
+    self.hidden = nnx.List([_linear(a, b, init_range, rngs) for a, b in zip(dims[:-1], dims[1:])])
+    self.output = _linear(dims[-1], output_dim, init_range, rngs, bias=output_bias)
+    self.output_activation = output_activation
+
+  def __call__(self, z: jax.Array) -> jax.Array:
+    h = z
+    for layer in self.hidden:
+      h = jax.nn.relu(layer(h))
+    return OUTPUT_ACTIVATIONS[self.output_activation](self.output(h))
+
+
+class Maxout(nnx.Module):
+  """Maxout layer: the max over ``pieces`` affine maps for each of ``units`` outputs."""
+
+  def __init__(self, in_dim: int, units: int, pieces: int, init_range: float | None, rngs: nnx.Rngs):
+    self.linear = _linear(in_dim, units * pieces, init_range, rngs)
+    self.units, self.pieces = units, pieces
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x [..., in_dim] → [..., units]."""
+    h = self.linear(x).reshape(x.shape[:-1] + (self.units, self.pieces))
+    return jnp.max(h, axis=-1)
+
+
+class MaxoutDiscriminator(nnx.Module):
+  """D: x [batch, input_dim] → logit [batch], maxout layers with dropout.
+
+  The paper's MNIST discriminator is ``MaxoutDiscriminator(784)``: dropout on
+  the input (keep 0.8) → maxout 240 units × 5 pieces → dropout (keep 0.5) →
+  maxout 240 × 5 → dropout (keep 0.5) → one sigmoid unit, all weights
+  U(±0.005). Dropout is inverted (kept units scaled by 1/keep), as pylearn2's
+  ``input_scales`` of 1.25 and 2.
+  """
+
+  def __init__(self, input_dim: int, hidden_units: Sequence[int] = (240, 240), pieces: int = 5, *,
+               input_keep: float = 0.8, hidden_keep: float = 0.5,
+               init_range: float | None = 0.005, rngs: nnx.Rngs):
+    for name, keep in (('input_keep', input_keep), ('hidden_keep', hidden_keep)):
+      if not 0.0 < keep <= 1.0:
+        raise ValueError(f'{name}={keep!r} must be a keep probability in (0, 1]')
+    dims = [input_dim, *hidden_units]
+    self.hidden = nnx.List([Maxout(a, b, pieces, init_range, rngs) for a, b in zip(dims[:-1], dims[1:])])
+    self.output = _linear(dims[-1], 1, init_range, rngs)
+    keeps = [input_keep] + [hidden_keep] * len(hidden_units)
+    self.dropouts = nnx.List([nnx.Dropout(rate=1.0 - keep) for keep in keeps])
+
+  def __call__(self, x: jax.Array, dropout_key: jax.Array | None = None) -> jax.Array:
+    keys = [None] * len(self.dropouts) if dropout_key is None else jax.random.split(dropout_key, len(self.dropouts))
+    h = x
+    for layer, dropout, key in zip([*self.hidden, self.output], self.dropouts, keys):
+      h = layer(dropout(h, rngs=key, deterministic=key is None))
+    return h[..., 0]
+
+
+class MLPDiscriminator(nnx.Module):
+  """Toy D: x [batch, input_dim] → ReLU layers → logit [batch]; no dropout."""
+
+  def __init__(self, input_dim: int, hidden_dims: Sequence[int], *,
+               init_range: float | None = None, rngs: nnx.Rngs):
+    dims = [input_dim, *hidden_dims]
+    self.hidden = nnx.List([_linear(a, b, init_range, rngs) for a, b in zip(dims[:-1], dims[1:])])
+    self.output = _linear(dims[-1], 1, init_range, rngs)
+
+  def __call__(self, x: jax.Array, dropout_key: jax.Array | None = None) -> jax.Array:
+    del dropout_key  # this discriminator has no dropout
+    h = x
+    for layer in self.hidden:
+      h = jax.nn.relu(layer(h))
+    return self.output(h)[..., 0]
+
+
+def as_pure_function(module: nnx.Module) -> tuple[Callable[..., jax.Array], Params]:
+  """Splits ``module`` into ``(apply, params)``.
+
+  ``apply(params, *args)`` rebuilds the module from ``params`` (a nested dict
+  of arrays) and calls it on ``args``; it is pure and safe under jit, grad,
+  vmap, pmap and shard_map. ``params`` is what the optimisers and checkpoints
+  see.
+  """
+  graphdef, state = nnx.split(module)
+
+  def apply(params: Params, *args):
+    return nnx.merge(graphdef, params)(*args)
+
+  return apply, nnx.to_pure_dict(state)

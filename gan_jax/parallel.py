@@ -1,0 +1,115 @@
+"""Data parallelism: the per-device step of ``train.py`` under pmap or shard_map.
+
+Both drivers run the same function, ``train.train_steps`` with
+``GAN.axis_name = BATCH_AXIS``: every device holds a full copy of the state and
+m/n examples of each global minibatch of m, computes its gradients, and
+``lax.pmean`` over the axis averages them, so every device applies the same
+update and the replicas stay identical. Noise and dropout keys are folded with
+each example's global index, so the result equals the single-device step on
+the same global batch (up to float summation order).
+
+Layouts. Global minibatches for N iterations are ``[N, k, m, *data_shape]``.
+
+* pmap (the user-facing driver): the state is replicated with a leading
+  device axis (``replicate``/``unreplicate``); ``make_pmap_train_steps``
+  splits the global batch into ``[n, N, k, m/n, ...]`` itself.
+* shard_map: the state is an ordinary (replicated) global array and the
+  batch is sharded along its m axis over a one-axis ``Mesh``.
+"""
+
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from gan_jax import train
+
+BATCH_AXIS = 'batch'
+_MINIBATCH_DIM = 2  # the m axis of [N, k, m, *data_shape]
+
+
+def data_parallel(gan: train.GAN) -> train.GAN:
+  """``gan`` with its steps averaging gradients over ``BATCH_AXIS``."""
+  return dataclasses.replace(gan, axis_name=BATCH_AXIS)
+
+
+def check_divisible(global_batch_size: int, num_devices: int) -> None:
+  """Raises a ValueError unless ``global_batch_size`` splits evenly over the devices."""
+  if global_batch_size % num_devices:
+    raise ValueError(
+        f'batch_size={global_batch_size} does not divide over {num_devices} devices; '
+        f'use a multiple of {num_devices}')
+
+
+def split_for_devices(x: jax.Array, num_devices: int, axis: int = _MINIBATCH_DIM) -> jax.Array:
+  """[..., m, ...] (m at ``axis``) → [num_devices, ..., m / num_devices, ...].
+
+  Device d gets examples d·m/n … (d+1)·m/n − 1, matching the global example
+  indices the steps fold into their keys.
+  """
+  check_divisible(x.shape[axis], num_devices)
+  shape = x.shape[:axis] + (num_devices, x.shape[axis] // num_devices) + x.shape[axis + 1:]
+  return jnp.moveaxis(jnp.reshape(x, shape), axis, 0)
+
+
+def _one_axis_mesh(devices: Sequence[jax.Device]) -> Mesh:
+  return Mesh(np.asarray(devices), (BATCH_AXIS,))
+
+
+def replicate(tree, devices: Sequence[jax.Device]):
+  """Copies every leaf to each device, stacked on a new leading axis of size len(devices)."""
+  sharding = NamedSharding(_one_axis_mesh(devices), PartitionSpec(BATCH_AXIS))
+  n = len(devices)
+  return jax.tree.map(lambda x: jax.device_put(jnp.broadcast_to(x, (n,) + jnp.shape(x)), sharding), tree)
+
+
+def unreplicate(tree):
+  """The first device's copy of a replicated tree (all copies are equal)."""
+  return jax.tree.map(lambda x: x[0], tree)
+
+
+def make_pmap_train_steps(gan: train.GAN, devices: Sequence[jax.Device] | None = None) -> Callable:
+  """``train_steps`` pmapped over ``devices`` (default: all local devices).
+
+  Returns ``run(replicated_state, real_batches, key) -> (replicated_state, metrics)``
+  with ``real_batches`` the global minibatches [N, k, m, *data_shape] (m
+  divisible by the device count, else ValueError), ``key`` the run's base
+  key, and metrics [N] from the first replica (all replicas hold the same
+  averaged values). The replicated state is donated.
+  """
+  devices = list(jax.local_devices() if devices is None else devices)
+  stepper = jax.pmap(functools.partial(train.train_steps, data_parallel(gan)), axis_name=BATCH_AXIS,
+                     in_axes=(0, 0, None), devices=devices, donate_argnums=0)
+
+  def run(replicated_state: train.GANState, real_batches: jax.Array, key: jax.Array):
+    state, metrics = stepper(replicated_state, split_for_devices(real_batches, len(devices)), key)
+    return state, unreplicate(metrics)
+
+  return run
+
+
+def make_shard_map_train_steps(gan: train.GAN, devices: Sequence[jax.Device] | None = None) -> Callable:
+  """``train_steps`` under ``jax.shard_map`` over a one-axis mesh of ``devices``, jitted.
+
+  Returns ``run(state, real_batches, key) -> (state, metrics)`` where ``state``
+  is an ordinary pytree (replicated over the mesh) and ``real_batches`` the
+  global [N, k, m, *data_shape], sharded along m; the state is donated.
+  """
+  devices = list(jax.devices() if devices is None else devices)
+  mesh = _one_axis_mesh(devices)
+  replicated = PartitionSpec()
+  per_device = jax.shard_map(
+      functools.partial(train.train_steps, data_parallel(gan)), mesh=mesh,
+      in_specs=(replicated, PartitionSpec(None, None, BATCH_AXIS), replicated),
+      out_specs=(replicated, replicated))
+  stepper = jax.jit(per_device, donate_argnums=0)
+
+  def run(state: train.GANState, real_batches: jax.Array, key: jax.Array):
+    check_divisible(real_batches.shape[_MINIBATCH_DIM], len(devices))
+    return stepper(state, real_batches, key)
+
+  return run

@@ -1,0 +1,286 @@
+"""Algorithm 1 of the paper as pure, jit-able JAX functions.
+
+    for number of training iterations:
+      for k steps:                                   ← d_step, k times
+        sample m noise samples z ~ p_z and m examples x ~ p_data
+        update D by ascending ∇_θd (1/m) Σ [log D(x) + log(1 − D(G(z)))]
+      sample m fresh noise samples z ~ p_z            ← g_step
+      update G by descending ∇_θg (1/m) Σ log(1 − D(G(z)))   (or the non-saturating loss)
+
+``train_step`` is one such iteration, ``train_steps`` runs N of them inside one
+``lax.scan``. Everything static (networks, prior, optimisers, loss choice, k)
+lives in the frozen ``GAN`` dataclass; everything that changes lives in the
+``GANState`` pytree. Bind the former with ``functools.partial`` and jit::
+
+    step = jax.jit(functools.partial(train_step, gan), donate_argnums=0)
+    state, metrics = step(state, real_batches, key)
+
+Randomness. Each call consumes only keys passed in. ``train_step`` takes the
+run's *base* key, folds in ``state.step`` and splits it into one key per
+update, so the same base key can (and should) be passed at every iteration.
+``d_step`` and ``g_step`` consume the key they are given. Inside an update,
+noise z⁽ⁱ⁾ and dropout masks are drawn from per-example keys, fold_in(key, i)
+with i the example's index in the *global* batch; so a step gives the same
+result whether the batch sits on one device or is split across several (see
+``parallel.py``), and no two examples, devices or updates share a key.
+
+Data parallelism. With ``GAN.axis_name`` set, the steps run per device inside
+``pmap``/``shard_map`` over that axis: each device holds m/n of the batch,
+gradients and metrics are averaged with ``lax.pmean`` and the replicas stay
+identical.
+"""
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from gan_jax import losses
+from gan_jax.priors import NoisePrior
+
+Params = Any
+Metrics = dict[str, jax.Array]
+GeneratorFn = Callable[[Params, jax.Array], jax.Array]
+DiscriminatorFn = Callable[[Params, jax.Array, jax.Array | None], jax.Array]
+
+UPDATE_RULES = ('alternating', 'simultaneous')
+
+
+@flax.struct.dataclass
+class GANState:
+  """Everything that changes during training; a pytree.
+
+  Attributes:
+    step: int32 scalar, Algorithm 1 iterations completed.
+    g_params, d_params: generator and discriminator parameters.
+    g_opt_state, d_opt_state: their optimiser states (each holds its own
+      update count, which drives its schedules).
+  """
+  step: jax.Array
+  g_params: Params
+  d_params: Params
+  g_opt_state: optax.OptState
+  d_opt_state: optax.OptState
+
+
+@dataclasses.dataclass(frozen=True)
+class GAN:
+  """The static definition of the game: players, prior, optimisers and rules.
+
+  Attributes:
+    generator: pure ``(g_params, z [m, latent_dim]) -> x [m, *data_shape]``.
+    discriminator: pure ``(d_params, x [m, *data_shape], dropout_key | None)
+      -> logits [m]``; a key switches dropout on.
+    prior: the noise prior p_z.
+    g_optimizer, d_optimizer: optax transformations for each player.
+    g_loss: 'non_saturating' (the paper's practical choice) or 'minimax'.
+    d_steps: k, discriminator updates per iteration (the paper uses 1).
+    update_rule: 'alternating' (Algorithm 1: k D updates, then a G update on
+      fresh noise) or 'simultaneous' (the original code's SGD: one forward
+      pass on one minibatch, both players' gradients from the same D outputs
+      and dropout masks, both applied at once; needs d_steps = 1).
+    axis_name: the named device axis to average over, or None on one device.
+  """
+  generator: GeneratorFn
+  discriminator: DiscriminatorFn
+  prior: NoisePrior
+  g_optimizer: optax.GradientTransformation
+  d_optimizer: optax.GradientTransformation
+  g_loss: str = 'non_saturating'
+  d_steps: int = 1
+  update_rule: str = 'alternating'
+  axis_name: str | None = None
+
+  def __post_init__(self):
+    losses.generator_loss_fn(self.g_loss)  # raises on an unknown name
+    if not (isinstance(self.d_steps, int) and self.d_steps >= 1):
+      raise ValueError(f'd_steps={self.d_steps!r} must be a positive integer (k of Algorithm 1)')
+    if self.update_rule not in UPDATE_RULES:
+      raise ValueError(f'update_rule={self.update_rule!r}; allowed: {list(UPDATE_RULES)}')
+    if self.update_rule == 'simultaneous' and self.d_steps != 1:
+      raise ValueError(f"d_steps={self.d_steps} is not allowed with update_rule='simultaneous'; it needs d_steps=1")
+
+
+def init_state(gan: GAN, g_params: Params, d_params: Params) -> GANState:
+  """The state at iteration 0: given parameters and fresh optimiser states."""
+  return GANState(step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
+                  g_opt_state=gan.g_optimizer.init(g_params),
+                  d_opt_state=gan.d_optimizer.init(d_params))
+
+
+def sample(gan: GAN, g_params: Params, key: jax.Array, num_samples: int) -> jax.Array:
+  """G(z) for z ~ p_z: [num_samples, *data_shape]."""
+  return gan.generator(g_params, gan.prior.sample(key, num_samples))
+
+
+# ---------------------------------------------------------------- randomness
+
+def _example_keys(gan: GAN, key: jax.Array, num_local: int) -> jax.Array:
+  """Keys [num_local], one per example: fold_in(key, global example index)."""
+  first = 0 if gan.axis_name is None else lax.axis_index(gan.axis_name) * num_local
+  return jax.vmap(functools.partial(jax.random.fold_in, key))(first + jnp.arange(num_local))
+
+
+def _discriminate(gan: GAN, d_params: Params, x: jax.Array, dropout_key: jax.Array) -> jax.Array:
+  """D's logits [m] on x [m, ...], in training mode, with one dropout mask per example."""
+  keys = _example_keys(gan, dropout_key, x.shape[0])
+  return jax.vmap(lambda xi, ki: gan.discriminator(d_params, xi[None], ki)[0])(x, keys)
+
+
+def _noise(gan: GAN, key: jax.Array, num_local: int) -> jax.Array:
+  """z [num_local, latent_dim] drawn from per-example keys."""
+  return gan.prior.sample_each(_example_keys(gan, key, num_local))
+
+
+def _pmean(tree, gan: GAN):
+  return tree if gan.axis_name is None else lax.pmean(tree, gan.axis_name)
+
+
+def _apply(optimizer: optax.GradientTransformation, params: Params, opt_state, grads):
+  updates, opt_state = optimizer.update(grads, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state
+
+
+# ---------------------------------------------------------------- the updates
+
+def d_step(gan: GAN, state: GANState, x_real: jax.Array, key: jax.Array) -> tuple[GANState, Metrics]:
+  """One discriminator update on m real examples and m fresh noise samples; G fixed.
+
+  Args:
+    gan: the game.
+    state: current state.
+    x_real: [m, *data_shape] a minibatch from p_data (this device's share).
+    key: a fresh key, consumed here.
+  Returns:
+    The state with new D parameters and optimiser state (``step`` unchanged),
+    and metrics: ``d_loss`` = J⁽ᴰ⁾ = −½ V̂, ``d_real`` = mean D(x),
+    ``d_fake`` = mean D(G(z)), each averaged over devices.
+  """
+  z_key, real_dropout_key, fake_dropout_key = jax.random.split(key, 3)
+  x_fake = gan.generator(state.g_params, _noise(gan, z_key, x_real.shape[0]))
+
+  def loss_fn(d_params):
+    real_logits = _discriminate(gan, d_params, x_real, real_dropout_key)
+    fake_logits = _discriminate(gan, d_params, x_fake, fake_dropout_key)
+    return losses.discriminator_loss(real_logits, fake_logits), (real_logits, fake_logits)
+
+  (d_loss, (real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.d_params)
+  d_params, d_opt_state = _apply(gan.d_optimizer, state.d_params, state.d_opt_state, _pmean(grads, gan))
+  metrics = {'d_loss': d_loss, 'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
+             'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits))}
+  return state.replace(d_params=d_params, d_opt_state=d_opt_state), _pmean(metrics, gan)
+
+
+def g_step(gan: GAN, state: GANState, key: jax.Array, num_samples: int) -> tuple[GANState, Metrics]:
+  """One generator update on ``num_samples`` (m, this device's share) fresh noise samples; D fixed.
+
+  D runs in training mode (with dropout), as in the original code.
+  ``num_samples`` must be static under jit. Returns the state with new G
+  parameters and optimiser state (``step`` unchanged) and metrics:
+  ``g_loss`` = J⁽ᴳ⁾ (of ``gan.g_loss``) and ``d_fake_g`` = mean D(G(z)) before the update.
+  """
+  z_key, dropout_key = jax.random.split(key)
+  z = _noise(gan, z_key, num_samples)
+  g_loss_fn = losses.generator_loss_fn(gan.g_loss)
+
+  def loss_fn(g_params):
+    fake_logits = _discriminate(gan, state.d_params, gan.generator(g_params, z), dropout_key)
+    return g_loss_fn(fake_logits), fake_logits
+
+  (g_loss, fake_logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.g_params)
+  g_params, g_opt_state = _apply(gan.g_optimizer, state.g_params, state.g_opt_state, _pmean(grads, gan))
+  metrics = {'g_loss': g_loss, 'd_fake_g': jnp.mean(jax.nn.sigmoid(fake_logits))}
+  return state.replace(g_params=g_params, g_opt_state=g_opt_state), _pmean(metrics, gan)
+
+
+def simultaneous_update(gan: GAN, state: GANState, x_real: jax.Array,
+                        key: jax.Array) -> tuple[GANState, Metrics]:
+  """The original code's update: both players from one forward pass, applied at once.
+
+  One noise batch and one set of dropout masks; D's gradient is of J⁽ᴰ⁾ and
+  G's of J⁽ᴳ⁾, both evaluated on the same D outputs before either player
+  moves. ``key`` is consumed here; ``step`` unchanged. Metrics as ``d_step``
+  plus ``g_loss`` and ``d_fake_g`` (= ``d_fake`` here).
+  """
+  z_key, real_dropout_key, fake_dropout_key = jax.random.split(key, 3)
+  z = _noise(gan, z_key, x_real.shape[0])
+  g_loss_fn = losses.generator_loss_fn(gan.g_loss)
+
+  def both_losses(g_params, d_params):
+    real_logits = _discriminate(gan, d_params, x_real, real_dropout_key)
+    fake_logits = _discriminate(gan, d_params, gan.generator(g_params, z), fake_dropout_key)
+    objectives = (losses.discriminator_loss(real_logits, fake_logits), g_loss_fn(fake_logits))
+    return objectives, (real_logits, fake_logits)
+
+  (d_loss, g_loss), pullback, (real_logits, fake_logits) = jax.vjp(
+      both_losses, state.g_params, state.d_params, has_aux=True)
+  one, zero = jnp.ones_like(d_loss), jnp.zeros_like(d_loss)
+  _, d_grads = pullback((one, zero))
+  g_grads, _ = pullback((zero, one))
+  d_params, d_opt_state = _apply(gan.d_optimizer, state.d_params, state.d_opt_state, _pmean(d_grads, gan))
+  g_params, g_opt_state = _apply(gan.g_optimizer, state.g_params, state.g_opt_state, _pmean(g_grads, gan))
+  d_fake = jnp.mean(jax.nn.sigmoid(fake_logits))
+  metrics = {'d_loss': d_loss, 'd_real': jnp.mean(jax.nn.sigmoid(real_logits)), 'd_fake': d_fake,
+             'g_loss': g_loss, 'd_fake_g': d_fake}
+  new_state = state.replace(g_params=g_params, d_params=d_params, g_opt_state=g_opt_state,
+                            d_opt_state=d_opt_state)
+  return new_state, _pmean(metrics, gan)
+
+
+# ---------------------------------------------------------------- iterations
+
+def train_step(gan: GAN, state: GANState, real_batches: jax.Array,
+               key: jax.Array) -> tuple[GANState, Metrics]:
+  """One iteration of Algorithm 1 (or of the simultaneous rule), pure.
+
+  Args:
+    gan: the game.
+    state: current state.
+    real_batches: [k, m, *data_shape], a fresh minibatch of real examples for
+      each of the k = ``gan.d_steps`` discriminator updates (this device's share).
+    key: the run's base key; the iteration's keys are derived from
+      fold_in(key, state.step), so pass the same base key every iteration.
+  Returns:
+    The state after k D updates and one G update, ``step`` + 1, and metrics:
+    ``d_loss``, ``d_real``, ``d_fake`` averaged over the k D updates,
+    ``g_loss`` and ``d_fake_g`` from the G update.
+  """
+  if real_batches.shape[0] != gan.d_steps:
+    raise ValueError(f'real_batches has leading dimension {real_batches.shape[0]}; '
+                     f'expected d_steps={gan.d_steps} minibatches [k, m, ...]')
+  key = jax.random.fold_in(key, state.step)
+  if gan.update_rule == 'simultaneous':
+    state, metrics = simultaneous_update(gan, state, real_batches[0], key)
+  else:
+    keys = jax.random.split(key, gan.d_steps + 1)
+    d_keys, g_key = keys[:-1], keys[-1]
+
+    def one_d_step(state, batch_and_key):
+      return d_step(gan, state, *batch_and_key)
+
+    state, d_metrics = lax.scan(one_d_step, state, (real_batches, d_keys))
+    state, g_metrics = g_step(gan, state, g_key, real_batches.shape[1])
+    metrics = {**jax.tree.map(jnp.mean, d_metrics), **g_metrics}
+  return state.replace(step=state.step + 1), metrics
+
+
+def train_steps(gan: GAN, state: GANState, real_batches: jax.Array,
+                key: jax.Array) -> tuple[GANState, Metrics]:
+  """N iterations of ``train_step`` in one ``lax.scan``.
+
+  Args:
+    real_batches: [N, k, m, *data_shape], the minibatches of each iteration.
+    key: the run's base key (as for ``train_step``).
+  Returns:
+    The state after N iterations and metrics stacked over iterations, each [N].
+    Identical to N calls of ``train_step`` with the same base key.
+  """
+  def one_iteration(state, batches):
+    return train_step(gan, state, batches, key)
+  return lax.scan(one_iteration, state, real_batches)

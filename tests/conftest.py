@@ -1,0 +1,68 @@
+"""Test session set-up: 8 CPU devices, so that pmap and shard_map really span several.
+
+XLA reads XLA_FLAGS once, when JAX first initialises its backend; pytest
+imports this file before any test module imports jax.
+"""
+
+import os
+
+os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                           ' --xla_force_host_platform_device_count=8').strip()
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+
+import jax  # noqa: E402  (must follow the environment set-up above)
+import jax.numpy as jnp  # noqa: E402
+import pytest  # noqa: E402
+from flax import nnx  # noqa: E402
+
+import gan_jax  # noqa: E402
+
+
+def make_toy_gan(data_dim=2, latent_dim=4, hidden=16, seed=0, optimizer=None, **gan_kwargs):
+  """A small MLP GAN and its initial state; ``gan_kwargs`` go to ``gan_jax.GAN``."""
+  rngs = nnx.Rngs(seed)
+  g_apply, g_params = gan_jax.as_pure_function(gan_jax.MLPGenerator(
+      latent_dim, (hidden, hidden), data_dim, output_activation='identity', init_range=None, rngs=rngs))
+  d_apply, d_params = gan_jax.as_pure_function(gan_jax.MLPDiscriminator(data_dim, (hidden, hidden), rngs=rngs))
+  optimizer = optimizer or gan_jax.optim.sgd_momentum(0.05, 0.5)
+  gan = gan_jax.GAN(g_apply, d_apply, gan_jax.NoisePrior('gaussian', latent_dim), optimizer, optimizer,
+                    **gan_kwargs)
+  return gan, gan_jax.init_state(gan, g_params, d_params)
+
+
+def make_paper_mnist_gan(hidden=(1200, 1200), maxout_units=(240, 240), seed=0, **gan_kwargs):
+  """The paper's MNIST GAN (optionally with smaller layers) with the paper's optimiser."""
+  rngs = nnx.Rngs(seed)
+  g_apply, g_params = gan_jax.as_pure_function(gan_jax.MLPGenerator(100, hidden, 784, rngs=rngs))
+  d_apply, d_params = gan_jax.as_pure_function(gan_jax.MaxoutDiscriminator(784, maxout_units, rngs=rngs))
+  optimizer = gan_jax.optim.paper_sgd(steps_per_epoch=500)
+  gan = gan_jax.GAN(g_apply, d_apply, gan_jax.NoisePrior('uniform', 100), optimizer, optimizer,
+                    **gan_kwargs)
+  return gan, gan_jax.init_state(gan, g_params, d_params)
+
+
+@pytest.fixture(scope='session')
+def eight_devices():
+  devices = jax.devices()
+  assert len(devices) == 8, f'expected 8 forced CPU devices, got {devices}'
+  return devices
+
+
+def tree_max_abs_diff(a, b) -> float:
+  return max(float(abs(x - y).max()) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def tree_relative_error(actual, expected) -> float:
+  """max over leaves of ‖actual − expected‖₂ / ‖expected‖₂ (leaves of all-zero ‖·‖ use 1)."""
+  errors = []
+  for x, y in zip(jax.tree.leaves(actual), jax.tree.leaves(expected)):
+    scale = float(jnp.linalg.norm(y.ravel())) or 1.0
+    errors.append(float(jnp.linalg.norm((x - y).ravel())) / scale)
+  return max(errors)
+
+
+def trees_equal(a, b) -> bool:
+  la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+  return jax.tree.structure(a) == jax.tree.structure(b) and all(
+      bool((x == y).all()) for x, y in zip(la, lb))
+
