@@ -102,10 +102,14 @@ def make_shard_map_train_steps(gan: train.GAN, devices: Sequence[jax.Device] | N
   devices = list(jax.devices() if devices is None else devices)
   mesh = _one_axis_mesh(devices)
   replicated = PartitionSpec()
+  # check_vma=False: the step is written pmap-style, with explicit pmean. With
+  # varying-axis checking on, differentiating a per-device loss with respect
+  # to replicated parameters already sums the gradients over the axis (the
+  # transpose of the implicit broadcast), and the pmean would then average a sum.
   per_device = jax.shard_map(
       functools.partial(train.train_steps, data_parallel(gan)), mesh=mesh,
       in_specs=(replicated, PartitionSpec(None, None, BATCH_AXIS), replicated),
-      out_specs=(replicated, replicated))
+      out_specs=(replicated, replicated), check_vma=False)
   stepper = jax.jit(per_device, donate_argnums=0)
 
   def run(state: train.GANState, real_batches: jax.Array, key: jax.Array):

@@ -1,0 +1,215 @@
+"""Algorithm 1: key threading, determinism, k D-steps per G-step, scan, simultaneous rule."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import gan_jax
+from conftest import make_paper_mnist_gan, make_toy_gan, tree_max_abs_diff, trees_equal
+from gan_jax import losses, train
+
+
+def _real_batches(key, *shape):
+  return jax.random.normal(key, shape) + 2.0
+
+
+def _update_count(opt_state) -> int:
+  return int(opt_state.count)
+
+
+def test_same_state_and_key_give_bit_identical_results():
+  gan, state = make_toy_gan()
+  batches = _real_batches(jax.random.key(1), 1, 32, 2)
+  step_a = jax.jit(functools.partial(gan_jax.train_step, gan))
+  step_b = jax.jit(functools.partial(gan_jax.train_step, gan))  # compiled separately
+  out_a = step_a(state, batches, jax.random.key(7))
+  out_b = step_b(state, batches, jax.random.key(7))
+  assert trees_equal(out_a, out_b)
+
+
+def test_paper_model_step_is_bit_identical_across_calls():
+  gan, state = make_paper_mnist_gan(hidden=(64, 64), maxout_units=(32, 32))
+  batches = jax.random.uniform(jax.random.key(1), (1, 16, 784))
+  step = jax.jit(functools.partial(gan_jax.train_step, gan))
+  assert trees_equal(step(state, batches, jax.random.key(3)), step(state, batches, jax.random.key(3)))
+
+
+def test_different_keys_give_different_samples_and_updates():
+  gan, state = make_toy_gan()
+  batches = _real_batches(jax.random.key(1), 1, 32, 2)
+  s1, _ = gan_jax.train_step(gan, state, batches, jax.random.key(1))
+  s2, _ = gan_jax.train_step(gan, state, batches, jax.random.key(2))
+  assert tree_max_abs_diff(s1.g_params, s2.g_params) > 0
+  assert tree_max_abs_diff(s1.d_params, s2.d_params) > 0
+  x1 = gan_jax.sample(gan, state.g_params, jax.random.key(1), 8)
+  x2 = gan_jax.sample(gan, state.g_params, jax.random.key(2), 8)
+  assert float(jnp.abs(x1 - x2).min()) > 0
+
+
+def test_consecutive_iterations_use_fresh_keys():
+  """The same base key at two different steps must draw different noise."""
+  gan, state = make_toy_gan(optimizer=optax.sgd(0.0))  # parameters never move
+  batches = _real_batches(jax.random.key(1), 1, 32, 2)
+  state1, metrics0 = gan_jax.train_step(gan, state, batches, jax.random.key(0))
+  _, metrics1 = gan_jax.train_step(gan, state1, batches, jax.random.key(0))
+  assert trees_equal(state1.g_params, state.g_params)
+  assert float(metrics0['d_fake']) != float(metrics1['d_fake'])
+
+
+def test_k3_does_three_discriminator_updates_and_one_generator_update():
+  gan, state = make_toy_gan(d_steps=3)
+  batches = _real_batches(jax.random.key(1), 3, 16, 2)
+  key = jax.random.key(5)
+  new_state, _ = gan_jax.train_step(gan, state, batches, key)
+  assert int(new_state.step) == 1
+  assert _update_count(new_state.d_opt_state) == 3
+  assert _update_count(new_state.g_opt_state) == 1
+
+  # The same iteration, written out: D on minibatches 0, 1, 2 with fresh keys, then G.
+  keys = jax.random.split(jax.random.fold_in(key, state.step), 4)
+  manual = state
+  for i in range(3):
+    manual, _ = gan_jax.d_step(gan, manual, batches[i], keys[i])
+  manual, _ = gan_jax.g_step(gan, manual, keys[3], 16)
+  assert tree_max_abs_diff(manual.d_params, new_state.d_params) < 1e-6
+  assert tree_max_abs_diff(manual.g_params, new_state.g_params) < 1e-6
+
+  # Each of the three D updates moved D; G moved once.
+  partial = state
+  snapshots = [state.d_params]
+  for i in range(3):
+    partial, _ = gan_jax.d_step(gan, partial, batches[i], keys[i])
+    snapshots.append(partial.d_params)
+  assert all(tree_max_abs_diff(a, b) > 0 for a, b in zip(snapshots[:-1], snapshots[1:]))
+
+
+def test_d_step_leaves_generator_untouched_and_g_step_leaves_discriminator_untouched():
+  gan, state = make_toy_gan()
+  after_d, _ = gan_jax.d_step(gan, state, _real_batches(jax.random.key(1), 32, 2), jax.random.key(2))
+  assert trees_equal(after_d.g_params, state.g_params)
+  assert not trees_equal(after_d.d_params, state.d_params)
+  after_g, _ = gan_jax.g_step(gan, state, jax.random.key(3), 32)
+  assert trees_equal(after_g.d_params, state.d_params)
+  assert not trees_equal(after_g.g_params, state.g_params)
+
+
+def test_d_step_ascends_the_value_function_and_g_step_descends_it():
+  """With plain SGD and a small step, one D update raises V̂ and one G update lowers log(1 − D(G(z)))."""
+  gan, state = make_toy_gan(optimizer=optax.sgd(1e-2), g_loss='minimax')
+  x_real = _real_batches(jax.random.key(1), 256, 2)
+  z = jax.random.normal(jax.random.key(2), (256, 4))
+
+  def v_hat(s):
+    return losses.value_function(gan.discriminator(s.d_params, x_real, None),
+                                 gan.discriminator(s.d_params, gan.generator(s.g_params, z), None))
+
+  after_d, _ = gan_jax.d_step(gan, state, x_real, jax.random.key(3))
+  assert float(v_hat(after_d)) > float(v_hat(state))
+  after_g, _ = gan_jax.g_step(gan, state, jax.random.key(4), 256)
+  assert float(v_hat(after_g)) < float(v_hat(state))
+
+
+def test_metrics_report_losses_and_discriminator_outputs():
+  gan, state = make_toy_gan()
+  _, metrics = gan_jax.train_step(gan, state, _real_batches(jax.random.key(1), 1, 32, 2), jax.random.key(0))
+  assert set(metrics) == {'d_loss', 'g_loss', 'd_real', 'd_fake', 'd_fake_g'}
+  for name in ('d_real', 'd_fake', 'd_fake_g'):
+    assert 0.0 < float(metrics[name]) < 1.0
+  # J(D) = −½ [mean log D(x) + mean log(1 − D(G(z)))] ≥ 0.
+  assert float(metrics['d_loss']) > 0
+
+
+def test_n_scanned_iterations_equal_n_single_iterations():
+  gan, state = make_toy_gan(d_steps=2)
+  batches = _real_batches(jax.random.key(1), 5, 2, 16, 2)
+  key = jax.random.key(9)
+  scanned_state, scanned_metrics = jax.jit(functools.partial(gan_jax.train_steps, gan))(state, batches, key)
+  single = jax.jit(functools.partial(gan_jax.train_step, gan))
+  loop_state, loop_metrics = state, []
+  for i in range(5):
+    loop_state, metrics = single(loop_state, batches[i], key)
+    loop_metrics.append(metrics)
+  assert int(scanned_state.step) == 5
+  assert tree_max_abs_diff(scanned_state, loop_state) < 1e-6
+  for name in scanned_metrics:
+    np.testing.assert_allclose(scanned_metrics[name], [m[name] for m in loop_metrics], rtol=1e-5, atol=1e-7)
+
+
+def test_simultaneous_rule_uses_one_forward_pass_for_both_players():
+  """Against a hand-written version: both gradients at the old parameters, same noise and masks."""
+  lr = 0.1
+  gan, state = make_paper_mnist_gan(hidden=(32,), maxout_units=(16,), update_rule='simultaneous')
+  gan = train.GAN(**{**gan.__dict__, 'g_optimizer': optax.sgd(lr), 'd_optimizer': optax.sgd(lr)})
+  state = gan_jax.init_state(gan, state.g_params, state.d_params)
+  x_real = jax.random.uniform(jax.random.key(1), (8, 784))
+  key = jax.random.key(4)
+  new_state, metrics = gan_jax.simultaneous_update(gan, state, x_real, key)
+
+  z_key, real_key, fake_key = jax.random.split(key, 3)
+  z = jnp.stack([gan.prior.sample(jax.random.fold_in(z_key, i), 1)[0] for i in range(8)])
+
+  def logits(d_params, x, dropout_key):
+    return jnp.stack([gan.discriminator(d_params, x[i:i + 1], jax.random.fold_in(dropout_key, i))[0]
+                      for i in range(8)])
+
+  def d_loss(d_params):
+    return losses.discriminator_loss(logits(d_params, x_real, real_key),
+                                     logits(d_params, gan.generator(state.g_params, z), fake_key))
+
+  def g_loss(g_params):
+    return losses.non_saturating_generator_loss(logits(state.d_params, gan.generator(g_params, z), fake_key))
+
+  expected_d = jax.tree.map(lambda p, g: p - lr * g, state.d_params, jax.grad(d_loss)(state.d_params))
+  expected_g = jax.tree.map(lambda p, g: p - lr * g, state.g_params, jax.grad(g_loss)(state.g_params))
+  assert tree_max_abs_diff(new_state.d_params, expected_d) < 1e-6
+  assert tree_max_abs_diff(new_state.g_params, expected_g) < 1e-6
+  np.testing.assert_allclose(metrics['d_loss'], d_loss(state.d_params), rtol=1e-5)
+  np.testing.assert_allclose(metrics['g_loss'], g_loss(state.g_params), rtol=1e-5)
+
+
+def test_simultaneous_and_alternating_rules_differ():
+  """Alternating: G's update sees the already-updated D; simultaneous: the old one."""
+  batches = _real_batches(jax.random.key(1), 1, 32, 2)
+  results = []
+  for rule in ('alternating', 'simultaneous'):
+    gan, state = make_toy_gan(update_rule=rule)
+    results.append(gan_jax.train_step(gan, state, batches, jax.random.key(0))[0])
+  assert tree_max_abs_diff(results[0].g_params, results[1].g_params) > 0
+  assert int(results[1].step) == 1
+  assert _update_count(results[1].d_opt_state) == _update_count(results[1].g_opt_state) == 1
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'d_steps': 0}, r'd_steps=0 must be a positive integer'),
+    ({'g_loss': 'hinge'}, r"g_loss='hinge'.*allowed: \['minimax', 'non_saturating'\]"),
+    ({'update_rule': 'lookahead'}, r"update_rule='lookahead'.*\['alternating', 'simultaneous'\]"),
+    ({'update_rule': 'simultaneous', 'd_steps': 2}, r'needs d_steps=1'),
+])
+def test_invalid_game_definitions_are_rejected_with_the_field_named(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    make_toy_gan(**kwargs)
+
+
+def test_wrong_number_of_minibatches_is_a_clear_error():
+  gan, state = make_toy_gan(d_steps=3)
+  with pytest.raises(ValueError, match=r'leading dimension 1; expected d_steps=3'):
+    gan_jax.train_step(gan, state, _real_batches(jax.random.key(0), 1, 8, 2), jax.random.key(0))
+
+
+def test_first_step_golden_values():
+  """Pins the numbers of the first iteration (same machine, same versions): any change to
+  the math, the key derivation or the initialisation shows up here."""
+  gan, state = make_toy_gan(seed=0)
+  batches = _real_batches(jax.random.key(1), 1, 32, 2)
+  _, metrics = jax.jit(functools.partial(gan_jax.train_step, gan))(state, batches, jax.random.key(0))
+  assert sorted(metrics) == sorted(GOLDEN_FIRST_STEP)
+  for name, expected in GOLDEN_FIRST_STEP.items():
+    np.testing.assert_allclose(float(metrics[name]), expected, rtol=1e-5, err_msg=name)
+
+
+GOLDEN_FIRST_STEP = {'d_fake': 0.45388427, 'd_fake_g': 0.45231345, 'd_loss': 0.39237833,
+                     'd_real': 0.84476775, 'g_loss': 0.80160058}
