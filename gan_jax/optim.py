@@ -18,18 +18,22 @@ learning rate (and momentum) live in the optimiser state, where they can be
 logged: ``opt_state.hyperparams['learning_rate']``.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 import optax
 
-OPTIMIZER_NAMES = ('sgd_momentum', 'adam')
-
-
 def paper_learning_rate(initial: float = 0.1, decay_factor: float = 1.000004,
                         min_learning_rate: float = 1e-6) -> optax.Schedule:
   """ε_t = max(initial / decay_factor^t, min_learning_rate), t = update count (0-based)."""
+  # decay_factor^−t as exp(−t · log decay_factor) with the log taken in float64:
+  # 1.000004 itself is not representable in float32 (it rounds to 1.0000039),
+  # an error that the power would amplify to ~1 % by t = 250,000.
+  log_decay = math.log(decay_factor)
+
   def schedule(count: jax.Array) -> jax.Array:
-    decayed = initial / jnp.power(decay_factor, count.astype(jnp.float32))
+    decayed = initial * jnp.exp(-log_decay * jnp.asarray(count, jnp.float32))
     return jnp.maximum(decayed, min_learning_rate)
   return schedule
 
