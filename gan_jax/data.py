@@ -1,28 +1,96 @@
-"""Data distributions p_data that need no download: toy densities sampled on device.
+"""Data p_data: where the examples come from, and how minibatches are drawn on device.
 
-Each sampler is pure: ``sample(key, num_samples) -> x [num_samples, dim]``
-float32, consuming ``key`` once.
+A config's ``dataset`` names one of three kinds of source:
 
-* ``gauss1d``: N(3, 0.5²) on the line.
-* ``toy_ring``: 8 Gaussians (std 0.01) evenly spaced on the unit circle.
-* ``toy_grid``: 25 Gaussians (std 0.05) at {−4, −2, 0, 2, 4}².
+* a TFDS dataset, ``mnist``, ``fashion_mnist`` or ``cifar10``, read with
+  ``tfds.data_source`` (no TensorFlow needed to read a prepared dataset;
+  preparing/downloading one needs the ``download`` extra, see the README);
+* ``idx:DIR``, a directory holding the four MNIST IDX files
+  (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+  ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each raw or ``.gz``),
+  for machines without network;
+* a toy density needing no download: ``gauss1d`` (N(3, 0.5²)), ``toy_ring``
+  (8 Gaussians of std 0.01 on the unit circle) or ``toy_grid`` (25 Gaussians
+  of std 0.05 at {−4, −2, 0, 2, 4}²), the PacGAN/VEEGAN settings. Its
+  "training set" is 100,000 samples drawn once from the run's seed.
 
-The ring and grid are the settings of the PacGAN and VEEGAN papers' mode
-coverage experiments.
+Images keep their uint8 pixels (value/255 ∈ [0, 1], as the paper scaled MNIST)
+and are flattened to vectors ``[n, H·W·C]``; conversion to float happens on
+device, inside the step. The paper's split: the first 5/6 of the official
+training set for training (MNIST train[0:50000]), the last 1/6 for validation
+(train[50000:60000]) and the official test set for testing; CIFAR-10 keeps its
+last 5,000 training images for validation.
+
+Minibatches. The training array lives on every device. Epoch e visits the
+examples in the order ``permutation(fold_in(data_key, e), n)``, in consecutive
+minibatches of m without replacement (the last n mod m examples of an epoch
+are skipped). Minibatch b (counting from the start of the run) is minibatch
+b mod B of epoch b div B, B = n div m; iteration t of Algorithm 1 uses
+minibatches t·k … t·k + k − 1. So the data order is a pure function of
+(data_key, t): a resumed run sees exactly the minibatches it would have seen.
 """
 
-from collections.abc import Callable
+import dataclasses
+import gzip
+import math
+import pathlib
+import zlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-Sampler = Callable[[jax.Array, int], jax.Array]
+TFDS_DATASETS = ('mnist', 'fashion_mnist', 'cifar10')
+TOY_DATASETS = ('gauss1d', 'toy_ring', 'toy_grid')
+IDX_PREFIX = 'idx:'
+TOY_TRAIN_SIZE = 100_000
+VALIDATION_FRACTION = {'mnist': 1 / 6, 'fashion_mnist': 1 / 6, 'cifar10': 1 / 10, 'idx': 1 / 6}
+IDX_FILES = {
+    'train_images': 'train-images-idx3-ubyte', 'train_labels': 'train-labels-idx1-ubyte',
+    'test_images': 't10k-images-idx3-ubyte', 'test_labels': 't10k-labels-idx1-ubyte'}
 
 GAUSS1D_MEAN, GAUSS1D_STD = 3.0, 0.5
 RING_RADIUS, RING_STD, RING_MODES = 1.0, 0.01, 8
 GRID_STD = 0.05
 
+
+class DataError(ValueError):
+  """A dataset cannot be read; the message names the dataset and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """Examples as flat vectors.
+
+  Attributes:
+    name: the config's ``dataset`` string.
+    train, validation, test: [n, dim] arrays: uint8 pixels for images (value
+      255 means 1.0), float32 coordinates for toy data. ``validation`` and
+      ``test`` are empty for toy data.
+    example_shape: the shape of one example before flattening, (H, W, C) for
+      images, (dim,) for toy data.
+  """
+  name: str
+  train: np.ndarray
+  validation: np.ndarray
+  test: np.ndarray
+  example_shape: tuple[int, ...]
+
+  @property
+  def is_image(self) -> bool:
+    return len(self.example_shape) == 3
+
+  @property
+  def dim(self) -> int:
+    return math.prod(self.example_shape)
+
+
+def to_float(x: jax.Array) -> jax.Array:
+  """Examples as float32: uint8 pixels scaled to [0, 1], floats unchanged."""
+  return x.astype(jnp.float32) / 255.0 if x.dtype == jnp.uint8 else x.astype(jnp.float32)
+
+
+# ---------------------------------------------------------------- toy densities
 
 def ring_modes(num_modes: int = RING_MODES, radius: float = RING_RADIUS) -> np.ndarray:
   """Mode centres [num_modes, 2] evenly spaced on a circle."""
@@ -36,40 +104,156 @@ def grid_modes() -> np.ndarray:
   return np.stack(np.meshgrid(axis, axis, indexing='ij'), axis=-1).reshape(-1, 2)
 
 
-def _mixture_sampler(modes: np.ndarray, std: float) -> Sampler:
-  """Equal-weight mixture of isotropic Gaussians N(modes[j], std² I)."""
-  centres = jnp.asarray(modes)
-
-  def sample(key: jax.Array, num_samples: int) -> jax.Array:
-    mode_key, noise_key = jax.random.split(key)
-    which = jax.random.randint(mode_key, (num_samples,), 0, centres.shape[0])
-    return centres[which] + std * jax.random.normal(noise_key, (num_samples, centres.shape[1]))
-
-  return sample
+def _sample_mixture(key: jax.Array, num_samples: int, modes: np.ndarray, std: float) -> jax.Array:
+  """Equal-weight mixture of N(modes[j], std² I): [num_samples, dim]."""
+  mode_key, noise_key = jax.random.split(key)
+  which = jax.random.randint(mode_key, (num_samples,), 0, modes.shape[0])
+  return jnp.asarray(modes)[which] + std * jax.random.normal(noise_key, (num_samples, modes.shape[1]))
 
 
-def sample_gauss1d(key: jax.Array, num_samples: int) -> jax.Array:
-  """x ~ N(3, 0.5²): [num_samples, 1]."""
-  return GAUSS1D_MEAN + GAUSS1D_STD * jax.random.normal(key, (num_samples, 1))
+def sample_toy(name: str, key: jax.Array, num_samples: int) -> jax.Array:
+  """``num_samples`` draws [num_samples, dim] float32 from the toy density ``name``."""
+  if name == 'gauss1d':
+    return GAUSS1D_MEAN + GAUSS1D_STD * jax.random.normal(key, (num_samples, 1))
+  if name == 'toy_ring':
+    return _sample_mixture(key, num_samples, ring_modes(), RING_STD)
+  if name == 'toy_grid':
+    return _sample_mixture(key, num_samples, grid_modes(), GRID_STD)
+  raise DataError(f'dataset={name!r} is not a toy dataset; allowed: {list(TOY_DATASETS)}')
 
 
-TOY_SAMPLERS: dict[str, Sampler] = {
-    'gauss1d': sample_gauss1d,
-    'toy_ring': _mixture_sampler(ring_modes(), RING_STD),
-    'toy_grid': _mixture_sampler(grid_modes(), GRID_STD),
-}
-TOY_DIMS = {'gauss1d': 1, 'toy_ring': 2, 'toy_grid': 2}
+def _toy_dataset(name: str, key: jax.Array) -> Dataset:
+  train = np.asarray(sample_toy(name, key, TOY_TRAIN_SIZE), np.float32)
+  empty = np.zeros((0, train.shape[1]), np.float32)
+  return Dataset(name, train, empty, empty, (train.shape[1],))
 
 
-def iteration_batches(sampler: Sampler, key: jax.Array, first_step: jax.Array, num_steps: int,
-                      d_steps: int, batch_size: int) -> jax.Array:
-  """Fresh minibatches for iterations first_step … first_step + num_steps − 1.
+# ---------------------------------------------------------------- IDX files
 
-  Iteration t's k minibatches come from fold_in(key, t) alone, so the data a
-  run sees does not depend on how its iterations are grouped into calls.
-  Returns [num_steps, d_steps, batch_size, dim].
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype('>i2'), 0x0C: np.dtype('>i4'),
+               0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
+
+
+def read_idx(path: str | pathlib.Path) -> np.ndarray:
+  """Reads one IDX file (raw, or gzip if its name ends in .gz) into an array.
+
+  Format: two zero bytes, a type code, the number of dimensions d, then d
+  big-endian uint32 sizes and the data in C order. Raises DataError naming
+  the file if it is unreadable, truncated or not IDX.
   """
-  def one_iteration(step):
-    x = sampler(jax.random.fold_in(key, step), d_steps * batch_size)
-    return x.reshape(d_steps, batch_size, -1)
-  return jax.vmap(one_iteration)(first_step + jnp.arange(num_steps))
+  path = pathlib.Path(path)
+  try:
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == '.gz' else path.read_bytes()
+  except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as error:
+    raise DataError(f'cannot read IDX file {path}: {error}') from None
+  if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+    raise DataError(f'{path} is not an IDX file (bad magic number {raw[:4].hex() or "<empty>"})')
+  dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
+  header = 4 + 4 * ndim
+  if len(raw) < header:
+    raise DataError(f'{path} is truncated: its header needs {header} bytes, the file has {len(raw)}')
+  shape = tuple(int(s) for s in np.frombuffer(raw, '>u4', count=ndim, offset=4))
+  expected = header + math.prod(shape) * dtype.itemsize
+  if len(raw) != expected:
+    raise DataError(f'{path} has {len(raw)} bytes; its header {shape} says {expected}')
+  return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder('='))
+
+
+def _find_idx_file(directory: pathlib.Path, stem: str) -> pathlib.Path:
+  """The file for ``stem`` in ``directory``: raw or .gz, '-idx' or '.idx' spelling."""
+  for name in (stem, stem.replace('-idx', '.idx')):
+    for candidate in (directory / name, directory / f'{name}.gz'):
+      if candidate.is_file():
+        return candidate
+  raise DataError(f"dataset='idx:{directory}': missing {stem}[.gz] in {directory}; the directory "
+                  f"must hold the four MNIST IDX files {sorted(IDX_FILES.values())}")
+
+
+def load_idx_directory(directory: str | pathlib.Path) -> Dataset:
+  """MNIST-format IDX files in ``directory`` as a Dataset with the paper's split."""
+  directory = pathlib.Path(directory).expanduser()
+  if not directory.is_dir():
+    raise DataError(f"dataset='idx:{directory}': {directory} is not a directory")
+  arrays = {key: read_idx(_find_idx_file(directory, stem)) for key, stem in IDX_FILES.items()}
+  for split in ('train', 'test'):
+    images, labels = arrays[f'{split}_images'], arrays[f'{split}_labels']
+    if images.ndim != 3 or images.dtype != np.uint8 or labels.shape != images.shape[:1]:
+      raise DataError(f"dataset='idx:{directory}': {split} images {images.shape} {images.dtype} and labels "
+                      f'{labels.shape} are not MNIST-format (uint8 [n, rows, cols] and [n])')
+  train_images = arrays['train_images'][..., None]
+  return _split(f'idx:{directory}', train_images, arrays['test_images'][..., None], VALIDATION_FRACTION['idx'])
+
+
+def _split(name: str, train_images: np.ndarray, test_images: np.ndarray, validation_fraction: float) -> Dataset:
+  """Flattens [n, H, W, C] uint8 images and holds out the last fraction of train for validation."""
+  num_train = train_images.shape[0] - round(train_images.shape[0] * validation_fraction)
+  flat = lambda images: images.reshape(images.shape[0], -1)
+  return Dataset(name, flat(train_images[:num_train]), flat(train_images[num_train:]),
+                 flat(test_images), tuple(train_images.shape[1:]))
+
+
+# ---------------------------------------------------------------- TFDS
+
+def _tfds_images(name: str, split: str, data_dir: str | None) -> np.ndarray:
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  (slow import)
+  try:
+    source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=True)
+    return np.stack([source[i]['image'] for i in range(len(source))]).astype(np.uint8)
+  except Exception as error:  # TFDS raises many types: missing TensorFlow, network, checksum…
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    raise DataError(
+        f"dataset={name!r}: TFDS could not read or download the '{split}' split ({type(error).__name__}: "
+        f'{reason[:200]}). Downloading needs network and the download extra '
+        f"(pip install -e '.[download]'); without network, use MNIST IDX files: "
+        f'--config.dataset=idx:/path/to/mnist') from None
+
+
+def load_tfds(name: str, data_dir: str | None = None) -> Dataset:
+  """A TFDS image dataset (``TFDS_DATASETS``) with the paper's split."""
+  train, test = (_tfds_images(name, split, data_dir) for split in ('train', 'test'))
+  return _split(name, train, test, VALIDATION_FRACTION[name])
+
+
+# ---------------------------------------------------------------- by name
+
+def check_name(spec: str) -> None:
+  """Raises DataError unless ``spec`` names a known kind of dataset (reads nothing)."""
+  if spec in TFDS_DATASETS or spec in TOY_DATASETS:
+    return
+  if spec.startswith(IDX_PREFIX) and len(spec) > len(IDX_PREFIX):
+    return
+  raise DataError(f'config.dataset={spec!r} is not a dataset; allowed: {list(TFDS_DATASETS)}, '
+                  f"{list(TOY_DATASETS)} or 'idx:/path/to/mnist_idx_dir'")
+
+
+def load(spec: str, key: jax.Array, data_dir: str | None = None) -> Dataset:
+  """The dataset named by a config's ``dataset`` string; ``key`` draws toy training sets."""
+  check_name(spec)
+  if spec in TOY_DATASETS:
+    return _toy_dataset(spec, key)
+  if spec.startswith(IDX_PREFIX):
+    return load_idx_directory(spec[len(IDX_PREFIX):])
+  return load_tfds(spec, data_dir)
+
+
+# ---------------------------------------------------------------- minibatches on device
+
+def epoch_permutations(data_key: jax.Array, first_epoch: int, num_examples: int) -> jax.Array:
+  """The visiting orders of epochs first_epoch and first_epoch + 1: int32 [2, num_examples]."""
+  epochs = jnp.array([first_epoch, first_epoch + 1])
+  return jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(data_key, e), num_examples))(epochs)
+
+
+def minibatch_indices(permutations: jax.Array, first_epoch: int | jax.Array, minibatch: jax.Array,
+                      batch_size: int, shard: int | jax.Array = 0, num_shards: int = 1) -> jax.Array:
+  """Example indices [batch_size / num_shards] of one shard of minibatch ``minibatch``.
+
+  ``permutations`` are those of ``epoch_permutations(data_key, first_epoch, n)``;
+  the minibatch must lie in one of those two epochs. Shard s of m/S examples
+  takes positions s·m/S … (s+1)·m/S − 1 of the minibatch.
+  """
+  minibatches_per_epoch = permutations.shape[1] // batch_size
+  epoch = minibatch // minibatches_per_epoch
+  shard_size = batch_size // num_shards
+  start = (minibatch % minibatches_per_epoch) * batch_size + shard * shard_size
+  return jax.lax.dynamic_slice_in_dim(permutations[epoch - first_epoch], start, shard_size)

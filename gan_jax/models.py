@@ -42,13 +42,14 @@ def _linear(in_dim: int, out_dim: int, init_range: float | None, rngs: nnx.Rngs,
   return nnx.Linear(in_dim, out_dim, rngs=rngs, **kwargs)
 
 
-def sigmoid_bias_from_marginals(data: np.ndarray, eps: float = 1e-3) -> np.ndarray:
-  """Output bias logit(mean pixel) as the original code's ``init_sigmoid_bias_from_marginals``.
+def sigmoid_bias_from_marginals(pixel_means: np.ndarray, eps: float = 1e-3) -> np.ndarray:
+  """Output bias logit(mean pixel), as the original code's ``init_sigmoid_bias_from_marginals``.
 
   With zero weights the generator's sigmoid output then equals the data's
-  per-pixel mean. Args: data [n, features] in [0, 1]. Returns [features] float32.
+  per-pixel mean. Args: pixel_means [features] in [0, 1] (clipped to
+  [eps, 1 − eps]). Returns [features] float32.
   """
-  mean = np.clip(np.asarray(data, np.float64).mean(axis=0), eps, 1.0 - eps)
+  mean = np.clip(np.asarray(pixel_means, np.float64), eps, 1.0 - eps)
   return np.log(mean / (1.0 - mean)).astype(np.float32)
 
 

@@ -39,7 +39,7 @@ def test_generator_hidden_units_are_relu():
 
 def test_output_bias_from_marginals_reproduces_the_data_mean():
   data = (jax.random.uniform(jax.random.key(0), (1000, 784)) < jnp.linspace(0.0, 1.0, 784)).astype(jnp.float32)
-  bias = models.sigmoid_bias_from_marginals(np.asarray(data))
+  bias = models.sigmoid_bias_from_marginals(np.asarray(data).mean(axis=0))
   module = models.MLPGenerator(100, (16,), 784, init_range=0.0, output_bias=bias, rngs=nnx.Rngs(0))
   apply, params = models.as_pure_function(module)
   np.testing.assert_allclose(params['output']['bias'], bias)

@@ -1,0 +1,43 @@
+"""Defaults shared by every preset; each preset overrides what it needs.
+
+Every field is documented here; ``gan_jax.experiment.validate`` says which
+values are allowed.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(
+      dataset='gauss1d',          # mnist | fashion_mnist | cifar10 | idx:/dir | gauss1d | toy_ring | toy_grid
+      data_dir='',                # TFDS data_dir ('' = TFDS's default, ~/tensorflow_datasets)
+      batch_size=64,              # global minibatch m (split over the local devices)
+      num_steps=1000,             # iterations of Algorithm 1 (each: k D updates + 1 G update)
+      seed=0,                     # everything random derives from jax.random.key(seed)
+      d_steps=1,                  # k
+      g_loss='non_saturating',    # non_saturating | minimax
+      update_rule='alternating',  # alternating (Algorithm 1) | simultaneous (the original code)
+      optimizer='adam',           # adam | sgd_momentum
+      learning_rate=1e-3,         # G's learning rate (D's is this × d_learning_rate_scale)
+      d_learning_rate_scale=1.0,
+      momentum=0.5,               # sgd_momentum's μ unless lr_schedule='paper'
+      lr_schedule='constant',     # constant | cosine | paper (ε₀/1.000004ᵗ and μ 0.5→0.7)
+      lr_decay_steps=1000,        # cosine: iterations over which the learning rate decays
+      model='mlp',                # mlp (ReLU D) | maxout (the paper's D, with dropout)
+      prior='gaussian',           # gaussian | uniform (U(−√3, √3))
+      latent_dim=4,
+      g_hidden_dims=(32, 32),     # ReLU layers of G
+      d_hidden_dims=(32, 32),     # ReLU layers (mlp) or maxout units per layer (maxout) of D
+      maxout_pieces=5,
+      d_input_keep=0.8,           # maxout D: dropout keep probability on the input
+      d_hidden_keep=0.5,          # maxout D: keep probability on hidden layers
+      g_init_range=0.0,           # weights ~ U(±range); 0 = Flax's default initialiser
+      d_init_range=0.0,
+      g_output_bias_from_data=False,  # images: G's output bias = logit(mean pixel)
+      steps_per_call=100,         # iterations fused into one compiled lax.scan
+      log_every_seconds=5.0,      # console line interval
+      checkpoint_every_steps=1000,  # multiple of steps_per_call; the last step is always saved
+      keep_checkpoints=3,
+      sample_every_steps=500,     # sample picture interval, multiple of steps_per_call
+      num_shown_samples=100,      # images in the grid / points in the toy plots
+  ))

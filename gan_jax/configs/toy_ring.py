@@ -1,0 +1,21 @@
+"""8 Gaussians on a ring (radius 1, std 0.01), the PacGAN/VEEGAN mode-coverage setting.
+
+Command:
+  python -m experiments.train --config gan_jax/configs/toy_ring.py --workdir runs/toy_ring
+
+Sizes as PacGAN's 2-D experiments, without their batch norm and maxout:
+G: z ~ N(0, I₂) → 4 ReLU layers of 400 → 2; D: 3 ReLU layers of 200 → 1 logit;
+Adam (β₁ = 0.5) at 1e-4 for both players, batch 100, non-saturating loss, k = 1.
+RESULT_PLACEHOLDER
+"""
+
+from gan_jax.configs import base
+
+
+def get_config():
+  config = base.get_config()
+  config.update(dict(
+      dataset='toy_ring', batch_size=100, num_steps=20_000, learning_rate=1e-4, latent_dim=2,
+      g_hidden_dims=(400, 400, 400, 400), d_hidden_dims=(200, 200, 200), steps_per_call=500,
+      checkpoint_every_steps=5000, sample_every_steps=2500, num_shown_samples=2500))
+  return config

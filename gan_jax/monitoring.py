@@ -1,0 +1,57 @@
+"""What a user sees of a run: console lines, metrics.jsonl, TensorBoard events, sample PNGs.
+
+Files under the workdir:
+  metrics.jsonl        one JSON object per logged chunk: step, epoch, the
+                       chunk's mean d_loss, g_loss, d_real (mean D(x)),
+                       d_fake (mean D(G(z))), d_fake_g, it_per_s
+  tensorboard/         event files (tensorboardX: no TensorFlow at run time),
+                       the same scalars and the sample pictures
+  samples/step_XXXXXXX.png   G(z) for a fixed noise batch, every sample_every_steps
+"""
+
+import json
+import pathlib
+
+import numpy as np
+from tensorboardX import SummaryWriter
+
+from gan_jax import viz
+
+CONSOLE_METRICS = (('d_loss', 'd_loss', '.4f'), ('g_loss', 'g_loss', '.4f'),
+                   ('d_real', 'D(x)', '.3f'), ('d_fake', 'D(G(z))', '.3f'))
+
+
+def console_line(step: int, num_steps: int, epoch: float, metrics: dict, it_per_s: float) -> str:
+  """'step 1000/5000  epoch 2.00  d_loss … D(x) … D(G(z)) …  31.2 it/s  ETA 128 s'."""
+  eta = (num_steps - step) / it_per_s if it_per_s > 0 else float('inf')
+  values = '  '.join(f'{label} {metrics[name]:{spec}}' for name, label, spec in CONSOLE_METRICS)
+  return f'step {step:>7d}/{num_steps}  epoch {epoch:7.2f}  {values}  {it_per_s:7.1f} it/s  ETA {eta:6.0f} s'
+
+
+class RunLog:
+  """Appends metrics to metrics.jsonl and TensorBoard, and writes sample pictures.
+
+  Appends rather than truncates, so a resumed run continues the same files.
+  """
+
+  def __init__(self, workdir: str | pathlib.Path):
+    self.workdir = pathlib.Path(workdir)
+    self._jsonl = open(self.workdir / 'metrics.jsonl', 'a', encoding='utf-8')
+    self._tensorboard = SummaryWriter(str(self.workdir / 'tensorboard'))
+
+  def scalars(self, step: int, values: dict[str, float]) -> None:
+    self._jsonl.write(json.dumps({'step': step, **values}) + '\n')
+    self._jsonl.flush()
+    for name, value in values.items():
+      self._tensorboard.add_scalar(f'train/{name}', value, step)
+
+  def picture(self, step: int, image: np.ndarray) -> pathlib.Path:
+    """Saves samples/step_XXXXXXX.png and the TensorBoard image 'samples'; returns the path."""
+    path = self.workdir / 'samples' / f'step_{step:07d}.png'
+    viz.save_png(path, image)
+    self._tensorboard.add_image('samples', image, step, dataformats='HWC')
+    return path
+
+  def close(self) -> None:
+    self._jsonl.close()
+    self._tensorboard.close()
