@@ -36,6 +36,7 @@ import math
 import pathlib
 import zlib
 
+from absl import logging as absl_logging
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -196,6 +197,8 @@ def _split(name: str, train_images: np.ndarray, test_images: np.ndarray, validat
 
 def _tfds_images(name: str, split: str, data_dir: str | None) -> np.ndarray:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  (slow import)
+  verbosity = absl_logging.get_verbosity()
+  absl_logging.set_verbosity(absl_logging.ERROR)  # TFDS warns about every folder it looks into
   try:
     source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=True)
     return np.stack([source[i]['image'] for i in range(len(source))]).astype(np.uint8)
@@ -206,6 +209,8 @@ def _tfds_images(name: str, split: str, data_dir: str | None) -> np.ndarray:
         f'{reason[:200]}). Downloading needs network and the download extra '
         f"(pip install -e '.[download]'); without network, use MNIST IDX files: "
         f'--config.dataset=idx:/path/to/mnist') from None
+  finally:
+    absl_logging.set_verbosity(verbosity)
 
 
 def load_tfds(name: str, data_dir: str | None = None) -> Dataset:

@@ -1,4 +1,4 @@
-"""The main job end to end: the gauss1d preset through the library and through the CLI."""
+"""The main job end to end: every preset, checkpoints and exact resume, logs, and bad input."""
 
 import json
 import os
@@ -6,75 +6,196 @@ import pathlib
 import subprocess
 import sys
 
+import jax
+import numpy as np
 import pytest
 
-from gan_jax import experiment
-from gan_jax.configs import gauss1d
+from conftest import trees_equal
+from gan_jax import checkpoint, data, experiment
+from gan_jax.configs import base, gauss1d, mnist_paper, toy_grid, toy_ring
+from idx_files import write_mnist_idx
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _cli(*args, cwd=REPO):
-  env = {**os.environ, 'XLA_FLAGS': ''}  # one CPU device, as on a user's laptop
-  return subprocess.run([sys.executable, '-m', 'experiments.train', *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=300)
+def _tiny(config, **overrides):
+  """A preset shrunk to run in seconds on 8 CPU devices."""
+  config.update(dict(num_steps=6, steps_per_call=3, checkpoint_every_steps=3, sample_every_steps=3,
+                     log_every_seconds=0.01, batch_size=16, num_shown_samples=16))
+  if config.model == 'maxout':
+    config.update(dict(g_hidden_dims=(32,), d_hidden_dims=(16,), maxout_pieces=2))
+  else:
+    config.update(dict(g_hidden_dims=(16,), d_hidden_dims=(16,)))
+  config.update(overrides)
+  return config
 
 
-def test_gauss1d_preset_reaches_its_documented_result(tmp_path):
+@pytest.fixture(scope='module')
+def idx_dir(tmp_path_factory):
+  directory = tmp_path_factory.mktemp('mnist_idx')
+  write_mnist_idx(directory, num_train=240, num_test=24)
+  return directory
+
+
+def _final_state(config, workdir):
+  dataset = data.load(config.dataset, jax.random.split(jax.random.key(config.seed), 3)[1])
+  _, initial = experiment.build(config, dataset)
+  manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
+  key = jax.random.key(0)
+  return checkpoint.restore_latest(manager, initial, key, key)[0]
+
+
+@pytest.mark.parametrize('preset', [gauss1d, toy_ring, toy_grid])
+def test_toy_presets_run_end_to_end(tmp_path, preset):
   lines = []
-  summary = experiment.run(gauss1d.get_config(), tmp_path, print_fn=lines.append)
+  summary = experiment.run(_tiny(preset.get_config()), tmp_path, print_fn=lines.append)
+  assert summary['step'] == 6 and np.isfinite(summary['d_loss'])
+  assert sorted(p.name for p in (tmp_path / 'samples').iterdir()) == ['step_0000003.png', 'step_0000006.png']
+  assert sorted(p.name for p in (tmp_path / 'checkpoints').iterdir()) == ['3', '6']
+  assert len((tmp_path / 'metrics.jsonl').read_text().splitlines()) == 2
+  assert any(p.name.startswith('events.out.tfevents') for p in (tmp_path / 'tensorboard').iterdir())
+  assert 'epoch' in lines[-1] and 'it/s' in lines[-1] and 'ETA' in lines[-1] and 'D(G(z))' in lines[-1]
+
+
+def test_mnist_paper_preset_on_idx_files(tmp_path, idx_dir):
+  config = _tiny(mnist_paper.get_config(), dataset=f'idx:{idx_dir}')
+  summary = experiment.run(config, tmp_path, print_fn=lambda _: None)
+  assert summary['step'] == 6
+  assert summary['epoch'] == pytest.approx(6 / (200 // 16))  # epochs of whole minibatches
+  record = json.loads((tmp_path / 'metrics.jsonl').read_text().splitlines()[-1])
+  assert set(record) >= {'step', 'epoch', 'd_loss', 'g_loss', 'd_real', 'd_fake', 'it_per_s'}
+  from PIL import Image
+  grid = Image.open(tmp_path / 'samples' / 'step_0000006.png')
+  assert grid.size == (4 * 30 + 2, 4 * 30 + 2)  # 16 samples, 4 × 4 tiles of 28 + 2 padding
+
+
+def test_mnist_paper_preset_on_tfds_mock_data(tmp_path):
+  import tensorflow_datasets as tfds
+  config = _tiny(mnist_paper.get_config(), steps_per_call=1, checkpoint_every_steps=1, sample_every_steps=1,
+                 num_steps=2)
+  with tfds.testing.mock_data(num_examples=48):
+    summary = experiment.run(config, tmp_path, print_fn=lambda _: None)
+  assert summary['step'] == 2
+
+
+def test_stop_and_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path, idx_dir):
+  config = _tiny(mnist_paper.get_config(), dataset=f'idx:{idx_dir}', num_steps=12, keep_checkpoints=10)
+  experiment.run(config, tmp_path / 'straight', print_fn=lambda _: None)
+
+  stopped = _tiny(mnist_paper.get_config(), dataset=f'idx:{idx_dir}', num_steps=6, keep_checkpoints=10)
+  experiment.run(stopped, tmp_path / 'resumed', print_fn=lambda _: None)
+  lines = []
+  experiment.run(config, tmp_path / 'resumed', print_fn=lines.append)
+  assert lines[0] == f'resumed from step 6 of {tmp_path / "resumed" / "checkpoints"}'
+
+  straight, resumed = _final_state(config, tmp_path / 'straight'), _final_state(config, tmp_path / 'resumed')
+  assert int(resumed.step) == 12
+  assert trees_equal(straight, resumed)
+  strip = lambda path: [{k: v for k, v in json.loads(line).items() if k != 'it_per_s'}
+                        for line in path.read_text().splitlines()]
+  assert strip(tmp_path / 'straight' / 'metrics.jsonl') == strip(tmp_path / 'resumed' / 'metrics.jsonl')
+
+
+def test_gauss1d_preset_reaches_its_documented_result_through_the_cli(tmp_path):
+  result = _cli('--config', 'gan_jax/configs/gauss1d.py', '--workdir', str(tmp_path))
+  assert result.returncode == 0, result.stderr
+  summary = json.loads((tmp_path / 'summary.json').read_text())
+  assert summary['step'] == 3000
   assert abs(summary['sample_mean'] - 3.0) <= 0.1
   assert abs(summary['sample_std'] - 0.5) <= 0.1
   assert abs(summary['d_real'] - 0.5) < 0.05
-  records = [json.loads(line) for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
-  assert [r['step'] for r in records] == [500, 1000, 1500, 2000, 2500, 3000]
-  assert json.loads((tmp_path / 'summary.json').read_text())['step'] == 3000
-  assert lines[-1].startswith('step    3000/3000') and 'it/s' in lines[-1]
+  assert (tmp_path / 'samples' / 'step_0003000.png').exists()
+  assert 'step    3000/3000' in result.stdout
+  assert result.stderr == ''
 
 
 def test_same_config_and_seed_give_identical_metrics(tmp_path):
-  config = gauss1d.get_config()
-  config.num_steps, config.steps_per_call = 120, 50
-  experiment.run(config, tmp_path / 'a', print_fn=lambda _: None)
-  experiment.run(config, tmp_path / 'b', print_fn=lambda _: None)
-  assert (tmp_path / 'a' / 'metrics.jsonl').read_text() == (tmp_path / 'b' / 'metrics.jsonl').read_text()
+  config = _tiny(gauss1d.get_config())
+  for name in ('a', 'b'):
+    experiment.run(config, tmp_path / name, print_fn=lambda _: None)
   config.seed = 1
   experiment.run(config, tmp_path / 'c', print_fn=lambda _: None)
-  assert (tmp_path / 'a' / 'metrics.jsonl').read_text() != (tmp_path / 'c' / 'metrics.jsonl').read_text()
+  metrics = {name: [{k: v for k, v in json.loads(line).items() if k != 'it_per_s'}
+                    for line in (tmp_path / name / 'metrics.jsonl').read_text().splitlines()]
+             for name in 'abc'}
+  assert metrics['a'] == metrics['b'] != metrics['c']
 
 
-def test_cli_trains_and_writes_metrics(tmp_path):
-  result = _cli('--config', 'gan_jax/configs/gauss1d.py', '--workdir', str(tmp_path),
-                '--config.num_steps=200', '--config.steps_per_call=100')
-  assert result.returncode == 0, result.stderr
-  assert 'step     200/200' in result.stdout
-  assert len((tmp_path / 'metrics.jsonl').read_text().splitlines()) == 2
+# ---------------------------------------------------------------- bad input
+
+def _cli(*args, devices: int = 1):
+  env = {**os.environ, 'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}'}
+  return subprocess.run([sys.executable, '-m', 'experiments.train', *args], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize('override, message', [
-    ('--config.dataset=mnist_typo', "config.dataset='mnist_typo' is not allowed; allowed: ['gauss1d', 'toy_grid', 'toy_ring']"),
-    ('--config.batch_size=0', 'config.batch_size=0 must be a positive integer'),
-    ('--config.num_steps=-5', 'config.num_steps=-5 must be a positive integer'),
-    ('--config.d_steps=0', 'config.d_steps=0 must be a positive integer'),
-    ('--config.learning_rate=-0.1', 'config.learning_rate=-0.1 must be a positive number'),
-    ('--config.g_loss=hinge', "config.g_loss='hinge' is not allowed; allowed: ['minimax', 'non_saturating']"),
-    ('--config.optimizer=rmsprop', "config.optimizer='rmsprop' is not allowed; allowed: ['adam', 'sgd_momentum']"),
-    ('--config.lr_schedule=paper', "config.lr_schedule='paper' needs optimizer='sgd_momentum', not 'adam'"),
-])
-def test_cli_rejects_bad_config_values_before_compute(tmp_path, override, message):
-  result = _cli('--config', 'gan_jax/configs/gauss1d.py', '--workdir', str(tmp_path / 'run'), override)
+def _bad_input_cases(idx_dir: pathlib.Path, tmp: pathlib.Path):
+  malformed = tmp / 'malformed'
+  write_mnist_idx(malformed)
+  (malformed / 'train-images-idx3-ubyte.gz').write_bytes(b'\x1f\x8b garbage')
+  return [
+      (['--config.dataset=imagenet'], "config.dataset='imagenet' is not a dataset; allowed: ['mnist', "
+                                      "'fashion_mnist', 'cifar10'], ['gauss1d', 'toy_ring', 'toy_grid'] or "
+                                      "'idx:/path/to/mnist_idx_dir'"),
+      ([f'--config.dataset=idx:{tmp / "nowhere"}'], f"dataset='idx:{tmp / 'nowhere'}': {tmp / 'nowhere'} "
+                                                   'is not a directory'),
+      ([f'--config.dataset=idx:{malformed}'], f'cannot read IDX file {malformed / "train-images-idx3-ubyte.gz"}'),
+      (['--config.batch_size=0'], 'config.batch_size=0 must be a positive integer'),
+      (['--config.num_steps=-5'], 'config.num_steps=-5 must be a positive integer'),
+      (['--config.d_steps=0'], 'config.d_steps=0 must be a positive integer'),
+      (['--config.learning_rate=0.0'], 'config.learning_rate=0.0 must be a positive number'),
+      (['--config.learning_rate=-0.1'], 'config.learning_rate=-0.1 must be a positive number'),
+      (['--config.g_loss=hinge'], "config.g_loss='hinge' is not allowed; allowed: ['minimax', 'non_saturating']"),
+      (['--config.batch_sise=3'], '--config.batch_sise is not a config field; did you mean --config.batch_size?'),
+      (['--config.batch_size=abc'], "flag --config.batch_size=abc: invalid literal for int() with base 10: 'abc'"),
+      (['--config.steps_per_call=500'], "config.steps_per_call=500 × d_steps=1 minibatches exceed the 195 "
+                                         "minibatches of one epoch of 'gauss1d'; lower steps_per_call"),
+      (['--config.dataset=mnist', f'--config.data_dir={tmp / "empty_tfds"}'],
+       "dataset='mnist': TFDS could not read or download the 'train' split"),
+      (['--bogus_flag=1'], "Unknown command line flag 'bogus_flag'"),
+      (['leftover'], "unexpected arguments ['leftover']; pass settings as --config.FIELD=VALUE"),
+  ]
+
+
+def test_bad_inputs_fail_before_compute_with_one_line_and_status_2(tmp_path, idx_dir):
+  for extra, message in _bad_input_cases(idx_dir, tmp_path):
+    workdir = tmp_path / 'run'
+    result = _cli('--config', 'gan_jax/configs/gauss1d.py', '--workdir', str(workdir), *extra)
+    assert result.returncode == 2, (extra, result.stderr)
+    assert result.stderr.startswith(f'error: {message}'), (extra, result.stderr)
+    assert result.stderr.count('\n') == 1 and 'Traceback' not in result.stderr, result.stderr
+    assert not (workdir / 'checkpoints').exists(), extra
+
+
+def test_batch_that_does_not_divide_over_the_devices_is_rejected(tmp_path):
+  result = _cli('--config', 'gan_jax/configs/gauss1d.py', '--workdir', str(tmp_path / 'run'),
+                '--config.batch_size=12', devices=8)
   assert result.returncode == 2
-  assert result.stderr.strip() == f'error: {message}'
-  assert 'Traceback' not in result.stderr
-  assert not (tmp_path / 'run').exists()
+  assert result.stderr == 'error: config.batch_size=12 does not divide over 8 devices; use a multiple of 8\n'
+
+
+def test_missing_config_file_is_bad_input(tmp_path):
+  result = _cli('--config', 'gan_jax/configs/nope.py', '--workdir', str(tmp_path))
+  assert result.returncode == 2
+  assert result.stderr == ("error: --config could not be loaded: [Errno 2] No such file or directory: "
+                           "'gan_jax/configs/nope.py'\n")
+
+
+def test_resuming_with_a_different_run_defining_field_is_rejected(tmp_path):
+  experiment.run(_tiny(gauss1d.get_config()), tmp_path, print_fn=lambda _: None)
+  with pytest.raises(experiment.ConfigError, match=r'config.latent_dim=8 differs from 4 of the run in'):
+    experiment.run(_tiny(gauss1d.get_config(), latent_dim=8), tmp_path, print_fn=lambda _: None)
 
 
 @pytest.mark.parametrize('name, value, message', [
     ('update_rule', 'both', "config.update_rule='both' is not allowed; allowed: ['alternating', 'simultaneous']"),
     ('prior', 'laplace', "config.prior='laplace' is not allowed; allowed: ['uniform', 'gaussian']"),
+    ('model', 'resnet', "config.model='resnet' is not allowed; allowed: ['mlp', 'maxout']"),
     ('momentum', 1.0, 'config.momentum=1.0 must be in [0, 1)'),
-    ('hidden_dims', (), 'config.hidden_dims=() must be a non-empty sequence of positive integers'),
+    ('g_hidden_dims', (), 'config.g_hidden_dims=() must be a non-empty sequence of positive integers'),
     ('seed', -1, 'config.seed=-1 must be a non-negative integer'),
+    ('d_input_keep', 0.0, 'config.d_input_keep=0.0 must be a keep probability in (0, 1]'),
+    ('checkpoint_every_steps', 150, 'config.checkpoint_every_steps=150 must be a multiple of config.steps_per_call=100'),
 ])
 def test_validate_names_the_field_and_the_allowed_values(name, value, message):
   config = gauss1d.get_config()
@@ -84,8 +205,8 @@ def test_validate_names_the_field_and_the_allowed_values(name, value, message):
   assert str(error.value) == message
 
 
-def test_validate_rejects_a_batch_that_does_not_divide_over_the_devices():
-  config = gauss1d.get_config()
-  config.batch_size = 100
-  with pytest.raises(experiment.ConfigError, match='batch_size=100 does not divide over 8 devices'):
-    experiment.validate(config, num_devices=8)
+def test_every_preset_validates_and_has_exactly_the_documented_fields():
+  for preset in (gauss1d, toy_ring, toy_grid, mnist_paper):
+    config = preset.get_config()
+    experiment.validate(config)
+    assert sorted(config.keys()) == sorted(experiment.FIELDS) == sorted(base.get_config().keys())
