@@ -68,7 +68,8 @@ def main(argv):
     _fail(str(error))
   except experiment.TrainingDiverged as error:
     _fail(str(error), status=1)
-  print('summary: ' + '  '.join(f'{k}={v:.4g}' for k, v in summary.items()))
+  print('summary: ' + '  '.join(f'{k}={v}' if isinstance(v, int) else f'{k}={v:.4g}'
+                                for k, v in summary.items()))
 
 
 if __name__ == '__main__':

@@ -260,8 +260,12 @@ def _save_config(config, workdir: pathlib.Path) -> None:
   (workdir / 'config.json').write_text(json.dumps(config.to_dict(), indent=2, default=list) + '\n')
 
 
+def _print_now(line: str) -> None:
+  print(line, flush=True)  # console lines must show up at once in a redirected log too
+
+
 def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
-        print_fn: Callable[[str], None] = print) -> dict:
+        print_fn: Callable[[str], None] = _print_now) -> dict:
   """Trains per ``config`` in ``workdir``, resuming from its latest checkpoint; returns a summary.
 
   Raises ConfigError / data.DataError / checkpoint.CheckpointError before any
@@ -293,8 +297,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   replicated_data = parallel.replicate(jnp.asarray(dataset.train), devices)
   shown_noise = gan.prior.sample(sample_key, config.num_shown_samples)
   generate = jax.jit(gan.generator)
-  log = monitoring.RunLog(workdir)
   step = int(state.step)
+  log = monitoring.RunLog(workdir, start_step=step)
   last_console_step, last_console_time = step, time.perf_counter()
   summary = {'step': step}
   try:

@@ -31,12 +31,18 @@ def console_line(step: int, num_steps: int, epoch: float, metrics: dict, it_per_
 class RunLog:
   """Appends metrics to metrics.jsonl and TensorBoard, and writes sample pictures.
 
-  Appends rather than truncates, so a resumed run continues the same files.
+  A run resumed at ``start_step`` continues the same files: records of later
+  steps (logged after the checkpoint it resumes from) are dropped first, so
+  metrics.jsonl reads as if the run had never stopped.
   """
 
-  def __init__(self, workdir: str | pathlib.Path):
+  def __init__(self, workdir: str | pathlib.Path, start_step: int = 0):
     self.workdir = pathlib.Path(workdir)
-    self._jsonl = open(self.workdir / 'metrics.jsonl', 'a', encoding='utf-8')
+    path = self.workdir / 'metrics.jsonl'
+    kept = [line for line in (path.read_text(encoding='utf-8').splitlines() if path.exists() else [])
+            if line.strip() and json.loads(line)['step'] <= start_step]
+    path.write_text(''.join(line + '\n' for line in kept), encoding='utf-8')
+    self._jsonl = open(path, 'a', encoding='utf-8')
     self._tensorboard = SummaryWriter(str(self.workdir / 'tensorboard'))
 
   def scalars(self, step: int, values: dict[str, float]) -> None:

@@ -60,7 +60,8 @@ def histogram_image(samples: np.ndarray, data: np.ndarray, low: float, high: flo
   sample_heights, data_heights = (np.round(c / scale * (height - 1)).astype(int) for c in counts)
   for column in range(bins):
     canvas[height - sample_heights[column]:, column] = SAMPLE_COLOUR
-    canvas[height - 1 - data_heights[column], column] = DATA_COLOUR
+    if counts[1][column]:
+      canvas[height - 1 - data_heights[column], column] = DATA_COLOUR
   return canvas
 
 

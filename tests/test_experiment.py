@@ -84,6 +84,8 @@ def test_stop_and_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path, id
 
   stopped = _tiny(mnist_paper.get_config(), dataset=f'idx:{idx_dir}', num_steps=6, keep_checkpoints=10)
   experiment.run(stopped, tmp_path / 'resumed', print_fn=lambda _: None)
+  with open(tmp_path / 'resumed' / 'metrics.jsonl', 'a') as log:  # as if killed after logging step 9
+    log.write(json.dumps({'step': 9, 'd_loss': 123.0}) + '\n')
   lines = []
   experiment.run(config, tmp_path / 'resumed', print_fn=lines.append)
   assert lines[0] == f'resumed from step 6 of {tmp_path / "resumed" / "checkpoints"}'

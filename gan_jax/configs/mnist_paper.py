@@ -23,8 +23,12 @@ What matches the original code:
   (500 updates per epoch). With the same losses and the same rule, every
   parameter moves by what it moved in the original code.
 
-Run time on a 2-core x86-64 CPU (no GPU): RUNTIME_PLACEHOLDER
-Expected result: RESULT_PLACEHOLDER
+Run time on a 2-core x86-64 CPU (no GPU, one device): 55-60 it/s after a
+few seconds of compilation, so 10,000 steps (20 epochs) take about 3 minutes
+and the full 100,000 (200 epochs) about 30. Expected result (seed 0, the IDX
+copy of MNIST, measured): at step 10,000 recognisable, varied digits
+(docs/mnist_paper_step_0010000.png) with D(x) ≈ 0.73 and D(G(z)) ≈ 0.27; at
+step 1,000 still blurry blobs with D(x) ≈ 0.95, D(G(z)) ≈ 0.06.
 """
 
 from gan_jax.configs import base

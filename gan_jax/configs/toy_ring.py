@@ -6,7 +6,10 @@ Command:
 Sizes as PacGAN's 2-D experiments, without their batch norm and maxout:
 G: z ~ N(0, I₂) → 4 ReLU layers of 400 → 2; D: 3 ReLU layers of 200 → 1 logit;
 Adam (β₁ = 0.5) at 1e-4 for both players, batch 100, non-saturating loss, k = 1.
-RESULT_PLACEHOLDER
+Run time on a 2-core x86-64 CPU (no GPU): 95 s for the 20,000 steps (about
+230 it/s after compilation). Expected result (seed 0, measured): the final
+picture ``samples/step_0020000.png`` shows the samples (blue) sitting on all
+8 modes (red); the last chunk's mean D(x) ≈ 0.52 and D(G(z)) ≈ 0.48.
 """
 
 from gan_jax.configs import base
