@@ -299,7 +299,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   generate = jax.jit(gan.generator)
   step = int(state.step)
   log = monitoring.RunLog(workdir, start_step=step)
-  last_console_step, last_console_time = step, time.perf_counter()
+  run_start = time.perf_counter()
+  last_console_step, last_console_time = step, run_start
   summary = {'step': step}
   try:
     while step < config.num_steps:
@@ -318,7 +319,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
       now = time.perf_counter()
       epoch = step * config.d_steps / minibatches_per_epoch
       summary = {'step': step, 'epoch': epoch, **means, 'it_per_s': num_steps / (now - chunk_start)}
-      log.scalars(step, {k: v for k, v in summary.items() if k != 'step'})
+      log.scalars(step, {k: v for k, v in summary.items() if k != 'step'}, wall_time=now - run_start)
       if now - last_console_time >= config.log_every_seconds or step == config.num_steps:
         window_rate = (step - last_console_step) / (now - last_console_time)
         print_fn(monitoring.console_line(step, config.num_steps, epoch, means, window_rate))

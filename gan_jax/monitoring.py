@@ -3,7 +3,8 @@
 Files under the workdir:
   metrics.jsonl        one JSON object per logged chunk: step, epoch, the
                        chunk's mean d_loss, g_loss, d_real (mean D(x)),
-                       d_fake (mean D(G(z))), d_fake_g, it_per_s
+                       d_fake (mean D(G(z))), d_fake_g, it_per_s (of the chunk's
+                       compute), wall_time (seconds since this process started the run)
   tensorboard/         event files (tensorboardX: no TensorFlow at run time),
                        the same scalars and the sample pictures
   samples/step_XXXXXXX.png   G(z) for a fixed noise batch, every sample_every_steps
@@ -45,8 +46,9 @@ class RunLog:
     self._jsonl = open(path, 'a', encoding='utf-8')
     self._tensorboard = SummaryWriter(str(self.workdir / 'tensorboard'))
 
-  def scalars(self, step: int, values: dict[str, float]) -> None:
-    self._jsonl.write(json.dumps({'step': step, **values}) + '\n')
+  def scalars(self, step: int, values: dict[str, float], wall_time: float) -> None:
+    """Logs ``values`` at ``step``; ``wall_time`` (seconds since the process started the run) goes to jsonl only."""
+    self._jsonl.write(json.dumps({'step': step, **values, 'wall_time': wall_time}) + '\n')
     self._jsonl.flush()
     for name, value in values.items():
       self._tensorboard.add_scalar(f'train/{name}', value, step)

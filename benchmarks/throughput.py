@@ -1,0 +1,290 @@
+"""Training throughput of the paper's MNIST GAN: gan_jax against PyTorch, in one interleaved run.
+
+  python -m benchmarks.throughput                 # the full benchmark (about 5 minutes on 2 cores)
+  python -m benchmarks.throughput --json_out bench.json
+
+Model and update: the paper's MNIST G (100 → 1200 → 1200 → 784) and maxout D
+(240×5, 240×5) with dropout on, batch 100, Algorithm 1 with k = 1
+(alternating updates), non-saturating G loss, momentum SGD with the paper's
+schedules. Variants, each run for ``--iterations`` iterations per round, the
+rounds interleaved (A B C D A B C D …), medians over rounds:
+
+  jax_jit     one jitted ``train_step`` call per iteration, state donated
+  jax_scan    ``train_steps``: ``--scan_length`` iterations in one compiled call
+  jax_pmap    ``make_pmap_train_steps`` over all local devices (scan inside)
+  torch_eager the same model and update in PyTorch eager (benchmarks/torch_reference.py)
+
+Real minibatches are pre-generated on device (uniform pixels), so these rates
+are of the step alone. The full training loop (``experiments.train`` on a
+synthetic 50,000-image IDX dataset: on-device minibatch sampling, metrics,
+console, metrics.jsonl, TensorBoard, sample grids and checkpoints) is timed
+afterwards from its metrics.jsonl wall times, against ``jax_scan``.
+
+Also reported: XLA's FLOP count of one iteration, the matmul ceiling for this
+model's shapes (every dot_general of one iteration, each timed alone in a
+jitted loop; ceiling = 1 / Σ time), the fraction of it reached, compile times
+and the process's peak resident memory.
+"""
+
+import functools
+import json
+import math
+import pathlib
+import resource
+import statistics
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+
+import gan_jax
+from gan_jax import experiment, parallel
+from gan_jax.configs import mnist_paper
+
+_ITERATIONS = flags.DEFINE_integer('iterations', 100, 'Iterations per variant per round.')
+_ROUNDS = flags.DEFINE_integer('rounds', 5, 'Interleaved rounds; medians are over rounds.')
+_SCAN_LENGTH = flags.DEFINE_integer('scan_length', 100, 'Iterations per compiled call for jax_scan/jax_pmap.')
+_LOOP_STEPS = flags.DEFINE_integer('loop_steps', 1500, 'Iterations of the full training loop (0: skip).')
+_MATMUL_REPEATS = flags.DEFINE_integer('matmul_repeats', 50, 'Timed repetitions of each matmul shape.')
+_SMALL = flags.DEFINE_bool('small', False, 'Shrink the model (for tests of this script, not for numbers).')
+_TORCH = flags.DEFINE_bool('torch', True, 'Include the PyTorch reference (needs the bench extra).')
+_JSON_OUT = flags.DEFINE_string('json_out', None, 'Also write the results as JSON here.')
+
+BATCH = 100
+
+
+def _sizes() -> dict:
+  if _SMALL.value:
+    return dict(g_hidden_dims=(64, 64), d_hidden_dims=(16, 16), maxout_pieces=2)
+  return dict(g_hidden_dims=(1200, 1200), d_hidden_dims=(240, 240), maxout_pieces=5)
+
+
+def _config(**overrides):
+  """``mnist_paper`` with Algorithm 1's alternating updates."""
+  config = mnist_paper.get_config()
+  config.update(dict(update_rule='alternating', **_sizes(), **overrides))
+  return config
+
+
+def _gan_and_state():
+  synthetic = gan_jax.data.Dataset('synthetic', np.zeros((50_000, 784), np.uint8), np.zeros((0, 784), np.uint8),
+                                   np.zeros((0, 784), np.uint8), (28, 28, 1))
+  return experiment.build(_config(g_output_bias_from_data=False), synthetic)
+
+
+def _real_batches(num_iterations: int) -> jax.Array:
+  return jax.random.uniform(jax.random.key(1), (num_iterations, 1, BATCH, 784))
+
+
+# ---------------------------------------------------------------- variants
+
+class JaxJit:
+  name = 'jax_jit'
+
+  def __init__(self):
+    gan, self.state = _gan_and_state()
+    self.step = jax.jit(functools.partial(gan_jax.train_step, gan), donate_argnums=0)
+    self.batches = _real_batches(_ITERATIONS.value)
+    self.key = jax.random.key(0)
+    start = time.perf_counter()
+    self.step = self.step.lower(self.state, self.batches[0], self.key).compile()
+    self.compile_seconds = time.perf_counter() - start
+
+  def run(self, iterations: int) -> None:
+    for i in range(iterations):
+      self.state, _ = self.step(self.state, self.batches[i], self.key)
+    jax.block_until_ready(self.state)
+
+
+class JaxScan:
+  name = 'jax_scan'
+
+  def __init__(self):
+    gan, self.state = _gan_and_state()
+    self.batches = _real_batches(_SCAN_LENGTH.value)
+    self.key = jax.random.key(0)
+    start = time.perf_counter()
+    self.steps = jax.jit(functools.partial(gan_jax.train_steps, gan), donate_argnums=0).lower(
+        self.state, self.batches, self.key).compile()
+    self.compile_seconds = time.perf_counter() - start
+    self.gan = gan
+
+  def run(self, iterations: int) -> None:
+    for _ in range(math.ceil(iterations / _SCAN_LENGTH.value)):
+      self.state, _ = self.steps(self.state, self.batches, self.key)
+    jax.block_until_ready(self.state)
+
+
+class JaxPmap:
+  name = 'jax_pmap'
+
+  def __init__(self):
+    gan, state = _gan_and_state()
+    devices = jax.local_devices()
+    self.name = f'jax_pmap ({len(devices)} device{"s" * (len(devices) > 1)})'
+    self.state = parallel.replicate(state, devices)
+    self.steps = parallel.make_pmap_train_steps(gan, devices)
+    self.batches = _real_batches(_SCAN_LENGTH.value)
+    self.key = jax.random.key(0)
+    start = time.perf_counter()
+    self.state, _ = self.steps(self.state, self.batches, self.key)  # compiles
+    jax.block_until_ready(self.state)
+    self.compile_seconds = time.perf_counter() - start  # includes one call's compute
+
+  def run(self, iterations: int) -> None:
+    for _ in range(math.ceil(iterations / _SCAN_LENGTH.value)):
+      self.state, _ = self.steps(self.state, self.batches, self.key)
+    jax.block_until_ready(self.state)
+
+
+class TorchEager:
+  name = 'torch_eager'
+
+  def __init__(self):
+    import torch  # pylint: disable=g-import-not-at-top  (optional: the bench extra)
+    from benchmarks.torch_reference import TorchGAN  # pylint: disable=g-import-not-at-top
+    self.torch = torch
+    self.gan = TorchGAN(batch_size=BATCH, **_sizes())
+    self.batches = torch.rand(_ITERATIONS.value, BATCH, 784)
+    start = time.perf_counter()
+    self.gan.iteration(self.batches[0])
+    self.compile_seconds = time.perf_counter() - start  # eager: first-call warm-up only
+    self.name = f'torch_eager ({torch.get_num_threads()} threads)'
+
+  def run(self, iterations: int) -> None:
+    for i in range(iterations):
+      self.gan.iteration(self.batches[i % len(self.batches)])
+
+
+# ---------------------------------------------------------------- measurements
+
+def interleaved_rates(variants, iterations: int, rounds: int) -> dict[str, list[float]]:
+  """it/s of each variant in each round, variants run one after another within a round."""
+  rates = {v.name: [] for v in variants}
+  for _ in range(rounds):
+    for variant in variants:
+      start = time.perf_counter()
+      variant.run(iterations)
+      rates[variant.name].append(iterations / (time.perf_counter() - start))
+  return rates
+
+
+def _dot_generals(jaxpr) -> list:
+  """Every dot_general equation of a closed jaxpr, its sub-jaxprs (scan, pjit, …) included."""
+  found = []
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name == 'dot_general':
+      found.append(eqn)
+    for param in eqn.params.values():
+      for sub in (param if isinstance(param, (list, tuple)) else [param]):
+        inner = getattr(sub, 'jaxpr', None)
+        if inner is not None and hasattr(inner, 'eqns'):
+          found.extend(_dot_generals(inner))
+        elif hasattr(sub, 'eqns'):
+          found.extend(_dot_generals(sub))
+  return found
+
+
+def matmul_ceiling(repeats: int) -> dict:
+  """Times each dot_general of one iteration alone; returns FLOPs and the ceiling it/s."""
+  gan, state = _gan_and_state()
+  closed = jax.make_jaxpr(functools.partial(gan_jax.train_step, gan))(state, _real_batches(1)[0], jax.random.key(0))
+  total_seconds, total_flops = 0.0, 0.0
+  for eqn in _dot_generals(closed.jaxpr):
+    lhs, rhs = (v.aval for v in eqn.invars)
+    dimension_numbers = eqn.params['dimension_numbers']
+    (lhs_contract, _), _ = dimension_numbers
+    flops = 2.0 * math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs.shape[d] for d in lhs_contract)
+    a = jax.random.normal(jax.random.key(0), lhs.shape, lhs.dtype)
+    b = jax.random.normal(jax.random.key(1), rhs.shape, rhs.dtype)
+
+    @jax.jit
+    def repeated(a, b, dimension_numbers=dimension_numbers):
+      def body(carry, _):
+        out = jax.lax.dot_general(a + carry, b, dimension_numbers)
+        return carry + 1e-12 * jnp.sum(out), None  # a data dependence keeps every repeat
+      return jax.lax.scan(body, jnp.zeros((), a.dtype), None, length=repeats)[0]
+
+    jax.block_until_ready(repeated(a, b))
+    start = time.perf_counter()
+    jax.block_until_ready(repeated(a, b))
+    total_seconds += (time.perf_counter() - start) / repeats
+    total_flops += flops
+  return {'matmul_flops': total_flops, 'matmul_seconds': total_seconds, 'ceiling_it_per_s': 1.0 / total_seconds,
+          'matmul_gflops_per_s': total_flops / total_seconds / 1e9}
+
+
+def xla_flops(scan: JaxScan) -> float:
+  """XLA's cost_analysis FLOPs of one iteration (the jitted single step)."""
+  compiled = jax.jit(functools.partial(gan_jax.train_step, scan.gan)).lower(
+      scan.state, scan.batches[0], scan.key).compile()
+  analysis = compiled.cost_analysis()
+  analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+  return float(analysis['flops'])
+
+
+def full_loop_rate(steps: int, workdir: pathlib.Path) -> float:
+  """it/s of experiments' training loop, from metrics.jsonl wall times after its first chunk."""
+  idx_dir = workdir / 'idx'
+  images = np.random.default_rng(0).integers(0, 256, (60_000, 28, 28), np.uint8)
+  labels = np.zeros(60_000, np.uint8)
+  idx_dir.mkdir(parents=True)
+  for name, array in (('train-images-idx3-ubyte', images), ('train-labels-idx1-ubyte', labels),
+                      ('t10k-images-idx3-ubyte', images[:100]), ('t10k-labels-idx1-ubyte', labels[:100])):
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, '>u4').tobytes()
+    (idx_dir / name).write_bytes(header + array.tobytes())
+  config = _config(dataset=f'idx:{idx_dir}', num_steps=steps, steps_per_call=_SCAN_LENGTH.value,
+                   checkpoint_every_steps=5 * _SCAN_LENGTH.value, sample_every_steps=5 * _SCAN_LENGTH.value)
+  experiment.run(config, workdir / 'run', print_fn=lambda _: None)
+  records = [json.loads(line) for line in (workdir / 'run' / 'metrics.jsonl').read_text().splitlines()]
+  first, last = records[0], records[-1]
+  return (last['step'] - first['step']) / (last['wall_time'] - first['wall_time'])
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint save at INFO
+  variants = [JaxJit(), JaxScan(), JaxPmap()]
+  if _TORCH.value:
+    variants.append(TorchEager())
+  rates = interleaved_rates(variants, _ITERATIONS.value, _ROUNDS.value)
+  medians = {name: statistics.median(values) for name, values in rates.items()}
+  scan = variants[1]
+  flops = xla_flops(scan)
+  ceiling = matmul_ceiling(_MATMUL_REPEATS.value)
+  with tempfile.TemporaryDirectory() as tmp:
+    loop_rate = full_loop_rate(_LOOP_STEPS.value, pathlib.Path(tmp)) if _LOOP_STEPS.value else float('nan')
+
+  torch_rate = next((rate for name, rate in medians.items() if name.startswith('torch')), float('nan'))
+  print(f'\nThe paper\'s MNIST GAN, batch {BATCH}, k = 1, dropout on; {jax.devices()[0].device_kind}, '
+        f'{len(jax.local_devices())} local device(s); medians of {_ROUNDS.value} interleaved rounds of '
+        f'{_ITERATIONS.value} iterations{" (SMALL model)" if _SMALL.value else ""}\n')
+  print(f'| variant | it/s (median) | min–max | × torch | of matmul ceiling | compile s |')
+  print(f'|---|---|---|---|---|---|')
+  for variant in variants:
+    values = rates[variant.name]
+    print(f'| {variant.name} | {medians[variant.name]:.1f} | {min(values):.1f}–{max(values):.1f} | '
+          f'{medians[variant.name] / torch_rate:.2f} | {medians[variant.name] / ceiling["ceiling_it_per_s"]:.0%} | '
+          f'{variant.compile_seconds:.1f} |')
+  print(f'| full training loop ({_LOOP_STEPS.value} steps) | {loop_rate:.1f} | | {loop_rate / torch_rate:.2f} | '
+        f'{loop_rate / ceiling["ceiling_it_per_s"]:.0%} | |')
+  print(f'\nXLA cost_analysis: {flops / 1e9:.2f} GFLOP per iteration; its dot_generals: '
+        f'{ceiling["matmul_flops"] / 1e9:.2f} GFLOP, {ceiling["matmul_seconds"] * 1e3:.1f} ms when each runs alone '
+        f'({ceiling["matmul_gflops_per_s"]:.0f} GFLOP/s) ⇒ matmul ceiling {ceiling["ceiling_it_per_s"]:.1f} it/s')
+  print(f'Full training loop / jax_scan: {loop_rate / medians[scan.name]:.1%}')
+  peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  print(f'Peak resident memory of this process: {peak_mib:.0f} MiB')
+  if _JSON_OUT.value:
+    pathlib.Path(_JSON_OUT.value).write_text(json.dumps({
+        'rates': rates, 'medians': medians, 'xla_flops': flops, **ceiling, 'full_loop_it_per_s': loop_rate,
+        'compile_seconds': {v.name: v.compile_seconds for v in variants}, 'peak_rss_mib': peak_mib,
+        'small': _SMALL.value, 'device': jax.devices()[0].device_kind}, indent=2))
+  sys.stdout.flush()
+
+
+if __name__ == '__main__':
+  app.run(main)
