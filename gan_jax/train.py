@@ -76,7 +76,9 @@ class GAN:
   Attributes:
     generator: pure ``(g_params, z [m, latent_dim]) -> x [m, *data_shape]``.
     discriminator: pure ``(d_params, x [m, *data_shape], dropout_key | None)
-      -> logits [m]``; a key switches dropout on.
+      -> logits [m]``; a key switches dropout on. The steps apply it to one
+      example at a time (vmapped, each with its own dropout key), so it must
+      not mix the examples of a batch (no batch statistics).
     prior: the noise prior p_z.
     g_optimizer, d_optimizer: optax transformations for each player.
     g_loss: 'non_saturating' (the paper's practical choice) or 'minimax'.
