@@ -29,7 +29,7 @@ import optax
 from flax import nnx
 from jax import lax
 
-from gan_jax import checkpoint, data, losses, models, monitoring, optim, parallel, priors, train, viz
+from gan_jax import checkpoint, data, evaluation, losses, models, monitoring, optim, parallel, priors, train, viz
 
 FIELDS = (
     # data and the game
@@ -338,3 +338,62 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
     summary.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
   (workdir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
   return summary
+
+
+# ---------------------------------------------------------------- evaluation of a run
+
+def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
+  """The config a run in ``workdir`` was trained with (its config.json)."""
+  path = pathlib.Path(workdir) / 'config.json'
+  if not path.exists():
+    raise ConfigError(f'--workdir={workdir} holds no training run (no config.json)')
+  fields = json.loads(path.read_text())
+  for name in ('g_hidden_dims', 'd_hidden_dims'):
+    fields[name] = tuple(fields[name])
+  return ml_collections.ConfigDict(fields)
+
+
+def restore_run(workdir: str | pathlib.Path):
+  """(config, dataset, gan, state, sample_key) of the latest checkpoint of the run in ``workdir``."""
+  config = load_run_config(workdir)
+  validate(config)
+  _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
+  dataset = data.load(config.dataset, data_key, config.data_dir)
+  gan, state = build(config, dataset)
+  manager = checkpoint.make_manager(pathlib.Path(workdir) / 'checkpoints', config.keep_checkpoints)
+  restored = checkpoint.restore_latest(manager, state, data_key, data_key)  # keys given for their shapes
+  if restored is None:
+    raise checkpoint.CheckpointError(f'no checkpoint in {pathlib.Path(workdir) / "checkpoints"} to restore')
+  return config, dataset, gan, restored[0], sample_key
+
+
+def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None,
+                 real_centres: bool = False) -> tuple[dict, np.ndarray]:
+  """Metrics of the latest checkpoint in ``workdir``, and the generator samples they used.
+
+  Images: the paper's Parzen protocol (``evaluation.parzen_evaluation``) with
+  10,000 samples, σ chosen on the first 1,000 validation images, reported on
+  the test set. Toy mixtures: ``evaluation.mode_metrics`` on 2,500 samples.
+  1-D data: the samples' mean and std. Samples: [num_samples, dim], values as
+  fed to the metrics (pixels in [0, 1]). With ``real_centres`` the "samples"
+  are the first ``num_samples`` training examples instead: the estimator's
+  value for a perfect generator (reference).
+  """
+  config, dataset, gan, state, sample_key = restore_run(workdir)
+  num_samples = num_samples or (10_000 if dataset.is_image else 2_500)
+  if real_centres:
+    samples = np.asarray(data.to_float(jnp.asarray(dataset.train[:num_samples])))
+  else:
+    samples = np.asarray(train.sample(gan, state.g_params, jax.random.fold_in(sample_key, 2), num_samples))
+  metrics: dict = {'step': int(state.step), 'num_samples': len(samples), 'real_centres': real_centres}
+  if dataset.is_image:
+    validation, test = (np.asarray(data.to_float(jnp.asarray(split))) for split in
+                        (dataset.validation[:1000], dataset.test))
+    metrics.update(evaluation.parzen_evaluation(samples, validation, test))
+  elif config.dataset in ('toy_ring', 'toy_grid'):
+    modes, std = ((data.ring_modes(), data.RING_STD) if config.dataset == 'toy_ring'
+                  else (data.grid_modes(), data.GRID_STD))
+    metrics.update(evaluation.mode_metrics(samples, modes, std))
+  else:
+    metrics.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
+  return metrics, samples

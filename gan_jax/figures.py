@@ -1,0 +1,93 @@
+"""The paper's figures, regenerated: Figure 1 (D moving toward D* on 1-D data), Figure 3 (z-space
+interpolation), and training curves. Needs matplotlib (the ``figures`` extra) for the plots.
+
+``experiments/figures.py`` is the command that writes them.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gan_jax import data, experiment, theory, train, viz
+from gan_jax.configs import gauss1d
+
+
+def figure1_snapshots(checkpoints=(0, 50, 300, 3000), grid=np.linspace(-1.0, 6.0, 701)) -> list[dict]:
+  """Trains the ``gauss1d`` preset and records, at each iteration in ``checkpoints``:
+
+  ``x`` [n] the grid; ``p_data`` the data density N(3, 0.5²); ``p_g`` a Gaussian-
+  kernel estimate of the generator's density from 20,000 samples; ``d`` D(x);
+  ``d_star`` = p_data / (p_data + p_g), the optimal D for that p_g.
+  """
+  config = gauss1d.get_config()
+  dataset = data.load('gauss1d', jax.random.key(0))
+  gan, state = experiment.build(config, dataset)
+  steps = jax.jit(functools.partial(train.train_steps, gan))
+  x = jnp.asarray(grid, jnp.float32)
+  p_data = theory.gaussian_density(x, data.GAUSS1D_MEAN, data.GAUSS1D_STD)
+  snapshots, done = [], 0
+  for target in checkpoints:
+    if target > done:
+      batches = data.sample_toy('gauss1d', jax.random.key(done + 1), (target - done) * config.batch_size)
+      state, _ = steps(state, batches.reshape(target - done, 1, config.batch_size, 1), jax.random.key(7))
+      done = target
+    samples = train.sample(gan, state.g_params, jax.random.key(11), 20_000)[:, 0]
+    bandwidth = 1.06 * float(jnp.std(samples)) * 20_000 ** -0.2 + 1e-3  # Silverman's rule
+    p_g = jnp.mean(theory.gaussian_density(x[:, None], samples[None, :], bandwidth), axis=1)
+    d = jax.nn.sigmoid(gan.discriminator(state.d_params, x[:, None], None))
+    snapshots.append({'step': target, 'x': np.asarray(x), 'p_data': np.asarray(p_data), 'p_g': np.asarray(p_g),
+                      'd': np.asarray(d), 'd_star': np.asarray(theory.optimal_discriminator(p_data, p_g))})
+  return snapshots
+
+
+def plot_figure1(snapshots: list[dict]):
+  """One panel per snapshot, drawn as the paper's Figure 1: p_data black dots, p_g green, D blue dashes."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, len(snapshots), figsize=(4 * len(snapshots), 3.2), sharey=True)
+  for ax, snap in zip(np.atleast_1d(axes), snapshots):
+    scale = 1.0 / max(snap['p_data'].max(), snap['p_g'].max())
+    ax.plot(snap['x'], snap['p_data'] * scale, 'k:', lw=2, label='p_data (scaled)')
+    ax.plot(snap['x'], snap['p_g'] * scale, 'g-', lw=1.5, label='p_g (scaled)')
+    ax.plot(snap['x'], snap['d'], 'b--', lw=1.5, label='D(x)')
+    ax.plot(snap['x'], snap['d_star'], color='0.6', lw=1, label='D*(x)')
+    ax.axhline(0.5, color='0.85', lw=0.8)
+    ax.set_title(f'iteration {snap["step"]}')
+    ax.set_xlabel('x')
+  np.atleast_1d(axes)[0].legend(loc='upper left', fontsize=8)
+  fig.tight_layout()
+  return fig
+
+
+def interpolation_grid(gan: train.GAN, g_params, key: jax.Array, example_shape, rows: int = 8,
+                       columns: int = 11) -> np.ndarray:
+  """Figure 3: each row is G(z) along the straight line from z_a to z_b, ``columns`` points, ends included."""
+  a_key, b_key = jax.random.split(key)
+  z_a, z_b = gan.prior.sample(a_key, rows), gan.prior.sample(b_key, rows)
+  t = jnp.linspace(0.0, 1.0, columns)[None, :, None]
+  z = (1 - t) * z_a[:, None, :] + t * z_b[:, None, :]  # [rows, columns, latent]
+  images = gan.generator(g_params, z.reshape(rows * columns, -1))
+  return viz.image_grid(np.asarray(images), example_shape, columns=columns)
+
+
+def plot_training_curves(records: list[dict]):
+  """Losses and mean D outputs against iterations, from metrics.jsonl records."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  steps = [r['step'] for r in records]
+  fig, (losses_ax, d_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
+  losses_ax.plot(steps, [r['d_loss'] for r in records], label='D loss (−½V̂)')
+  losses_ax.plot(steps, [r['g_loss'] for r in records], label='G loss')
+  losses_ax.axhline(np.log(2), color='0.7', lw=0.8, label='log 2')
+  d_ax.plot(steps, [r['d_real'] for r in records], label='mean D(x)')
+  d_ax.plot(steps, [r['d_fake'] for r in records], label='mean D(G(z))')
+  d_ax.axhline(0.5, color='0.7', lw=0.8)
+  for ax in (losses_ax, d_ax):
+    ax.set_xlabel('iteration')
+    ax.legend(fontsize=8)
+  fig.tight_layout()
+  return fig

@@ -1,0 +1,174 @@
+"""Parzen-window log-likelihood (Table 1) and toy-mixture metrics, on cases with known answers."""
+
+import math
+
+import jax
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from gan_jax import data, evaluation
+
+
+def _direct_parzen(x, centres, sigma):
+  """Straight from the definition, in float64."""
+  x, centres = np.asarray(x, np.float64), np.asarray(centres, np.float64)
+  squared = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+  d = x.shape[1]
+  return logsumexp(-squared / (2 * sigma ** 2), axis=1) - math.log(len(centres)) - d * math.log(
+      sigma * math.sqrt(2 * math.pi))
+
+
+def test_parzen_matches_a_direct_numpy_computation_on_random_data():
+  rng = np.random.default_rng(0)
+  x, centres = rng.uniform(size=(37, 50)), rng.uniform(size=(300, 50))  # 37: not a multiple of the batch
+  for sigma in (0.1, 0.3, 1.0):
+    np.testing.assert_allclose(evaluation.parzen_log_likelihood(x, centres, sigma, batch_size=8),
+                               _direct_parzen(x, centres, sigma), rtol=1e-4, atol=1e-3)
+
+
+def test_one_centre_gives_the_exact_gaussian_log_density():
+  x = np.array([[0.0, 0.0], [1.0, -2.0], [30.0, 40.0]], np.float32)  # the last is 50 σ away
+  sigma = 0.5
+  expected = -np.sum(x ** 2, axis=1) / (2 * sigma ** 2) - 2 * math.log(sigma * math.sqrt(2 * math.pi))
+  np.testing.assert_allclose(evaluation.parzen_log_likelihood(x, np.zeros((1, 2)), sigma), expected, rtol=1e-5)
+
+
+def test_many_centres_converge_to_the_smoothed_gaussian():
+  """Centres from N(0, τ²I), bandwidth σ: the estimate tends to N(0, (τ² + σ²)I)."""
+  tau, sigma, d = 1.0, 0.3, 2
+  centres = tau * np.asarray(jax.random.normal(jax.random.key(0), (100_000, d)))
+  x = np.asarray(jax.random.normal(jax.random.key(1), (200, d))) * 1.5
+  variance = tau ** 2 + sigma ** 2
+  exact = -np.sum(x ** 2, axis=1) / (2 * variance) - d / 2 * math.log(2 * math.pi * variance)
+  estimated = evaluation.parzen_log_likelihood(x, centres, sigma, batch_size=50)
+  assert abs(float(np.mean(estimated)) - float(np.mean(exact))) < 0.02
+
+
+def test_protocol_picks_the_sigma_with_the_best_validation_likelihood():
+  rng = np.random.default_rng(1)
+  samples, validation, test = rng.normal(size=(500, 3)), rng.normal(size=(200, 3)), rng.normal(size=(300, 3))
+  result = evaluation.parzen_evaluation(samples, validation, test)
+  by_sigma = {s: float(np.mean(_direct_parzen(validation, samples, s))) for s in evaluation.SIGMAS}
+  assert result['parzen_sigma'] == max(by_sigma, key=by_sigma.get)
+  test_ll = _direct_parzen(test, samples, result['parzen_sigma'])
+  np.testing.assert_allclose(result['parzen_ll'], test_ll.mean(), rtol=1e-4)
+  np.testing.assert_allclose(result['parzen_se'], test_ll.std() / math.sqrt(300), rtol=1e-3)
+  assert len(evaluation.SIGMAS) == 10 and evaluation.SIGMAS[0] == pytest.approx(0.1)
+  assert evaluation.SIGMAS[-1] == pytest.approx(1.0)
+
+
+def test_samples_exactly_at_the_modes_cover_all_modes_with_full_quality_and_zero_kl():
+  modes = data.grid_modes()
+  samples = np.repeat(modes, 100, axis=0)
+  assert evaluation.mode_metrics(samples, modes, data.GRID_STD) == {
+      'modes_covered': 25, 'high_quality_frac': 1.0, 'reverse_kl': 0.0}
+
+
+def test_collapse_onto_one_mode_gives_log_k():
+  modes = data.ring_modes()
+  samples = np.repeat(modes[:1], 50, axis=0) + 0.005
+  result = evaluation.mode_metrics(samples, modes, data.RING_STD)
+  assert result['modes_covered'] == 1 and result['high_quality_frac'] == 1.0
+  assert result['reverse_kl'] == pytest.approx(math.log(8))
+
+
+def test_far_samples_are_low_quality_and_do_not_cover_modes():
+  modes = data.ring_modes()
+  samples = np.concatenate([modes[:4], np.full((4, 2), 5.0), modes[:4] + 0.031])  # 3.1 std: just outside
+  result = evaluation.mode_metrics(samples, modes, data.RING_STD)
+  assert result['modes_covered'] == 4
+  assert result['high_quality_frac'] == pytest.approx(4 / 12)
+  assert result['reverse_kl'] == pytest.approx(math.log(2))  # uniform over 4 of 8 modes
+  assert evaluation.mode_metrics(np.full((3, 2), 9.0), modes, data.RING_STD)['reverse_kl'] == math.inf
+
+
+# ---------------------------------------------------------------- the evaluation CLI
+
+import json  # noqa: E402
+import os  # noqa: E402
+import pathlib  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from gan_jax import experiment  # noqa: E402
+from gan_jax.configs import mnist_paper, toy_ring  # noqa: E402
+from idx_files import write_mnist_idx  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _evaluate_cli(*args):
+  env = {**os.environ, 'XLA_FLAGS': ''}
+  return subprocess.run([sys.executable, '-m', 'experiments.evaluate', *args], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+def _tiny_run(config, workdir):
+  config.update(dict(num_steps=2, steps_per_call=1, checkpoint_every_steps=1, sample_every_steps=1, batch_size=16,
+                     g_hidden_dims=(16,), d_hidden_dims=(8,), maxout_pieces=2, num_shown_samples=4))
+  experiment.run(config, workdir, print_fn=lambda _: None)
+
+
+def test_evaluate_cli_on_a_toy_ring_run(tmp_path):
+  _tiny_run(toy_ring.get_config(), tmp_path)
+  result = _evaluate_cli('--workdir', str(tmp_path), '--save_samples', str(tmp_path / 'samples.npy'))
+  assert result.returncode == 0, result.stderr
+  report = json.loads((tmp_path / 'eval.json').read_text())
+  assert report['step'] == 2 and report['num_samples'] == 2500
+  assert set(report) >= {'modes_covered', 'high_quality_frac', 'reverse_kl'}
+  samples = np.load(tmp_path / 'samples.npy')
+  assert samples.shape == (2500, 2)
+  assert report == {**report, **evaluation.mode_metrics(samples, data.ring_modes(), data.RING_STD)}
+  assert 'modes_covered' in result.stdout
+
+
+def test_evaluate_cli_on_an_mnist_paper_run_gives_the_parzen_fields(tmp_path):
+  idx_dir = tmp_path / 'idx'
+  write_mnist_idx(idx_dir, num_train=240, num_test=24)
+  config = mnist_paper.get_config()
+  config.dataset = f'idx:{idx_dir}'
+  _tiny_run(config, tmp_path / 'run')
+  result = _evaluate_cli('--workdir', str(tmp_path / 'run'), '--num_samples=50')
+  assert result.returncode == 0, result.stderr
+  report = json.loads((tmp_path / 'run' / 'eval.json').read_text())
+  assert report['parzen_sigma'] in evaluation.SIGMAS and report['num_samples'] == 50
+  assert np.isfinite(report['parzen_ll']) and report['parzen_se'] > 0
+  reference = _evaluate_cli('--workdir', str(tmp_path / 'run'), '--num_samples=50', '--real_centres')
+  assert reference.returncode == 0, reference.stderr
+  assert json.loads((tmp_path / 'run' / 'eval_real_centres.json').read_text())['real_centres'] is True
+
+
+def test_evaluate_cli_without_a_run_is_bad_input(tmp_path):
+  result = _evaluate_cli('--workdir', str(tmp_path))
+  assert result.returncode == 2
+  assert result.stderr == f'error: --workdir={tmp_path} holds no training run (no config.json)\n'
+
+
+def test_figures_command_writes_every_figure(tmp_path):
+  idx_dir = tmp_path / 'idx'
+  write_mnist_idx(idx_dir, num_train=240, num_test=24)
+  config = mnist_paper.get_config()
+  config.dataset = f'idx:{idx_dir}'
+  _tiny_run(config, tmp_path / 'run')
+  env = {**os.environ, 'XLA_FLAGS': ''}
+  result = subprocess.run([sys.executable, '-m', 'experiments.figures', '--out_dir', str(tmp_path / 'figures'),
+                           '--run', str(tmp_path / 'run')], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr
+  from PIL import Image
+  sizes = {name: Image.open(tmp_path / 'figures' / name).size for name in
+           ('figure1.png', 'figure3_interpolation.png', 'samples.png', 'training_curves.png')}
+  assert sizes['figure3_interpolation.png'] == (11 * 30 + 2, 8 * 30 + 2)  # 8 rows of 11 interpolation points
+  assert sizes['samples.png'] == (10 * 30 + 2, 10 * 30 + 2)
+  assert sizes['figure1.png'][0] > sizes['figure1.png'][1]
+
+
+def test_figure1_discriminator_moves_toward_dstar_and_ends_near_half():
+  from gan_jax import figures
+  snapshots = figures.figure1_snapshots(checkpoints=(0, 3000))
+  bulk = snapshots[-1]['p_data'] > 0.05 * snapshots[-1]['p_data'].max()
+  final_d = snapshots[-1]['d'][bulk]
+  assert np.abs(final_d - 0.5).max() < 0.1
+  errors = [np.abs(s['d'] - s['d_star'])[bulk].mean() for s in snapshots]
+  assert errors[-1] < errors[0]
