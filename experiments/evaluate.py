@@ -4,7 +4,8 @@
 
 Images: Parzen-window log-likelihood by the paper's protocol (parzen_ll ±
 parzen_se, parzen_sigma). Toy ring/grid: modes_covered, high_quality_frac,
-reverse_kl. See gan_jax/evaluation.py for the definitions.
+reverse_kl. With --classifier DIR, image runs also get classifier_score,
+frechet_distance, precision and recall. See gan_jax/evaluation.py.
 """
 
 import json
@@ -21,6 +22,8 @@ _NUM_SAMPLES = flags.DEFINE_integer('num_samples', None, 'Generator samples (def
 _SAVE_SAMPLES = flags.DEFINE_string('save_samples', None, 'Also save the samples used here (.npy, [N, dim]).')
 _REAL_CENTRES = flags.DEFINE_bool('real_centres', False, 'Use training examples instead of generator samples '
                                   '(the estimator for a perfect generator); writes eval_real_centres.json.')
+_CLASSIFIER = flags.DEFINE_string('classifier', None, 'A classifier workdir (experiments.train_classifier) for '
+                                  'classifier_score, frechet_distance, precision and recall.')
 flags.mark_flags_as_required(['workdir'])
 
 
@@ -30,7 +33,8 @@ def main(argv):
     sys.exit(2)
   logging.set_verbosity(logging.WARNING)
   try:
-    metrics, samples = experiment.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value)
+    metrics, samples = experiment.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value,
+                                               _CLASSIFIER.value)
   except (experiment.ConfigError, data.DataError, checkpoint.CheckpointError) as error:
     print(f'error: {error}', file=sys.stderr)
     sys.exit(2)

@@ -70,12 +70,17 @@ class Dataset:
       ``test`` are empty for toy data.
     example_shape: the shape of one example before flattening, (H, W, C) for
       images, (dim,) for toy data.
+    train_labels, validation_labels, test_labels: int32 [n] class labels of
+      the three splits (empty for toy data); only the classifier uses them.
   """
   name: str
   train: np.ndarray
   validation: np.ndarray
   test: np.ndarray
   example_shape: tuple[int, ...]
+  train_labels: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int32))
+  validation_labels: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int32))
+  test_labels: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int32))
 
   @property
   def is_image(self) -> bool:
@@ -181,27 +186,34 @@ def load_idx_directory(directory: str | pathlib.Path) -> Dataset:
     if images.ndim != 3 or images.dtype != np.uint8 or labels.shape != images.shape[:1]:
       raise DataError(f"dataset='idx:{directory}': {split} images {images.shape} {images.dtype} and labels "
                       f'{labels.shape} are not MNIST-format (uint8 [n, rows, cols] and [n])')
-  train_images = arrays['train_images'][..., None]
-  return _split(f'idx:{directory}', train_images, arrays['test_images'][..., None], VALIDATION_FRACTION['idx'])
+  return _split(f'idx:{directory}', (arrays['train_images'][..., None], arrays['train_labels']),
+                (arrays['test_images'][..., None], arrays['test_labels']), VALIDATION_FRACTION['idx'])
 
 
-def _split(name: str, train_images: np.ndarray, test_images: np.ndarray, validation_fraction: float) -> Dataset:
-  """Flattens [n, H, W, C] uint8 images and holds out the last fraction of train for validation."""
+def _split(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+           validation_fraction: float) -> Dataset:
+  """Flattens (images [n, H, W, C] uint8, labels [n]) pairs; the last fraction of train is validation."""
+  (train_images, train_labels), (test_images, test_labels) = train, test
   num_train = train_images.shape[0] - round(train_images.shape[0] * validation_fraction)
   flat = lambda images: images.reshape(images.shape[0], -1)
-  return Dataset(name, flat(train_images[:num_train]), flat(train_images[num_train:]),
-                 flat(test_images), tuple(train_images.shape[1:]))
+  labels = lambda values: np.asarray(values, np.int32)
+  return Dataset(name, flat(train_images[:num_train]), flat(train_images[num_train:]), flat(test_images),
+                 tuple(train_images.shape[1:]), labels(train_labels[:num_train]),
+                 labels(train_labels[num_train:]), labels(test_labels))
 
 
 # ---------------------------------------------------------------- TFDS
 
-def _tfds_images(name: str, split: str, data_dir: str | None) -> np.ndarray:
+def _tfds_split(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+  """(images [n, H, W, C] uint8, labels [n]) of one TFDS split."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  (slow import)
   verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.ERROR)  # TFDS warns about every folder it looks into
   try:
     source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=True)
-    return np.stack([source[i]['image'] for i in range(len(source))]).astype(np.uint8)
+    records = [source[i] for i in range(len(source))]
+    return (np.stack([r['image'] for r in records]).astype(np.uint8),
+            np.asarray([r['label'] for r in records], np.int32))
   except Exception as error:  # TFDS raises many types: missing TensorFlow, network, checksum…
     reason = str(error).splitlines()[0] if str(error) else type(error).__name__
     raise DataError(
@@ -215,7 +227,7 @@ def _tfds_images(name: str, split: str, data_dir: str | None) -> np.ndarray:
 
 def load_tfds(name: str, data_dir: str | None = None) -> Dataset:
   """A TFDS image dataset (``TFDS_DATASETS``) with the paper's split."""
-  train, test = (_tfds_images(name, split, data_dir) for split in ('train', 'test'))
+  train, test = (_tfds_split(name, split, data_dir) for split in ('train', 'test'))
   return _split(name, train, test, VALIDATION_FRACTION[name])
 
 

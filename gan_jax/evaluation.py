@@ -82,3 +82,55 @@ def mode_metrics(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str
     reverse_kl = float(np.sum(p[p > 0] * np.log(len(modes) * p[p > 0])))
   return {'modes_covered': int(np.count_nonzero(counts)), 'high_quality_frac': float(high_quality.mean()),
           'reverse_kl': reverse_kl}
+
+
+# ---------------------------------------------------------------- classifier-based metrics
+
+def classifier_score(probabilities: np.ndarray) -> float:
+  """exp(E_x KL(p(y|x) ‖ p(y))), the Inception-score analogue; probabilities [n, classes].
+
+  1 when every sample gets the same prediction; the number of classes when
+  predictions are confident and the classes balanced.
+  """
+  p = np.asarray(probabilities, np.float64)
+  marginal = p.mean(axis=0, keepdims=True)
+  with np.errstate(divide='ignore', invalid='ignore'):
+    kl = np.where(p > 0, p * (np.log(p) - np.log(marginal)), 0.0).sum(axis=1)
+  return float(np.exp(kl.mean()))
+
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+  """‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^½) between Gaussians fitted to two feature sets [n, k]."""
+  a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+  mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+  cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+  # Tr((Σ_a Σ_b)^½) = Σ √λ over the eigenvalues λ of the symmetric PSD Σ_a^½ Σ_b Σ_a^½: no
+  # non-symmetric matrix square root, so singular covariances (dead ReLU features) are fine.
+  eigenvalues, eigenvectors = np.linalg.eigh(cov_a)
+  root_a = (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+  trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0.0, None)))
+  return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_root)
+
+
+def _knn_radii(features: np.ndarray, k: int) -> np.ndarray:
+  """Distance from each point [n, d] to its k-th nearest other point."""
+  distances = _pairwise_distances(features, features)
+  return np.sort(distances, axis=1)[:, k]  # column 0 is the point itself
+
+
+def _pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  squared = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2.0 * a @ b.T
+  return np.sqrt(np.maximum(squared, 0.0))
+
+
+def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, k: int = 3) -> dict[str, float]:
+  """Improved precision and recall (Kynkäänniemi et al., 2019) with k-nearest-neighbour manifolds.
+
+  precision: the fraction of generated points inside the real manifold (within
+  the k-NN radius of some real point); recall: the fraction of real points
+  inside the generated manifold.
+  """
+  real, fake = np.asarray(real_features, np.float64), np.asarray(fake_features, np.float64)
+  inside = lambda points, centres, radii: (_pairwise_distances(points, centres) <= radii[None, :]).any(axis=1)
+  return {'precision': float(inside(fake, real, _knn_radii(real, k)).mean()),
+          'recall': float(inside(real, fake, _knn_radii(fake, k)).mean())}

@@ -29,7 +29,8 @@ import optax
 from flax import nnx
 from jax import lax
 
-from gan_jax import checkpoint, data, evaluation, losses, models, monitoring, optim, parallel, priors, train, viz
+from gan_jax import (checkpoint, classifier, data, evaluation, losses, models, monitoring, optim, parallel, priors,
+                     train, viz)
 
 FIELDS = (
     # data and the game
@@ -367,8 +368,22 @@ def restore_run(workdir: str | pathlib.Path):
   return config, dataset, gan, restored[0], sample_key
 
 
-def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None,
-                 real_centres: bool = False) -> tuple[dict, np.ndarray]:
+def _classifier_metrics(classifier_dir: str | pathlib.Path, samples: np.ndarray, dataset: data.Dataset) -> dict:
+  """Classifier score of the samples; Fréchet distance and precision/recall (k = 3) against the test set."""
+  saved = json.loads((pathlib.Path(classifier_dir) / 'classifier.json').read_text())
+  apply, params = classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
+  classify = jax.jit(apply)
+  fake_logits, fake_features = classify(params, jnp.asarray(samples))
+  real = data.to_float(jnp.asarray(dataset.test[:len(samples)]))
+  _, real_features = classify(params, real)
+  fake_features, real_features = np.asarray(fake_features), np.asarray(real_features)
+  return {'classifier_score': evaluation.classifier_score(np.asarray(jax.nn.softmax(fake_logits))),
+          'frechet_distance': evaluation.frechet_distance(real_features, fake_features),
+          **evaluation.precision_recall(real_features, fake_features, k=3)}
+
+
+def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, real_centres: bool = False,
+                 classifier_dir: str | pathlib.Path | None = None) -> tuple[dict, np.ndarray]:
   """Metrics of the latest checkpoint in ``workdir``, and the generator samples they used.
 
   Images: the paper's Parzen protocol (``evaluation.parzen_evaluation``) with
@@ -377,7 +392,10 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None,
   1-D data: the samples' mean and std. Samples: [num_samples, dim], values as
   fed to the metrics (pixels in [0, 1]). With ``real_centres`` the "samples"
   are the first ``num_samples`` training examples instead: the estimator's
-  value for a perfect generator (reference).
+  value for a perfect generator (reference). With ``classifier_dir`` (a
+  classifier from ``classifier.train_classifier``) image runs also get
+  ``classifier_score``, ``frechet_distance``, ``precision`` and ``recall``
+  (features of the samples against those of as many test images).
   """
   config, dataset, gan, state, sample_key = restore_run(workdir)
   num_samples = num_samples or (10_000 if dataset.is_image else 2_500)
@@ -390,6 +408,8 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None,
     validation, test = (np.asarray(data.to_float(jnp.asarray(split))) for split in
                         (dataset.validation[:1000], dataset.test))
     metrics.update(evaluation.parzen_evaluation(samples, validation, test))
+    if classifier_dir:
+      metrics.update(_classifier_metrics(classifier_dir, samples, dataset))
   elif config.dataset in ('toy_ring', 'toy_grid'):
     modes, std = ((data.ring_modes(), data.RING_STD) if config.dataset == 'toy_ring'
                   else (data.grid_modes(), data.GRID_STD))

@@ -53,7 +53,9 @@ def plot_figure1(snapshots: list[dict]):
     ax.plot(snap['x'], snap['p_data'] * scale, 'k:', lw=2, label='p_data (scaled)')
     ax.plot(snap['x'], snap['p_g'] * scale, 'g-', lw=1.5, label='p_g (scaled)')
     ax.plot(snap['x'], snap['d'], 'b--', lw=1.5, label='D(x)')
-    ax.plot(snap['x'], snap['d_star'], color='0.6', lw=1, label='D*(x)')
+    mass = snap['p_data'] + snap['p_g']
+    d_star = np.where(mass > 1e-3 * mass.max(), snap['d_star'], np.nan)  # D* is 0/0 where neither has mass
+    ax.plot(snap['x'], d_star, color='0.6', lw=1, label='D*(x)')
     ax.axhline(0.5, color='0.85', lw=0.8)
     ax.set_title(f'iteration {snap["step"]}')
     ax.set_xlabel('x')

@@ -172,3 +172,70 @@ def test_figure1_discriminator_moves_toward_dstar_and_ends_near_half():
   assert np.abs(final_d - 0.5).max() < 0.1
   errors = [np.abs(s['d'] - s['d_star'])[bulk].mean() for s in snapshots]
   assert errors[-1] < errors[0]
+
+
+def test_classifier_score_of_confident_balanced_predictions_is_the_number_of_classes():
+  one_hot = np.eye(10)[np.arange(1000) % 10]
+  assert evaluation.classifier_score(one_hot) == pytest.approx(10.0)
+  assert evaluation.classifier_score(np.tile(np.eye(10)[3], (50, 1))) == pytest.approx(1.0)
+  assert evaluation.classifier_score(np.full((20, 10), 0.1)) == pytest.approx(1.0)
+
+
+def test_frechet_distance_of_shifted_gaussians_is_the_squared_shift():
+  rng = np.random.default_rng(0)
+  a = rng.normal(size=(20_000, 4))
+  assert evaluation.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+  shift = np.array([3.0, 0.0, -1.0, 2.0])
+  assert evaluation.frechet_distance(a, a + shift) == pytest.approx(14.0, abs=1e-6)
+  # Scaling one set by 2: Tr(I + 4I − 2·2I) = 4 for 4 unit-variance dimensions.
+  assert evaluation.frechet_distance(a, 2 * a) == pytest.approx(4.0, rel=0.05)
+
+
+def test_precision_and_recall_of_identical_disjoint_and_collapsed_sets():
+  rng = np.random.default_rng(0)
+  real = rng.normal(size=(300, 5))
+  assert evaluation.precision_recall(real, real) == {'precision': 1.0, 'recall': 1.0}
+  assert evaluation.precision_recall(real, real + 100.0) == {'precision': 0.0, 'recall': 0.0}
+  collapsed = real[:1] + 1e-3 * rng.normal(size=(300, 5))  # all samples at one real point
+  result = evaluation.precision_recall(real, collapsed)
+  assert result['precision'] == 1.0 and result['recall'] < 0.05
+
+
+def _write_learnable_idx(directory: pathlib.Path, num_train=600, num_test=100):
+  """Images whose label is the row holding a bright stripe: an easy task, to see the classifier learn."""
+  from idx_files import idx_bytes
+  rng = np.random.default_rng(0)
+  directory.mkdir(parents=True)
+  for prefix, n in (('train', num_train), ('t10k', num_test)):
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+    for i, label in enumerate(labels):
+      images[i, 2 + 2 * label] = 255
+    (directory / f'{prefix}-images-idx3-ubyte').write_bytes(idx_bytes(images))
+    (directory / f'{prefix}-labels-idx1-ubyte').write_bytes(idx_bytes(labels))
+
+
+def test_classifier_learns_and_feeds_the_classifier_metrics(tmp_path):
+  from gan_jax import classifier
+  _write_learnable_idx(tmp_path / 'idx')
+  env = {**os.environ, 'XLA_FLAGS': ''}
+  result = subprocess.run([sys.executable, '-m', 'experiments.train_classifier', '--config',
+                           'gan_jax/configs/mnist_classifier.py', '--workdir', str(tmp_path / 'classifier'),
+                           f'--config.dataset=idx:{tmp_path / "idx"}', '--config.hidden_dims=(32, 16)',
+                           '--config.batch_size=50', '--config.num_epochs=10'],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  assert json.loads((tmp_path / 'classifier' / 'classifier.json').read_text())['test_accuracy'] > 0.9
+  apply, params = classifier.load(tmp_path / 'classifier', 784, (32, 16))
+  logits, features = apply(params, np.zeros((3, 784), np.float32))
+  assert logits.shape == (3, 10) and features.shape == (3, 16)
+
+  mnist_config = mnist_paper.get_config()
+  mnist_config.dataset = f'idx:{tmp_path / "idx"}'
+  _tiny_run(mnist_config, tmp_path / 'run')
+  evaluated = _evaluate_cli('--workdir', str(tmp_path / 'run'), '--num_samples=100',
+                            '--classifier', str(tmp_path / 'classifier'))
+  assert evaluated.returncode == 0, evaluated.stderr
+  report = json.loads((tmp_path / 'run' / 'eval.json').read_text())
+  assert 1.0 <= report['classifier_score'] <= 10.0
+  assert report['frechet_distance'] > 0 and 0 <= report['precision'] <= 1 and 0 <= report['recall'] <= 1

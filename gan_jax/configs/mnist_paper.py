@@ -27,7 +27,7 @@ Run time on a 2-core x86-64 CPU (no GPU, one device): 55-60 it/s after a
 few seconds of compilation, so 10,000 steps (20 epochs) take about 3 minutes
 and the full 100,000 (200 epochs) about 30. Expected result (seed 0, the IDX
 copy of MNIST, measured): at step 10,000 recognisable, varied digits
-(docs/mnist_paper_step_0010000.png) with D(x) ≈ 0.73 and D(G(z)) ≈ 0.27; at
+(docs/figures/samples.png, made by experiments.figures) with D(x) ≈ 0.73 and D(G(z)) ≈ 0.27; at
 step 1,000 still blurry blobs with D(x) ≈ 0.95, D(G(z)) ≈ 0.06.
 """
 

@@ -1,0 +1,92 @@
+"""A small MNIST classifier trained inside the project, for classifier-based sample metrics.
+
+No downloaded weights: ``train_classifier`` fits an MLP (784 → 512 → 256 → 10,
+ReLU) on the training split with Adam, and saves its parameters with orbax.
+Its softmax gives the classifier score, its 256-unit penultimate layer the
+features for the Fréchet distance and precision/recall (``evaluation.py``).
+
+  python -m experiments.train_classifier --config gan_jax/configs/mnist_classifier.py --workdir DIR
+"""
+
+import functools
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from flax import nnx
+
+from gan_jax import data, models
+
+
+class MLPClassifier(nnx.Module):
+  """x [batch, input_dim] in [0, 1] → (logits [batch, classes], features [batch, hidden_dims[-1]])."""
+
+  def __init__(self, input_dim: int, hidden_dims=(512, 256), num_classes: int = 10, *, rngs: nnx.Rngs):
+    dims = [input_dim, *hidden_dims]
+    self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(dims[:-1], dims[1:])])
+    self.output = nnx.Linear(dims[-1], num_classes, rngs=rngs)
+
+  def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    h = x
+    for layer in self.hidden:
+      h = jax.nn.relu(layer(h))
+    return self.output(h), h
+
+
+def train_classifier(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+                     print_fn=print) -> dict[str, float]:
+  """Trains the classifier on ``config.dataset``'s training split; saves it; returns test accuracy."""
+  dataset = data.load(config.dataset, jax.random.key(config.seed), config.data_dir)
+  if not dataset.is_image:
+    raise ValueError(f'config.dataset={config.dataset!r} has no labels; the classifier needs an image dataset')
+  apply, params = models.as_pure_function(MLPClassifier(dataset.dim, tuple(config.hidden_dims),
+                                                        rngs=nnx.Rngs(config.seed)))
+  optimizer = optax.adam(config.learning_rate)
+  x_train, y_train = jnp.asarray(dataset.train), jnp.asarray(dataset.train_labels)
+  batches_per_epoch = x_train.shape[0] // config.batch_size
+
+  def loss_fn(params, x, y):
+    logits, _ = apply(params, data.to_float(x))
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+  @functools.partial(jax.jit, donate_argnums=(0, 1))
+  def epoch(params, opt_state, key):
+    order = jax.random.permutation(key, x_train.shape[0])[:batches_per_epoch * config.batch_size]
+
+    def step(carry, indices):
+      params, opt_state = carry
+      loss, grads = jax.value_and_grad(loss_fn)(params, x_train[indices], y_train[indices])
+      updates, opt_state = optimizer.update(grads, opt_state, params)
+      return (optax.apply_updates(params, updates), opt_state), loss
+
+    (params, opt_state), losses = jax.lax.scan(step, (params, opt_state),
+                                               order.reshape(batches_per_epoch, config.batch_size))
+    return params, opt_state, losses.mean()
+
+  opt_state = optimizer.init(params)
+  for e in range(config.num_epochs):
+    params, opt_state, loss = epoch(params, opt_state, jax.random.fold_in(jax.random.key(config.seed), e))
+    print_fn(f'epoch {e + 1}/{config.num_epochs}  loss {float(loss):.4f}')
+  accuracy = float(jnp.mean(jnp.argmax(apply(params, data.to_float(jnp.asarray(dataset.test)))[0], -1)
+                            == jnp.asarray(dataset.test_labels)))
+  save(workdir, params)
+  print_fn(f'test accuracy {accuracy:.4f}')
+  return {'test_accuracy': accuracy}
+
+
+def save(workdir: str | pathlib.Path, params) -> None:
+  with ocp.StandardCheckpointer() as checkpointer:
+    checkpointer.save(pathlib.Path(workdir).absolute() / 'classifier', params, force=True)
+
+
+def load(workdir: str | pathlib.Path, input_dim: int, hidden_dims) -> tuple:
+  """(apply, params) of a classifier saved by ``train_classifier``."""
+  apply, template = models.as_pure_function(MLPClassifier(input_dim, tuple(hidden_dims), rngs=nnx.Rngs(0)))
+  target = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+  with ocp.StandardCheckpointer() as checkpointer:
+    params = checkpointer.restore(pathlib.Path(workdir).absolute() / 'classifier', target)
+  return apply, params
