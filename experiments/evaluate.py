@@ -15,7 +15,7 @@ import sys
 import numpy as np
 from absl import app, flags, logging
 
-from gan_jax import checkpoint, data, experiment
+from gan_jax import checkpoint, data, experiment, runs
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The training run to evaluate.')
 _NUM_SAMPLES = flags.DEFINE_integer('num_samples', None, 'Generator samples (default 10,000 images / 2,500 toy).')
@@ -33,7 +33,7 @@ def main(argv):
     sys.exit(2)
   logging.set_verbosity(logging.WARNING)
   try:
-    metrics, samples = experiment.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value,
+    metrics, samples = runs.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value,
                                                _CLASSIFIER.value)
   except (experiment.ConfigError, data.DataError, checkpoint.CheckpointError) as error:
     print(f'error: {error}', file=sys.stderr)

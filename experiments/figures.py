@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from absl import app, flags, logging
 
-from gan_jax import checkpoint, data, experiment, figures, train, viz
+from gan_jax import checkpoint, data, experiment, figures, runs, train, viz
 
 _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/figures', 'Where the PNGs go.')
 _RUN = flags.DEFINE_string('run', None, 'A trained image run (its --workdir) for Figure 3, samples and curves.')
@@ -33,7 +33,7 @@ def main(argv):
   written = []
   if _RUN.value:
     try:
-      _, dataset, gan, state, sample_key = experiment.restore_run(_RUN.value)
+      _, dataset, gan, state, sample_key = runs.restore_run(_RUN.value)
     except (experiment.ConfigError, data.DataError, checkpoint.CheckpointError) as error:
       print(f'error: {error}', file=sys.stderr)
       sys.exit(2)

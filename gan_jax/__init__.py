@@ -6,13 +6,17 @@ Where to find the paper:
   §5 models, noise prior ............... gan_jax.models, gan_jax.priors
   Algorithm 1, momentum SGD ............ gan_jax.train, gan_jax.optim
   data parallelism (pmap, shard_map) ... gan_jax.parallel
+  Table 1, mode and classifier metrics . gan_jax.evaluation (gan_jax.classifier, gan_jax.runs)
+  Figures 1 and 3 ...................... gan_jax.figures
+  data, checkpoints, the training loop . gan_jax.data, gan_jax.checkpoint, gan_jax.experiment
 """
 
-from gan_jax import losses, models, optim, parallel, priors, theory, train
+from gan_jax import (checkpoint, data, evaluation, experiment, losses, models, optim, parallel, priors, runs,
+                     theory, train)
 from gan_jax.losses import (discriminator_loss, minimax_generator_loss,
                             non_saturating_generator_loss, value_function)
-from gan_jax.models import (MaxoutDiscriminator, MLPDiscriminator, MLPGenerator,
-                            as_pure_function, sigmoid_bias_from_marginals)
+from gan_jax.models import (ConvMaxoutDiscriminator, DeconvGenerator, MaxoutDiscriminator, MLPDiscriminator,
+                            MLPGenerator, as_pure_function, sigmoid_bias_from_marginals)
 from gan_jax.parallel import (make_pmap_train_steps, make_shard_map_train_steps, replicate,
                               unreplicate)
 from gan_jax.priors import NoisePrior

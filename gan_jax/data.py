@@ -18,8 +18,8 @@ Images keep their uint8 pixels (value/255 ∈ [0, 1], as the paper scaled MNIST)
 and are flattened to vectors ``[n, H·W·C]``; conversion to float happens on
 device, inside the step. The paper's split: the first 5/6 of the official
 training set for training (MNIST train[0:50000]), the last 1/6 for validation
-(train[50000:60000]) and the official test set for testing; CIFAR-10 keeps its
-last 5,000 training images for validation.
+(train[50000:60000]) and the official test set for testing; CIFAR-10, as the
+original code, train[0:40000] and train[40000:50000].
 
 Minibatches. The training array lives on every device. Epoch e visits the
 examples in the order ``permutation(fold_in(data_key, e), n)``, in consecutive
@@ -45,7 +45,7 @@ TFDS_DATASETS = ('mnist', 'fashion_mnist', 'cifar10')
 TOY_DATASETS = ('gauss1d', 'toy_ring', 'toy_grid')
 IDX_PREFIX = 'idx:'
 TOY_TRAIN_SIZE = 100_000
-VALIDATION_FRACTION = {'mnist': 1 / 6, 'fashion_mnist': 1 / 6, 'cifar10': 1 / 10, 'idx': 1 / 6}
+VALIDATION_FRACTION = {'mnist': 1 / 6, 'fashion_mnist': 1 / 6, 'cifar10': 1 / 5, 'idx': 1 / 6}
 IDX_FILES = {
     'train_images': 'train-images-idx3-ubyte', 'train_labels': 'train-labels-idx1-ubyte',
     'test_images': 't10k-images-idx3-ubyte', 'test_labels': 't10k-labels-idx1-ubyte'}

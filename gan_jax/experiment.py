@@ -29,8 +29,8 @@ import optax
 from flax import nnx
 from jax import lax
 
-from gan_jax import (checkpoint, classifier, data, evaluation, losses, models, monitoring, optim, parallel, priors,
-                     train, viz)
+from gan_jax import checkpoint, data, losses, models, monitoring, optim, parallel, priors, train, viz
+from gan_jax.configs import base
 
 FIELDS = (
     # data and the game
@@ -39,16 +39,20 @@ FIELDS = (
     'optimizer', 'learning_rate', 'd_learning_rate_scale', 'momentum', 'lr_schedule', 'lr_decay_steps',
     # networks
     'model', 'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'd_input_keep',
-    'd_hidden_keep', 'g_init_range', 'd_init_range', 'g_output_bias_from_data',
+    'd_hidden_keep', 'g_init_range', 'd_init_range', 'g_output_bias_from_data', 'g_hidden_activations',
+    'g_output', 'd_conv_channels', 'd_conv_kernels', 'd_conv_pads', 'd_pool_shapes', 'd_pool_strides',
+    'd_conv_pieces',
     # the loop
     'steps_per_call', 'log_every_seconds', 'checkpoint_every_steps', 'keep_checkpoints',
     'sample_every_steps', 'num_shown_samples')
-MODELS = ('mlp', 'maxout')
+MODELS = ('mlp', 'maxout', 'conv_maxout')
+GENERATOR_OUTPUTS = ('dense', 'deconv')
 OPTIMIZERS = ('adam', 'sgd_momentum')
 LR_SCHEDULES = ('constant', 'cosine', 'paper')
 # Fields a resumed run must share with the run that wrote the checkpoints.
 RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
-                       'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces')
+                       'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
+                       'd_conv_channels')
 
 
 class ConfigError(ValueError):
@@ -128,6 +132,21 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
            f'config.g_output_bias_from_data={config.g_output_bias_from_data!r} must be True or False')
   _check_dims(config, 'g_hidden_dims')
   _check_dims(config, 'd_hidden_dims')
+  _check_one_of(config, 'g_output', GENERATOR_OUTPUTS)
+  activations = tuple(config.g_hidden_activations)
+  _require(activations == () or (len(activations) == len(config.g_hidden_dims) and
+                                 set(activations) <= set(models.HIDDEN_ACTIVATIONS)),
+           f'config.g_hidden_activations={activations!r} must be () (all ReLU) or name one of '
+           f'{sorted(models.HIDDEN_ACTIVATIONS)} for each of the {len(config.g_hidden_dims)} g_hidden_dims')
+  _check_positive_ints(config, ('d_conv_pieces',))
+  for name in ('d_conv_channels', 'd_conv_kernels', 'd_pool_shapes', 'd_pool_strides'):
+    _check_dims(config, name)
+  _require(isinstance(config.d_conv_pads, (tuple, list)) and all(_is_int(p) and p >= 0 for p in config.d_conv_pads),
+           f'config.d_conv_pads={config.d_conv_pads!r} must be a sequence of non-negative integers')
+  conv_lengths = {len(config[name]) for name in ('d_conv_channels', 'd_conv_kernels', 'd_conv_pads',
+                                                  'd_pool_shapes', 'd_pool_strides')}
+  _require(len(conv_lengths) == 1, 'config.d_conv_channels, d_conv_kernels, d_conv_pads, d_pool_shapes and '
+                                   'd_pool_strides must have one entry per conv layer')
   for name in ('checkpoint_every_steps', 'sample_every_steps'):
     _require(config[name] % config.steps_per_call == 0,
              f'config.{name}={config[name]} must be a multiple of config.steps_per_call={config.steps_per_call}')
@@ -176,17 +195,41 @@ def _init_range(value: float) -> float | None:
   return value if value > 0 else None
 
 
-def build(config: ml_collections.ConfigDict, dataset: data.Dataset) -> tuple[train.GAN, train.GANState]:
-  """The game and its initial state for a validated ``config`` and its dataset."""
-  rngs = nnx.Rngs(config.seed)
+def check_model_fits_data(config: ml_collections.ConfigDict, dataset: data.Dataset) -> None:
+  """Raises ConfigError if an image-only architecture meets non-image data."""
+  for name, value in (('g_output', 'deconv'), ('model', 'conv_maxout')):
+    _require(config[name] != value or dataset.is_image,
+             f'config.{name}={value!r} needs an image dataset, not {config.dataset!r}')
+
+
+def _generator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
+  activations = tuple(config.g_hidden_activations) or None
+  if config.g_output == 'deconv':
+    return models.DeconvGenerator(config.latent_dim, tuple(config.g_hidden_dims), dataset.example_shape,
+                                  hidden_activations=activations, init_range=_init_range(config.g_init_range),
+                                  rngs=rngs)
   output_bias = None
   if dataset.is_image and config.g_output_bias_from_data:
     output_bias = models.sigmoid_bias_from_marginals(dataset.train.mean(axis=0, dtype=np.float64) / 255.0)
-  generator = models.MLPGenerator(
-      config.latent_dim, tuple(config.g_hidden_dims), dataset.dim,
+  return models.MLPGenerator(
+      config.latent_dim, tuple(config.g_hidden_dims), dataset.dim, hidden_activations=activations,
       output_activation='sigmoid' if dataset.is_image else 'identity',
       init_range=_init_range(config.g_init_range), output_bias=output_bias, rngs=rngs)
-  if config.model == 'maxout':
+
+
+def build(config: ml_collections.ConfigDict, dataset: data.Dataset) -> tuple[train.GAN, train.GANState]:
+  """The game and its initial state for a validated ``config`` and its dataset."""
+  check_model_fits_data(config, dataset)
+  rngs = nnx.Rngs(config.seed)
+  generator = _generator(config, dataset, rngs)
+  if config.model == 'conv_maxout':
+    discriminator = models.ConvMaxoutDiscriminator(
+        dataset.example_shape, tuple(config.d_conv_channels), tuple(config.d_conv_kernels),
+        tuple(config.d_conv_pads), tuple(zip(config.d_pool_shapes, config.d_pool_strides)),
+        config.d_conv_pieces, tuple(config.d_hidden_dims), config.maxout_pieces,
+        input_keep=config.d_input_keep, hidden_keep=config.d_hidden_keep,
+        init_range=_init_range(config.d_init_range), rngs=rngs)
+  elif config.model == 'maxout':
     discriminator = models.MaxoutDiscriminator(
         dataset.dim, tuple(config.d_hidden_dims), config.maxout_pieces, input_keep=config.d_input_keep,
         hidden_keep=config.d_hidden_keep, init_range=_init_range(config.d_init_range), rngs=rngs)
@@ -250,9 +293,11 @@ def _check_resume_compatible(config, workdir: pathlib.Path) -> None:
   if not saved_path.exists():
     return
   saved = json.loads(saved_path.read_text())
+  defaults = base.get_config()  # for fields the project added after that run was written
   for name in RUN_DEFINING_FIELDS:
     current = list(config[name]) if isinstance(config[name], (tuple, list)) else config[name]
-    _require(saved.get(name) == current,
+    default = list(defaults[name]) if isinstance(defaults[name], (tuple, list)) else defaults[name]
+    _require(saved.get(name, default) == current,
              f'config.{name}={config[name]!r} differs from {saved.get(name)!r} of the run in {workdir}; '
              f'resume with the same value or use a new --workdir')
 
@@ -280,6 +325,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   train_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
   dataset = data.load(config.dataset, data_key, config.data_dir)
   check_against_data(config, dataset)
+  check_model_fits_data(config, dataset)
   _check_resume_compatible(config, workdir)
   gan, state = build(config, dataset)
 
@@ -339,81 +385,3 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
     summary.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
   (workdir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
   return summary
-
-
-# ---------------------------------------------------------------- evaluation of a run
-
-def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
-  """The config a run in ``workdir`` was trained with (its config.json)."""
-  path = pathlib.Path(workdir) / 'config.json'
-  if not path.exists():
-    raise ConfigError(f'--workdir={workdir} holds no training run (no config.json)')
-  fields = json.loads(path.read_text())
-  for name in ('g_hidden_dims', 'd_hidden_dims'):
-    fields[name] = tuple(fields[name])
-  return ml_collections.ConfigDict(fields)
-
-
-def restore_run(workdir: str | pathlib.Path):
-  """(config, dataset, gan, state, sample_key) of the latest checkpoint of the run in ``workdir``."""
-  config = load_run_config(workdir)
-  validate(config)
-  _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  dataset = data.load(config.dataset, data_key, config.data_dir)
-  gan, state = build(config, dataset)
-  manager = checkpoint.make_manager(pathlib.Path(workdir) / 'checkpoints', config.keep_checkpoints)
-  restored = checkpoint.restore_latest(manager, state, data_key, data_key)  # keys given for their shapes
-  if restored is None:
-    raise checkpoint.CheckpointError(f'no checkpoint in {pathlib.Path(workdir) / "checkpoints"} to restore')
-  return config, dataset, gan, restored[0], sample_key
-
-
-def _classifier_metrics(classifier_dir: str | pathlib.Path, samples: np.ndarray, dataset: data.Dataset) -> dict:
-  """Classifier score of the samples; Fréchet distance and precision/recall (k = 3) against the test set."""
-  saved = json.loads((pathlib.Path(classifier_dir) / 'classifier.json').read_text())
-  apply, params = classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
-  classify = jax.jit(apply)
-  fake_logits, fake_features = classify(params, jnp.asarray(samples))
-  real = data.to_float(jnp.asarray(dataset.test[:len(samples)]))
-  _, real_features = classify(params, real)
-  fake_features, real_features = np.asarray(fake_features), np.asarray(real_features)
-  return {'classifier_score': evaluation.classifier_score(np.asarray(jax.nn.softmax(fake_logits))),
-          'frechet_distance': evaluation.frechet_distance(real_features, fake_features),
-          **evaluation.precision_recall(real_features, fake_features, k=3)}
-
-
-def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, real_centres: bool = False,
-                 classifier_dir: str | pathlib.Path | None = None) -> tuple[dict, np.ndarray]:
-  """Metrics of the latest checkpoint in ``workdir``, and the generator samples they used.
-
-  Images: the paper's Parzen protocol (``evaluation.parzen_evaluation``) with
-  10,000 samples, σ chosen on the first 1,000 validation images, reported on
-  the test set. Toy mixtures: ``evaluation.mode_metrics`` on 2,500 samples.
-  1-D data: the samples' mean and std. Samples: [num_samples, dim], values as
-  fed to the metrics (pixels in [0, 1]). With ``real_centres`` the "samples"
-  are the first ``num_samples`` training examples instead: the estimator's
-  value for a perfect generator (reference). With ``classifier_dir`` (a
-  classifier from ``classifier.train_classifier``) image runs also get
-  ``classifier_score``, ``frechet_distance``, ``precision`` and ``recall``
-  (features of the samples against those of as many test images).
-  """
-  config, dataset, gan, state, sample_key = restore_run(workdir)
-  num_samples = num_samples or (10_000 if dataset.is_image else 2_500)
-  if real_centres:
-    samples = np.asarray(data.to_float(jnp.asarray(dataset.train[:num_samples])))
-  else:
-    samples = np.asarray(train.sample(gan, state.g_params, jax.random.fold_in(sample_key, 2), num_samples))
-  metrics: dict = {'step': int(state.step), 'num_samples': len(samples), 'real_centres': real_centres}
-  if dataset.is_image:
-    validation, test = (np.asarray(data.to_float(jnp.asarray(split))) for split in
-                        (dataset.validation[:1000], dataset.test))
-    metrics.update(evaluation.parzen_evaluation(samples, validation, test))
-    if classifier_dir:
-      metrics.update(_classifier_metrics(classifier_dir, samples, dataset))
-  elif config.dataset in ('toy_ring', 'toy_grid'):
-    modes, std = ((data.ring_modes(), data.RING_STD) if config.dataset == 'toy_ring'
-                  else (data.grid_modes(), data.GRID_STD))
-    metrics.update(evaluation.mode_metrics(samples, modes, std))
-  else:
-    metrics.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
-  return metrics, samples

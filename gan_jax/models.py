@@ -10,6 +10,7 @@ returns one logit per example, ``[batch]``, with D(x) = sigmoid(logit).
 A discriminator's ``dropout_key`` switches dropout on (a key) or off (None).
 """
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from flax import nnx
 Params = dict[str, Any]
 
 OUTPUT_ACTIVATIONS = {'sigmoid': jax.nn.sigmoid, 'identity': lambda h: h}
+HIDDEN_ACTIVATIONS = {'relu': jax.nn.relu, 'sigmoid': jax.nn.sigmoid}
 
 
 def uniform_init(limit: float) -> nnx.Initializer:
@@ -53,19 +55,30 @@ def sigmoid_bias_from_marginals(pixel_means: np.ndarray, eps: float = 1e-3) -> n
   return np.log(mean / (1.0 - mean)).astype(np.float32)
 
 
+def _check_activations(hidden_activations: Sequence[str], hidden_dims: Sequence[int]) -> tuple[str, ...]:
+  activations = tuple(hidden_activations)
+  if len(activations) != len(hidden_dims) or not set(activations) <= set(HIDDEN_ACTIVATIONS):
+    raise ValueError(f'hidden_activations={activations!r} must name one of {sorted(HIDDEN_ACTIVATIONS)} '
+                     f'for each of the {len(hidden_dims)} hidden layers')
+  return activations
+
+
 class MLPGenerator(nnx.Module):
-  """G: z [batch, latent_dim] → ReLU layers → x [batch, output_dim].
+  """G: z [batch, latent_dim] → hidden layers → x [batch, output_dim].
 
   The paper's MNIST generator is ``MLPGenerator(100, (1200, 1200), 784)``:
   two ReLU layers of 1200 units and a sigmoid output (pixels in [0, 1]),
-  all weights U(±0.05), biases zero except optionally the output bias.
+  all weights U(±0.05), biases zero except optionally the output bias. Its
+  fully connected CIFAR-10 generator has hidden layers of 8000 ReLU and 8000
+  sigmoid units (``hidden_activations=('relu', 'sigmoid')``).
   """
 
   def __init__(self, latent_dim: int, hidden_dims: Sequence[int], output_dim: int, *,
-               output_activation: str = 'sigmoid', init_range: float | None = 0.05,
-               output_bias: np.ndarray | None = None, rngs: nnx.Rngs):
+               output_activation: str = 'sigmoid', hidden_activations: Sequence[str] | None = None,
+               init_range: float | None = 0.05, output_bias: np.ndarray | None = None, rngs: nnx.Rngs):
     if output_activation not in OUTPUT_ACTIVATIONS:
       raise ValueError(f'output_activation={output_activation!r}; allowed: {sorted(OUTPUT_ACTIVATIONS)}')
+    self.hidden_activations = _check_activations(hidden_activations or ['relu'] * len(hidden_dims), hidden_dims)
     dims = [latent_dim, *hidden_dims]
     self.hidden = nnx.List([_linear(a, b, init_range, rngs) for a, b in zip(dims[:-1], dims[1:])])
     self.output = _linear(dims[-1], output_dim, init_range, rngs, bias=output_bias)
@@ -73,9 +86,44 @@ class MLPGenerator(nnx.Module):
 
   def __call__(self, z: jax.Array) -> jax.Array:
     h = z
-    for layer in self.hidden:
-      h = jax.nn.relu(layer(h))
+    for layer, activation in zip(self.hidden, self.hidden_activations):
+      h = HIDDEN_ACTIVATIONS[activation](layer(h))
     return OUTPUT_ACTIVATIONS[self.output_activation](self.output(h))
+
+
+class DeconvGenerator(nnx.Module):
+  """The paper's convolutional CIFAR-10 generator: dense layers, then one transposed convolution.
+
+  z [batch, latent_dim] → hidden dense layers (8000 ReLU, 8000 sigmoid in the
+  paper) → reshape to a [10, 10, 80] feature map → 5×5 transposed convolution
+  with stride 3 ("deconvolution") → [32, 32, 3] → sigmoid, flattened to
+  [batch, 3072]. Weights U(±init_range). The last hidden width must equal the
+  feature map's size.
+  """
+
+  def __init__(self, latent_dim: int, hidden_dims: Sequence[int], image_shape: Sequence[int] = (32, 32, 3), *,
+               hidden_activations: Sequence[str] | None = None, feature_map: Sequence[int] = (10, 10, 80),
+               kernel: int = 5, stride: int = 3, init_range: float | None = 0.05, rngs: nnx.Rngs):
+    if hidden_dims[-1] != math.prod(feature_map):
+      raise ValueError(f'the last hidden width {hidden_dims[-1]} must equal the feature map size '
+                       f'{math.prod(feature_map)} of {tuple(feature_map)}')
+    height = (feature_map[0] - 1) * stride + kernel
+    if (height, height, image_shape[2]) != tuple(image_shape):
+      raise ValueError(f'a {kernel}×{kernel} stride-{stride} deconvolution of {tuple(feature_map)} gives '
+                       f'{(height, height, image_shape[2])}, not image_shape={tuple(image_shape)}')
+    self.dense = MLPGenerator(latent_dim, hidden_dims[:-1], hidden_dims[-1], hidden_activations=(
+        hidden_activations or ['relu'] * len(hidden_dims))[:-1], output_activation='identity',
+                              init_range=init_range, rngs=rngs)
+    self.last_activation = _check_activations(hidden_activations or ['relu'] * len(hidden_dims), hidden_dims)[-1]
+    kwargs = {} if init_range is None else {'kernel_init': uniform_init(init_range)}
+    self.deconv = nnx.ConvTranspose(feature_map[2], image_shape[2], (kernel, kernel), (stride, stride),
+                                    padding='VALID', rngs=rngs, **kwargs)
+    self.feature_map = tuple(feature_map)
+
+  def __call__(self, z: jax.Array) -> jax.Array:
+    h = HIDDEN_ACTIVATIONS[self.last_activation](self.dense(z))
+    images = self.deconv(h.reshape(h.shape[:-1] + self.feature_map))
+    return jax.nn.sigmoid(images).reshape(z.shape[:-1] + (-1,))
 
 
 class Maxout(nnx.Module):
@@ -119,6 +167,61 @@ class MaxoutDiscriminator(nnx.Module):
     for layer, dropout, key in zip([*self.hidden, self.output], self.dropouts, keys):
       h = layer(dropout(h, rngs=key, deterministic=key is None))
     return h[..., 0]
+
+
+class ConvMaxoutDiscriminator(nnx.Module):
+  """The paper's convolutional CIFAR-10 discriminator: maxout convolutions, then dense maxout.
+
+  x [batch, H·W·C] (flattened images in [0, 1]) → for each conv layer: dropout
+  (keep ``input_keep`` before the first layer, ``hidden_keep`` after) →
+  convolution to channels × conv_pieces maps (padding ``pad``) → max over
+  pieces → max pooling → then dense maxout layers with dropout → one logit
+  [batch]. Paper: channels (32, 32, 192), kernels (8, 8, 5), pads (4, 3, 3),
+  pools 4/2, 4/2, 2/2, 2 pieces; one dense maxout layer of 500 × 5; U(±0.005).
+  """
+
+  def __init__(self, image_shape: Sequence[int], conv_channels: Sequence[int] = (32, 32, 192),
+               kernels: Sequence[int] = (8, 8, 5), pads: Sequence[int] = (4, 3, 3),
+               pools: Sequence[tuple[int, int]] = ((4, 2), (4, 2), (2, 2)), conv_pieces: int = 2,
+               hidden_units: Sequence[int] = (500,), pieces: int = 5, *, input_keep: float = 0.8,
+               hidden_keep: float = 0.5, init_range: float | None = 0.005, rngs: nnx.Rngs):
+    if not len(conv_channels) == len(kernels) == len(pads) == len(pools):
+      raise ValueError('conv_channels, kernels, pads and pools must have one entry per conv layer')
+    kwargs = {} if init_range is None else {'kernel_init': uniform_init(init_range)}
+    in_channels, size = image_shape[2], image_shape[0]
+    convs = []
+    for channels, kernel, pad, (pool, stride) in zip(conv_channels, kernels, pads, pools):
+      convs.append(nnx.Conv(in_channels, channels * conv_pieces, (kernel, kernel), padding=((pad, pad), (pad, pad)),
+                            rngs=rngs, **kwargs))
+      size = (size + 2 * pad - kernel + 1 - pool) // stride + 1
+      in_channels = channels
+    self.convs = nnx.List(convs)
+    dims = [size * size * in_channels, *hidden_units]
+    self.dense = nnx.List([Maxout(a, b, pieces, init_range, rngs) for a, b in zip(dims[:-1], dims[1:])])
+    self.output = _linear(dims[-1], 1, init_range, rngs)
+    keeps = [input_keep] + [hidden_keep] * (len(conv_channels) + len(hidden_units))
+    self.dropouts = nnx.List([nnx.Dropout(rate=1.0 - keep) for keep in keeps])
+    self.image_shape, self.conv_channels, self.conv_pieces = tuple(image_shape), tuple(conv_channels), conv_pieces
+    self.pools = tuple(tuple(p) for p in pools)
+
+  def __call__(self, x: jax.Array, dropout_key: jax.Array | None = None) -> jax.Array:
+    n = len(self.dropouts)
+    keys = iter([None] * n if dropout_key is None else jax.random.split(dropout_key, n))
+    dropouts = iter(self.dropouts)
+
+    def drop(h):  # the next layer's input dropout, with its own key
+      key = next(keys)
+      return next(dropouts)(h, rngs=key, deterministic=key is None)
+
+    h = x.reshape(x.shape[:-1] + self.image_shape)
+    for conv, channels, (pool, stride) in zip(self.convs, self.conv_channels, self.pools):
+      h = conv(drop(h))
+      h = jnp.max(h.reshape(h.shape[:-1] + (channels, self.conv_pieces)), axis=-1)
+      h = nnx.max_pool(h, (pool, pool), strides=(stride, stride), padding='VALID')
+    h = h.reshape(h.shape[:-3] + (-1,))
+    for layer in self.dense:
+      h = layer(drop(h))
+    return self.output(drop(h))[..., 0]
 
 
 class MLPDiscriminator(nnx.Module):

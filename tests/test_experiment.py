@@ -12,7 +12,7 @@ import pytest
 
 from conftest import trees_equal
 from gan_jax import checkpoint, data, experiment
-from gan_jax.configs import base, gauss1d, mnist_paper, toy_grid, toy_ring
+from gan_jax.configs import base, cifar10_conv, cifar10_fc, gauss1d, mnist_paper, toy_grid, toy_ring
 from idx_files import write_mnist_idx
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -192,7 +192,7 @@ def test_resuming_with_a_different_run_defining_field_is_rejected(tmp_path):
 @pytest.mark.parametrize('name, value, message', [
     ('update_rule', 'both', "config.update_rule='both' is not allowed; allowed: ['alternating', 'simultaneous']"),
     ('prior', 'laplace', "config.prior='laplace' is not allowed; allowed: ['uniform', 'gaussian']"),
-    ('model', 'resnet', "config.model='resnet' is not allowed; allowed: ['mlp', 'maxout']"),
+    ('model', 'resnet', "config.model='resnet' is not allowed; allowed: ['mlp', 'maxout', 'conv_maxout']"),
     ('momentum', 1.0, 'config.momentum=1.0 must be in [0, 1)'),
     ('g_hidden_dims', (), 'config.g_hidden_dims=() must be a non-empty sequence of positive integers'),
     ('seed', -1, 'config.seed=-1 must be a non-negative integer'),
@@ -208,7 +208,19 @@ def test_validate_names_the_field_and_the_allowed_values(name, value, message):
 
 
 def test_every_preset_validates_and_has_exactly_the_documented_fields():
-  for preset in (gauss1d, toy_ring, toy_grid, mnist_paper):
+  for preset in (gauss1d, toy_ring, toy_grid, mnist_paper, cifar10_fc, cifar10_conv):
     config = preset.get_config()
     experiment.validate(config)
     assert sorted(config.keys()) == sorted(experiment.FIELDS) == sorted(base.get_config().keys())
+
+
+def test_runs_written_before_a_field_existed_resume_and_evaluate_with_its_default(tmp_path):
+  from gan_jax import runs
+  config = _tiny(gauss1d.get_config())
+  experiment.run(config, tmp_path, print_fn=lambda _: None)
+  saved = json.loads((tmp_path / 'config.json').read_text())
+  del saved['g_output'], saved['d_conv_channels']  # as written by an older gan_jax
+  (tmp_path / 'config.json').write_text(json.dumps(saved))
+  assert runs.load_run_config(tmp_path).g_output == 'dense'
+  config.num_steps = 9
+  assert experiment.run(config, tmp_path, print_fn=lambda _: None)['step'] == 9

@@ -23,7 +23,7 @@ def get_config() -> ml_collections.ConfigDict:
       momentum=0.5,               # sgd_momentum's μ unless lr_schedule='paper'
       lr_schedule='constant',     # constant | cosine | paper (ε₀/1.000004ᵗ and μ 0.5→0.7)
       lr_decay_steps=1000,        # cosine: iterations over which the learning rate decays
-      model='mlp',                # mlp (ReLU D) | maxout (the paper's D, with dropout)
+      model='mlp',                # mlp (ReLU D) | maxout (the paper's D, with dropout) | conv_maxout
       prior='gaussian',           # gaussian | uniform (U(−√3, √3))
       latent_dim=4,
       g_hidden_dims=(32, 32),     # ReLU layers of G
@@ -34,6 +34,16 @@ def get_config() -> ml_collections.ConfigDict:
       g_init_range=0.0,           # weights ~ U(±range); 0 = Flax's default initialiser
       d_init_range=0.0,
       g_output_bias_from_data=False,  # images: G's output bias = logit(mean pixel)
+      g_hidden_activations=(),    # one of relu | sigmoid per G hidden layer; () = all ReLU
+      g_output='dense',           # dense | deconv (images: last hidden layer → 10×10×80 → 5×5 stride-3 deconv)
+      # model='conv_maxout': maxout conv layers (channels × d_conv_pieces maps, then max pooling),
+      # then maxout dense layers of d_hidden_dims units × maxout_pieces.
+      d_conv_channels=(32, 32, 192),
+      d_conv_kernels=(8, 8, 5),
+      d_conv_pads=(4, 3, 3),
+      d_pool_shapes=(4, 4, 2),
+      d_pool_strides=(2, 2, 2),
+      d_conv_pieces=2,
       steps_per_call=100,         # iterations fused into one compiled lax.scan
       log_every_seconds=5.0,      # console line interval
       checkpoint_every_steps=1000,  # multiple of steps_per_call; the last step is always saved

@@ -10,6 +10,9 @@ Run time on a 2-core x86-64 CPU (no GPU): 95 s for the 20,000 steps (about
 230 it/s after compilation). Expected result (seed 0, measured): the final
 picture ``samples/step_0020000.png`` shows the samples (blue) sitting on all
 8 modes (red); the last chunk's mean D(x) ≈ 0.52 and D(G(z)) ≈ 0.48.
+Expected result (measured, seeds 0–4, ``python -m experiments.evaluate``): all
+8 modes covered in every seed, 81.7 ± 11.0 % high-quality samples, reverse KL
+0.12 ± 0.08; seed 0: 8 modes, 91.2 %.
 """
 
 from gan_jax.configs import base

@@ -1,0 +1,95 @@
+"""A finished (or running) training run on disk: its config, its latest checkpoint, its evaluation.
+
+``experiments/evaluate.py`` and ``experiments/figures.py`` work on runs through
+these functions; the metrics themselves are in ``evaluation.py``.
+"""
+
+import json
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gan_jax import checkpoint, classifier, data, evaluation, experiment, train
+from gan_jax.configs import base
+
+def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
+  """The config a run in ``workdir`` was trained with (its config.json).
+
+  Fields added to the project after the run was written take their defaults
+  from ``configs/base.py``, which are the behaviour the run had.
+  """
+  path = pathlib.Path(workdir) / 'config.json'
+  if not path.exists():
+    raise experiment.ConfigError(f'--workdir={workdir} holds no training run (no config.json)')
+  config = base.get_config()
+  for name, value in json.loads(path.read_text()).items():
+    config[name] = tuple(value) if isinstance(value, list) else value
+  return config
+
+
+def restore_run(workdir: str | pathlib.Path):
+  """(config, dataset, gan, state, sample_key) of the latest checkpoint of the run in ``workdir``."""
+  config = load_run_config(workdir)
+  experiment.validate(config)
+  _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
+  dataset = data.load(config.dataset, data_key, config.data_dir)
+  gan, state = experiment.build(config, dataset)
+  manager = checkpoint.make_manager(pathlib.Path(workdir) / 'checkpoints', config.keep_checkpoints)
+  restored = checkpoint.restore_latest(manager, state, data_key, data_key)  # keys given for their shapes
+  if restored is None:
+    raise checkpoint.CheckpointError(f'no checkpoint in {pathlib.Path(workdir) / "checkpoints"} to restore')
+  return config, dataset, gan, restored[0], sample_key
+
+
+def _classifier_metrics(classifier_dir: str | pathlib.Path, samples: np.ndarray, dataset: data.Dataset) -> dict:
+  """Classifier score of the samples; Fréchet distance and precision/recall (k = 3) against the test set."""
+  saved = json.loads((pathlib.Path(classifier_dir) / 'classifier.json').read_text())
+  apply, params = classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
+  classify = jax.jit(apply)
+  fake_logits, fake_features = classify(params, jnp.asarray(samples))
+  real = data.to_float(jnp.asarray(dataset.test[:len(samples)]))
+  _, real_features = classify(params, real)
+  fake_features, real_features = np.asarray(fake_features), np.asarray(real_features)
+  return {'classifier_score': evaluation.classifier_score(np.asarray(jax.nn.softmax(fake_logits))),
+          'frechet_distance': evaluation.frechet_distance(real_features, fake_features),
+          **evaluation.precision_recall(real_features, fake_features, k=3)}
+
+
+def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, real_centres: bool = False,
+                 classifier_dir: str | pathlib.Path | None = None) -> tuple[dict, np.ndarray]:
+  """Metrics of the latest checkpoint in ``workdir``, and the generator samples they used.
+
+  Images: the paper's Parzen protocol (``evaluation.parzen_evaluation``) with
+  10,000 samples, σ chosen on the first 1,000 validation images, reported on
+  the test set. Toy mixtures: ``evaluation.mode_metrics`` on 2,500 samples.
+  1-D data: the samples' mean and std. Samples: [num_samples, dim], values as
+  fed to the metrics (pixels in [0, 1]). With ``real_centres`` the "samples"
+  are the first ``num_samples`` training examples instead: the estimator's
+  value for a perfect generator (reference). With ``classifier_dir`` (a
+  classifier from ``classifier.train_classifier``) image runs also get
+  ``classifier_score``, ``frechet_distance``, ``precision`` and ``recall``
+  (features of the samples against those of as many test images).
+  """
+  config, dataset, gan, state, sample_key = restore_run(workdir)
+  num_samples = num_samples or (10_000 if dataset.is_image else 2_500)
+  if real_centres:
+    samples = np.asarray(data.to_float(jnp.asarray(dataset.train[:num_samples])))
+  else:
+    samples = np.asarray(train.sample(gan, state.g_params, jax.random.fold_in(sample_key, 2), num_samples))
+  metrics: dict = {'step': int(state.step), 'num_samples': len(samples), 'real_centres': real_centres}
+  if dataset.is_image:
+    validation, test = (np.asarray(data.to_float(jnp.asarray(split))) for split in
+                        (dataset.validation[:1000], dataset.test))
+    metrics.update(evaluation.parzen_evaluation(samples, validation, test))
+    if classifier_dir:
+      metrics.update(_classifier_metrics(classifier_dir, samples, dataset))
+  elif config.dataset in ('toy_ring', 'toy_grid'):
+    modes, std = ((data.ring_modes(), data.RING_STD) if config.dataset == 'toy_ring'
+                  else (data.grid_modes(), data.GRID_STD))
+    metrics.update(evaluation.mode_metrics(samples, modes, std))
+  else:
+    metrics.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
+  return metrics, samples
