@@ -119,10 +119,11 @@ class JaxScan:
     jax.block_until_ready(self.state)
 
 
-class JaxPmap:
+class JaxPmap(JaxScan):
+  """As JaxScan (same ``run``), through the pmap driver over all local devices."""
   name = 'jax_pmap'
 
-  def __init__(self):
+  def __init__(self):  # pylint: disable=super-init-not-called  (builds a replicated state instead)
     gan, state = _gan_and_state()
     devices = jax.local_devices()
     self.name = f'jax_pmap ({len(devices)} device{"s" * (len(devices) > 1)})'
@@ -134,11 +135,6 @@ class JaxPmap:
     self.state, _ = self.steps(self.state, self.batches, self.key)  # compiles
     jax.block_until_ready(self.state)
     self.compile_seconds = time.perf_counter() - start  # includes one call's compute
-
-  def run(self, iterations: int) -> None:
-    for _ in range(math.ceil(iterations / _SCAN_LENGTH.value)):
-      self.state, _ = self.steps(self.state, self.batches, self.key)
-    jax.block_until_ready(self.state)
 
 
 class TorchEager:
