@@ -259,8 +259,8 @@ def main(argv):
   print(f'\nThe paper\'s MNIST GAN, batch {BATCH}, k = 1, dropout on; {jax.devices()[0].device_kind}, '
         f'{len(jax.local_devices())} local device(s); medians of {_ROUNDS.value} interleaved rounds of '
         f'{_ITERATIONS.value} iterations{" (SMALL model)" if _SMALL.value else ""}\n')
-  print(f'| variant | it/s (median) | min–max | × torch | of matmul ceiling | compile s |')
-  print(f'|---|---|---|---|---|---|')
+  print('| variant | it/s (median) | min–max | × torch | of matmul ceiling | compile s |')
+  print('|---|---|---|---|---|---|')
   for variant in variants:
     values = rates[variant.name]
     print(f'| {variant.name} | {medians[variant.name]:.1f} | {min(values):.1f}–{max(values):.1f} | '

@@ -24,3 +24,14 @@ from gan_jax.train import (GAN, GANState, d_step, g_step, init_state, sample,
                            simultaneous_update, train_step, train_steps)
 
 __version__ = '0.1.0'
+
+__all__ = [
+    'checkpoint', 'data', 'evaluation', 'experiment', 'losses', 'models', 'optim', 'parallel', 'priors', 'runs',
+    'theory', 'train',
+    'discriminator_loss', 'minimax_generator_loss', 'non_saturating_generator_loss', 'value_function',
+    'ConvMaxoutDiscriminator', 'DeconvGenerator', 'MaxoutDiscriminator', 'MLPDiscriminator', 'MLPGenerator',
+    'as_pure_function', 'sigmoid_bias_from_marginals',
+    'make_pmap_train_steps', 'make_shard_map_train_steps', 'replicate', 'unreplicate',
+    'NoisePrior',
+    'GAN', 'GANState', 'd_step', 'g_step', 'init_state', 'sample', 'simultaneous_update', 'train_step', 'train_steps',
+]

@@ -14,7 +14,6 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import optax
 import orbax.checkpoint as ocp
 from flax import nnx
