@@ -15,7 +15,7 @@ import sys
 import numpy as np
 from absl import app, flags, logging
 
-from gan_jax import checkpoint, data, experiment, runs
+from gan_jax import checkpoint, data, runs, validation
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The training run to evaluate.')
 _NUM_SAMPLES = flags.DEFINE_integer('num_samples', None, 'Generator samples (default 10,000 images / 2,500 toy).')
@@ -35,7 +35,7 @@ def main(argv):
   try:
     metrics, samples = runs.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value,
                                                _CLASSIFIER.value)
-  except (experiment.ConfigError, data.DataError, checkpoint.CheckpointError) as error:
+  except (validation.ConfigError, data.DataError, checkpoint.CheckpointError) as error:
     print(f'error: {error}', file=sys.stderr)
     sys.exit(2)
   name = 'eval_real_centres.json' if _REAL_CENTRES.value else 'eval.json'

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from absl import app, flags, logging
 
-from gan_jax import checkpoint, data, experiment, figures, runs, train, viz
+from gan_jax import checkpoint, data, figures, runs, train, validation, viz
 
 _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/figures', 'Where the PNGs go.')
 _RUN = flags.DEFINE_string('run', None, 'A trained image run (its --workdir) for Figure 3, samples and curves.')
@@ -34,7 +34,7 @@ def main(argv):
   if _RUN.value:
     try:
       _, dataset, gan, state, sample_key = runs.restore_run(_RUN.value)
-    except (experiment.ConfigError, data.DataError, checkpoint.CheckpointError) as error:
+    except (validation.ConfigError, data.DataError, checkpoint.CheckpointError) as error:
       print(f'error: {error}', file=sys.stderr)
       sys.exit(2)
     if not dataset.is_image:

@@ -1,4 +1,4 @@
-"""Checkpoints with orbax-checkpoint: periodic saves, keep the last N, resume the latest.
+"""Checkpoints with orbax-checkpoint: periodic saves, keep the last N, resume the latest good one.
 
 A checkpoint is one pytree, ``{'state': GANState, 'keys': {'train': ..., 'data': ...}}``,
 the keys as raw uint32 key data. With the step inside the state this is all a
@@ -7,26 +7,49 @@ counts, which drive the schedules), the iteration count, and the keys from
 which every later noise sample, dropout mask and data order is derived (the
 data order is a function of the data key and the step; see ``data.py``).
 
-Orbax writes each step into a temporary directory and renames it when
-complete, so an interrupted save never replaces the last complete checkpoint.
+What can go wrong, and what happens:
+
+* A kill (even ``kill -9``) during a save: orbax writes each step into a
+  temporary directory and renames it only when complete, so the last complete
+  checkpoint stays the latest; leftover temporary directories are removed
+  when the next run opens the directory.
+* Non-finite values: ``save`` refuses a state holding NaN or Inf
+  (``CheckpointError``), so a diverged run never replaces its last good
+  checkpoint.
+* A latest checkpoint that cannot be read (truncated or corrupted files) or
+  holds non-finite values: ``restore_latest`` says so, moves it into
+  ``<directory>.unreadable/`` (nothing is deleted) and falls back to the
+  previous step; if no step can be read it raises ``CheckpointError``.
+* A checkpoint of another model (other layer sizes): ``CheckpointError``
+  naming the directory, the array and both shapes; no fallback, since every
+  step of that directory is of the other model.
+
+In a multi-process run every process calls ``save`` and ``restore_latest``
+with the same values; the arrays are stored as global arrays replicated over
+all devices (``distributed.to_global``), which orbax writes once.
 """
 
 import pathlib
+import shutil
+from collections.abc import Callable
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
+from gan_jax import distributed
 from gan_jax.train import GANState
 
 
 class CheckpointError(RuntimeError):
-  """The latest checkpoint cannot be restored into this run; the message says why."""
+  """A checkpoint cannot be written or restored into this run; the message says why."""
 
 
 def make_manager(directory: str | pathlib.Path, keep: int) -> ocp.CheckpointManager:
   """A manager keeping the ``keep`` most recent checkpoints in ``directory``."""
-  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
-  return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options)
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True)
+  return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
+                               item_handlers=ocp.StandardCheckpointHandler())
 
 
 def _payload(state: GANState, train_key: jax.Array, data_key: jax.Array) -> dict:
@@ -34,29 +57,114 @@ def _payload(state: GANState, train_key: jax.Array, data_key: jax.Array) -> dict
                                    'data': jax.random.key_data(data_key)}}
 
 
-def save(manager: ocp.CheckpointManager, state: GANState, train_key: jax.Array,
-         data_key: jax.Array) -> None:
-  """Saves (asynchronously) at ``state.step``; ``state`` must not be replicated."""
-  manager.save(int(state.step), args=ocp.args.StandardSave(_payload(state, train_key, data_key)))
+def nonfinite_leaves(tree) -> list[str]:
+  """The paths of the floating-point leaves of ``tree`` that hold a NaN or an Inf."""
+  leaves = jax.tree_util.tree_leaves_with_path(tree)
+  return [jax.tree_util.keystr(path) for path, leaf in leaves
+          if np.issubdtype(np.asarray(leaf).dtype, np.floating) and not np.isfinite(np.asarray(leaf)).all()]
+
+
+def save(manager: ocp.CheckpointManager, state: GANState, train_key: jax.Array, data_key: jax.Array) -> None:
+  """Saves (asynchronously) at ``state.step``; ``state`` must not be replicated over a device axis.
+
+  Raises CheckpointError, writing nothing, if the state holds NaN or Inf.
+  """
+  bad = nonfinite_leaves(state)
+  if bad:
+    raise CheckpointError(f'refusing to checkpoint step {int(state.step)}: {bad[0]} holds NaN or Inf')
+  payload = distributed.to_global(_payload(state, train_key, data_key))
+  manager.save(int(state.step), args=ocp.args.StandardSave(payload))
+
+
+def _leaf_names(tree) -> dict[str, object]:
+  """Leaves by a path name that is the same for dicts and dataclasses, int and str keys: 'state/g_params/0/bias'."""
+  def part(entry) -> str:
+    for attribute in ('key', 'name', 'idx'):
+      if hasattr(entry, attribute):
+        return str(getattr(entry, attribute))
+    return str(entry)
+  return {'/'.join(part(entry) for entry in path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def _shape_mismatch(manager: ocp.CheckpointManager, step: int, target) -> str | None:
+  """'PATH has shape S, this config needs T' for the first array that differs, else None."""
+  saved = manager.item_metadata(step)
+  saved_leaves = _leaf_names(getattr(saved, 'tree', saved))
+  for name, wanted in _leaf_names(target).items():
+    if name not in saved_leaves:
+      return f'{name} is missing'
+    shape = tuple(saved_leaves[name].shape)
+    if shape != tuple(np.shape(wanted)):
+      return f'{name} has shape {shape}, this config needs {tuple(np.shape(wanted))}'
+  return None
+
+
+def _set_aside(manager: ocp.CheckpointManager, step: int) -> pathlib.Path:
+  """Moves step ``step`` out of the manager's directory; returns where it went."""
+  directory = pathlib.Path(manager.directory)
+  destination = directory.parent / f'{directory.name}.unreadable' / str(step)
+  if distributed.is_primary():
+    destination.parent.mkdir(exist_ok=True)
+    if destination.exists():
+      shutil.rmtree(destination)
+    shutil.move(directory / str(step), destination)
+  distributed.barrier(f'set_aside_{step}')
+  manager.reload()
+  return destination
+
+
+def _restore_step(manager: ocp.CheckpointManager, step: int, payload: dict) -> dict:
+  """The step's payload as this process's arrays.
+
+  Raises CheckpointError if the step is of another model, and any other
+  exception if its files cannot be read or it holds non-finite values.
+  """
+  mismatch = _shape_mismatch(manager, step, payload)
+  if mismatch:
+    raise CheckpointError(f'checkpoint step {step} in {manager.directory} is of another model: {mismatch}; '
+                          f'use the config of that run or a new --workdir')
+  target = distributed.global_target(payload)
+  restored = distributed.to_local(manager.restore(step, args=ocp.args.StandardRestore(target)))
+  bad = nonfinite_leaves(restored)
+  if bad:
+    raise ValueError(f'{bad[0]} holds NaN or Inf')
+  return restored
+
+
+def _reason(error: Exception) -> str:
+  first_line = str(error).splitlines()[0][:200] if str(error) else ''
+  return f'{type(error).__name__}: {first_line}'
 
 
 def restore_latest(manager: ocp.CheckpointManager, initial_state: GANState, train_key: jax.Array,
-                   data_key: jax.Array) -> tuple[GANState, jax.Array, jax.Array] | None:
-  """(state, train_key, data_key) from the latest checkpoint, or None if there is none.
+                   data_key: jax.Array, warn: Callable[[str], None] = print
+                   ) -> tuple[GANState, jax.Array, jax.Array] | None:
+  """(state, train_key, data_key) from the latest readable checkpoint, or None if there is none.
 
   ``initial_state`` and the keys give the structure, shapes and dtypes to
-  restore into; a checkpoint of another model raises CheckpointError.
+  restore into. Steps that cannot be read are reported through ``warn`` and
+  set aside once an earlier step restores; a checkpoint of another model, or
+  a directory where no step can be read (then nothing is moved), raises
+  CheckpointError.
   """
-  step = manager.latest_step()
-  if step is None:
-    return None
-  target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _payload(initial_state, train_key, data_key))
-  try:
-    restored = manager.restore(step, args=ocp.args.StandardRestore(target))
-  except (ValueError, KeyError, TypeError) as error:
-    raise CheckpointError(
-        f'cannot restore step {step} from {manager.directory} into this config '
-        f'({type(error).__name__}: {str(error).splitlines()[0][:300]}); use a new --workdir') from None
-  keys = restored['keys']
-  return (restored['state'], jax.random.wrap_key_data(keys['train']),
-          jax.random.wrap_key_data(keys['data']))
+  payload = _payload(initial_state, train_key, data_key)
+  unreadable = []
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      restored = _restore_step(manager, step, payload)
+    except CheckpointError:
+      raise
+    except Exception as error:  # pylint: disable=broad-except  (orbax/tensorstore raise many types)
+      unreadable.append((step, _reason(error)))
+      continue
+    for bad_step, reason in unreadable:
+      moved_to = _set_aside(manager, bad_step)
+      warn(f'warning: checkpoint step {bad_step} in {manager.directory} cannot be restored ({reason}); '
+           f'moved it to {moved_to}; resuming from step {step}')
+    keys = restored['keys']
+    return (restored['state'], jax.random.wrap_key_data(keys['train']), jax.random.wrap_key_data(keys['data']))
+  if unreadable:
+    details = '; '.join(f'step {step}: {reason}' for step, reason in unreadable)
+    raise CheckpointError(f'no checkpoint in {manager.directory} can be restored ({details}); '
+                          f'use a new --workdir to start afresh')
+  return None

@@ -21,13 +21,19 @@ training set for training (MNIST train[0:50000]), the last 1/6 for validation
 (train[50000:60000]) and the official test set for testing; CIFAR-10, as the
 original code, train[0:40000] and train[40000:50000].
 
-Minibatches. The training array lives on every device. Epoch e visits the
-examples in the order ``permutation(fold_in(data_key, e), n)``, in consecutive
-minibatches of m without replacement (the last n mod m examples of an epoch
-are skipped). Minibatch b (counting from the start of the run) is minibatch
-b mod B of epoch b div B, B = n div m; iteration t of Algorithm 1 uses
-minibatches t·k … t·k + k − 1. So the data order is a pure function of
-(data_key, t): a resumed run sees exactly the minibatches it would have seen.
+Shards and minibatches. A run on D devices cuts the training set of n
+examples into D contiguous shards of n div D examples (the last n mod D are
+not used) and device d holds shard d (``Shards``); a process loads only the
+shards of its own devices. Each minibatch of m takes m/D examples from every
+shard. Epoch e visits shard d in the order
+``permutation(fold_in(fold_in(data_key, d), e), n div D)``, in consecutive
+runs of m/D without replacement; so an epoch has B = (n div D) div (m/D)
+minibatches, and minibatch b (counting from the start of the run) is
+minibatch b mod B of epoch b div B. Iteration t of Algorithm 1 uses
+minibatches t·k … t·k + k − 1. The data order is thus a pure function of
+(data_key, t, D): a resumed run on as many devices sees exactly the
+minibatches it would have seen, and it does not matter how the D devices are
+spread over processes.
 """
 
 import dataclasses
@@ -35,6 +41,7 @@ import gzip
 import math
 import pathlib
 import zlib
+from collections.abc import Callable
 
 from absl import logging as absl_logging
 import jax
@@ -57,6 +64,26 @@ GRID_STD = 0.05
 
 class DataError(ValueError):
   """A dataset cannot be read; the message names the dataset and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Shards:
+  """The contiguous shards of the training set that one process holds, one per local device.
+
+  Attributes:
+    first: the global index of the process's first shard (its first device's
+      index in ``jax.devices()``).
+    count: how many shards it holds (its local device count).
+    total: how many shards there are (the global device count).
+  """
+  first: int = 0
+  count: int = 1
+  total: int = 1
+
+  def example_range(self, num_examples: int) -> tuple[int, int]:
+    """[start, stop) of this process's examples among ``num_examples``."""
+    size = num_examples // self.total
+    return self.first * size, (self.first + self.count) * size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,7 +221,7 @@ def _split(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarr
            validation_fraction: float) -> Dataset:
   """Flattens (images [n, H, W, C] uint8, labels [n]) pairs; the last fraction of train is validation."""
   (train_images, train_labels), (test_images, test_labels) = train, test
-  num_train = train_images.shape[0] - round(train_images.shape[0] * validation_fraction)
+  num_train = _num_training_examples(train_images.shape[0], validation_fraction)
   flat = lambda images: images.reshape(images.shape[0], -1)
   labels = lambda values: np.asarray(values, np.int32)
   return Dataset(name, flat(train_images[:num_train]), flat(train_images[num_train:]), flat(test_images),
@@ -204,14 +231,15 @@ def _split(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarr
 
 # ---------------------------------------------------------------- TFDS
 
-def _tfds_split(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-  """(images [n, H, W, C] uint8, labels [n]) of one TFDS split."""
+def _tfds_split(name: str, split: str, data_dir: str | None,
+                indices: Callable[[int], range] = range) -> tuple[np.ndarray, np.ndarray]:
+  """(images [n, H, W, C] uint8, labels [n]) of the records ``indices(len(split))`` of one TFDS split."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  (slow import)
   verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.ERROR)  # TFDS warns about every folder it looks into
   try:
     source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=True)
-    records = [source[i] for i in range(len(source))]
+    records = [source[i] for i in indices(len(source))]
     return (np.stack([r['image'] for r in records]).astype(np.uint8),
             np.asarray([r['label'] for r in records], np.int32))
   except Exception as error:  # TFDS raises many types: missing TensorFlow, network, checksum…
@@ -225,10 +253,23 @@ def _tfds_split(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray
     absl_logging.set_verbosity(verbosity)
 
 
+def _num_training_examples(split_size: int, validation_fraction: float) -> int:
+  return split_size - round(split_size * validation_fraction)
+
+
 def load_tfds(name: str, data_dir: str | None = None) -> Dataset:
   """A TFDS image dataset (``TFDS_DATASETS``) with the paper's split."""
   train, test = (_tfds_split(name, split, data_dir) for split in ('train', 'test'))
   return _split(name, train, test, VALIDATION_FRACTION[name])
+
+
+def _load_tfds_shards(name: str, data_dir: str | None, shards: Shards) -> Dataset:
+  """Only ``shards`` of a TFDS dataset's training examples: the records this process reads."""
+  def share(split_size: int) -> range:
+    return range(*shards.example_range(_num_training_examples(split_size, VALIDATION_FRACTION[name])))
+  images, labels = _tfds_split(name, 'train', data_dir, share)
+  empty = np.zeros((0, math.prod(images.shape[1:])), np.uint8)
+  return Dataset(name, images.reshape(images.shape[0], -1), empty, empty, tuple(images.shape[1:]), labels)
 
 
 # ---------------------------------------------------------------- by name
@@ -243,34 +284,62 @@ def check_name(spec: str) -> None:
                   f"{list(TOY_DATASETS)} or 'idx:/path/to/mnist_idx_dir'")
 
 
-def load(spec: str, key: jax.Array, data_dir: str | None = None) -> Dataset:
-  """The dataset named by a config's ``dataset`` string; ``key`` draws toy training sets."""
+def take_shards(dataset: Dataset, shards: Shards) -> Dataset:
+  """Only the training examples (and labels) of ``shards``; validation and test left empty."""
+  start, stop = shards.example_range(dataset.train.shape[0])
+  labels = dataset.train_labels[start:stop] if dataset.train_labels.size else dataset.train_labels
+  return dataclasses.replace(dataset, train=dataset.train[start:stop], validation=dataset.validation[:0],
+                             test=dataset.test[:0], train_labels=labels,
+                             validation_labels=dataset.validation_labels[:0], test_labels=dataset.test_labels[:0])
+
+
+def load(spec: str, key: jax.Array, data_dir: str | None = None, shards: Shards | None = None) -> Dataset:
+  """The dataset named by a config's ``dataset`` string; ``key`` draws toy training sets.
+
+  With ``shards``, only those shards of the training set (what one process
+  of a run trains on; TFDS reads no other records), and no validation or
+  test examples.
+  """
   check_name(spec)
+  if shards is not None and spec in TFDS_DATASETS:
+    return _load_tfds_shards(spec, data_dir, shards)
   if spec in TOY_DATASETS:
-    return _toy_dataset(spec, key)
-  if spec.startswith(IDX_PREFIX):
-    return load_idx_directory(spec[len(IDX_PREFIX):])
-  return load_tfds(spec, data_dir)
+    dataset = _toy_dataset(spec, key)
+  elif spec.startswith(IDX_PREFIX):
+    dataset = load_idx_directory(spec[len(IDX_PREFIX):])
+  else:
+    dataset = load_tfds(spec, data_dir)
+  return dataset if shards is None else take_shards(dataset, shards)
 
 
 # ---------------------------------------------------------------- minibatches on device
 
-def epoch_permutations(data_key: jax.Array, first_epoch: int, num_examples: int) -> jax.Array:
-  """The visiting orders of epochs first_epoch and first_epoch + 1: int32 [2, num_examples]."""
-  epochs = jnp.array([first_epoch, first_epoch + 1])
-  return jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(data_key, e), num_examples))(epochs)
+def minibatches_per_epoch(dataset: Dataset, shards: Shards, batch_size: int) -> int:
+  """B = (n div D) div (m/D): minibatches of ``batch_size`` in an epoch over ``shards.total`` shards.
+
+  ``dataset`` holds the training examples of ``shards``.
+  """
+  shard_size = dataset.train.shape[0] // shards.count
+  return shard_size // (batch_size // shards.total)
+
+
+def epoch_permutations(data_key: jax.Array, shard: int | jax.Array, first_epoch: int | jax.Array,
+                       shard_size: int) -> jax.Array:
+  """Shard ``shard``'s visiting orders in epochs first_epoch and first_epoch + 1: int32 [2, shard_size]."""
+  shard_key = jax.random.fold_in(data_key, shard)
+  epochs = jnp.stack([first_epoch, first_epoch + 1])
+  return jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(shard_key, e), shard_size))(epochs)
 
 
 def minibatch_indices(permutations: jax.Array, first_epoch: int | jax.Array, minibatch: jax.Array,
-                      batch_size: int, shard: int | jax.Array = 0, num_shards: int = 1) -> jax.Array:
-  """Example indices [batch_size / num_shards] of one shard of minibatch ``minibatch``.
+                      shard_batch_size: int) -> jax.Array:
+  """Indices [shard_batch_size] into its shard of one shard's part of minibatch ``minibatch``.
 
-  ``permutations`` are those of ``epoch_permutations(data_key, first_epoch, n)``;
-  the minibatch must lie in one of those two epochs. Shard s of m/S examples
-  takes positions s·m/S … (s+1)·m/S − 1 of the minibatch.
+  ``permutations`` are the shard's from ``epoch_permutations``; the minibatch
+  must lie in one of those two epochs. Its part is positions
+  j·m/D … (j+1)·m/D − 1 of the epoch's order, j = minibatch mod B.
   """
-  minibatches_per_epoch = permutations.shape[1] // batch_size
+  minibatches_per_epoch = permutations.shape[1] // shard_batch_size
   epoch = minibatch // minibatches_per_epoch
-  shard_size = batch_size // num_shards
-  start = (minibatch % minibatches_per_epoch) * batch_size + shard * shard_size
-  return jax.lax.dynamic_slice_in_dim(permutations[epoch - first_epoch], start, shard_size)
+  start = (minibatch % minibatches_per_epoch) * shard_batch_size
+  return jax.lax.dynamic_slice_in_dim(permutations[epoch - first_epoch], start, shard_batch_size)

@@ -63,3 +63,16 @@ class RunLog:
   def close(self) -> None:
     self._jsonl.close()
     self._tensorboard.close()
+
+
+class NoLog:
+  """RunLog's interface, writing nothing: the log of every process but process 0."""
+
+  def scalars(self, step: int, values: dict[str, float], wall_time: float) -> None:
+    del step, values, wall_time
+
+  def picture(self, step: int, image: np.ndarray) -> None:
+    del step, image
+
+  def close(self) -> None:
+    pass

@@ -67,6 +67,11 @@ def replicate(tree, devices: Sequence[jax.Device]):
   return jax.tree.map(lambda x: jax.device_put(jnp.broadcast_to(x, (n,) + jnp.shape(x)), sharding), tree)
 
 
+def put_shards(x: np.ndarray, devices: Sequence[jax.Device]) -> jax.Array:
+  """[len(devices), ...] → an array whose row d lives on ``devices[d]`` (pmap's input layout)."""
+  return jax.device_put(x, NamedSharding(_one_axis_mesh(devices), PartitionSpec(BATCH_AXIS)))
+
+
 def unreplicate(tree):
   """The first device's copy of a replicated tree (all copies are equal)."""
   return jax.tree.map(lambda x: x[0], tree)

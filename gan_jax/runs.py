@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpoint, classifier, data, evaluation, experiment, train
+from gan_jax import checkpoint, classifier, data, evaluation, experiment, train, validation
 from gan_jax.configs import base
 
 def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
@@ -23,7 +23,7 @@ def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
   """
   path = pathlib.Path(workdir) / 'config.json'
   if not path.exists():
-    raise experiment.ConfigError(f'--workdir={workdir} holds no training run (no config.json)')
+    raise validation.ConfigError(f'--workdir={workdir} holds no training run (no config.json)')
   config = base.get_config()
   for name, value in json.loads(path.read_text()).items():
     config[name] = tuple(value) if isinstance(value, list) else value
@@ -33,7 +33,7 @@ def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
 def restore_run(workdir: str | pathlib.Path):
   """(config, dataset, gan, state, sample_key) of the latest checkpoint of the run in ``workdir``."""
   config = load_run_config(workdir)
-  experiment.validate(config)
+  validation.validate(config)
   _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
   dataset = data.load(config.dataset, data_key, config.data_dir)
   gan, state = experiment.build(config, dataset)

@@ -296,3 +296,19 @@ def train_steps(gan: GAN, state: GANState, real_batches: jax.Array,
   def one_iteration(state, batches):
     return train_step(gan, state, batches, key)
   return lax.scan(one_iteration, state, real_batches)
+
+
+# ---------------------------------------------------------------- divergence
+
+def finite_checks(state: GANState, metrics: Metrics) -> dict[str, jax.Array]:
+  """Bool scalars, True where finite: each metric, and each player's parameters as a whole.
+
+  Keys: the metrics' names, ``'g_params'`` and ``'d_params'``. One reduction
+  over the parameters, cheap next to a step; call it on every iteration's
+  output (e.g. inside the scan) to learn at which step a run diverged.
+  """
+  def all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.isfinite(leaf).all() for leaf in jax.tree.leaves(tree)]))
+
+  checks = {name: jnp.isfinite(value).all() for name, value in metrics.items()}
+  return {**checks, 'g_params': all_finite(state.g_params), 'd_params': all_finite(state.d_params)}

@@ -109,18 +109,40 @@ def test_toy_datasets_sit_on_their_modes():
   assert abs(gauss.mean() - 3.0) < 0.02 and abs(gauss.std() - 0.5) < 0.02
 
 
-def test_minibatches_visit_each_example_once_per_epoch_and_shards_compose():
-  n, m = 50, 10
-  permutations = data.epoch_permutations(jax.random.key(3), first_epoch=4, num_examples=n)
-  epoch_4 = np.concatenate([data.minibatch_indices(permutations, 4, jnp.array(b), m) for b in range(20, 25)])
-  assert sorted(epoch_4.tolist()) == list(range(n))
-  epoch_5 = np.concatenate([data.minibatch_indices(permutations, 4, jnp.array(b), m) for b in range(25, 30)])
-  assert sorted(epoch_5.tolist()) == list(range(n)) and not np.array_equal(epoch_4, epoch_5)
-  shards = [data.minibatch_indices(permutations, 4, jnp.array(23), m, shard, 5) for shard in range(5)]
-  np.testing.assert_array_equal(np.concatenate(shards), data.minibatch_indices(permutations, 4, jnp.array(23), m))
-  # The order of epoch 5 is the same whichever pair of epochs it was drawn with.
-  later = data.epoch_permutations(jax.random.key(3), first_epoch=5, num_examples=n)
+def test_minibatches_visit_each_example_of_a_shard_once_per_epoch():
+  shard_size, shard_m = 50, 10
+  permutations = data.epoch_permutations(jax.random.key(3), 2, first_epoch=4, shard_size=shard_size)
+  epoch_4 = np.concatenate([data.minibatch_indices(permutations, 4, jnp.array(b), shard_m) for b in range(20, 25)])
+  assert sorted(epoch_4.tolist()) == list(range(shard_size))
+  epoch_5 = np.concatenate([data.minibatch_indices(permutations, 4, jnp.array(b), shard_m) for b in range(25, 30)])
+  assert sorted(epoch_5.tolist()) == list(range(shard_size)) and not np.array_equal(epoch_4, epoch_5)
+  # The order of epoch 5 is the same whichever pair of epochs it was drawn with…
+  later = data.epoch_permutations(jax.random.key(3), 2, first_epoch=5, shard_size=shard_size)
   np.testing.assert_array_equal(later[0], permutations[1])
+  # …and each shard has an order of its own.
+  other_shard = data.epoch_permutations(jax.random.key(3), 3, first_epoch=4, shard_size=shard_size)
+  assert not np.array_equal(other_shard, permutations)
+
+
+def test_shards_cut_the_training_set_into_equal_contiguous_blocks(tmp_path):
+  write_mnist_idx(tmp_path, num_train=126)  # 105 training examples: 26 per shard, 1 left over
+  full = data.load(f'idx:{tmp_path}', jax.random.key(0))
+  n = full.train.shape[0]
+  second_half = data.load(f'idx:{tmp_path}', jax.random.key(0), shards=data.Shards(first=2, count=2, total=4))
+  start, stop = (n // 4) * 2, (n // 4) * 4
+  np.testing.assert_array_equal(second_half.train, full.train[start:stop])
+  np.testing.assert_array_equal(second_half.train_labels, full.train_labels[start:stop])
+  assert second_half.validation.shape == (0, full.dim) and second_half.example_shape == full.example_shape
+  toy = data.load('toy_ring', jax.random.key(0), shards=data.Shards(first=1, count=1, total=3))
+  np.testing.assert_array_equal(toy.train, data.load('toy_ring', jax.random.key(0)).train[33_333:66_666])
+
+
+def test_tfds_shards_are_the_matching_blocks_of_the_training_split():
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  with tfds.testing.mock_data(num_examples=60):
+    full = data.load('mnist', jax.random.key(0))
+    share = data.load('mnist', jax.random.key(0), shards=data.Shards(first=1, count=1, total=2))
+  np.testing.assert_array_equal(share.train, full.train[25:50])
 
 
 def test_to_float_scales_pixels_to_the_unit_interval():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import trees_equal
-from gan_jax import checkpoint, data, experiment
+from gan_jax import checkpoint, data, experiment, validation
 from gan_jax.configs import base, cifar10_conv, cifar10_fc, gauss1d, mnist_paper, toy_grid, toy_ring
 from idx_files import write_mnist_idx
 
@@ -185,7 +185,7 @@ def test_missing_config_file_is_bad_input(tmp_path):
 
 def test_resuming_with_a_different_run_defining_field_is_rejected(tmp_path):
   experiment.run(_tiny(gauss1d.get_config()), tmp_path, print_fn=lambda _: None)
-  with pytest.raises(experiment.ConfigError, match=r'config.latent_dim=8 differs from 4 of the run in'):
+  with pytest.raises(validation.ConfigError, match=r'config.latent_dim=8 differs from 4 of the run in'):
     experiment.run(_tiny(gauss1d.get_config(), latent_dim=8), tmp_path, print_fn=lambda _: None)
 
 
@@ -202,16 +202,16 @@ def test_resuming_with_a_different_run_defining_field_is_rejected(tmp_path):
 def test_validate_names_the_field_and_the_allowed_values(name, value, message):
   config = gauss1d.get_config()
   config[name] = value
-  with pytest.raises(experiment.ConfigError) as error:
-    experiment.validate(config)
+  with pytest.raises(validation.ConfigError) as error:
+    validation.validate(config)
   assert str(error.value) == message
 
 
 def test_every_preset_validates_and_has_exactly_the_documented_fields():
   for preset in (gauss1d, toy_ring, toy_grid, mnist_paper, cifar10_fc, cifar10_conv):
     config = preset.get_config()
-    experiment.validate(config)
-    assert sorted(config.keys()) == sorted(experiment.FIELDS) == sorted(base.get_config().keys())
+    validation.validate(config)
+    assert sorted(config.keys()) == sorted(validation.FIELDS) == sorted(base.get_config().keys())
 
 
 def test_runs_written_before_a_field_existed_resume_and_evaluate_with_its_default(tmp_path):

@@ -1,6 +1,6 @@
 """Defaults shared by every preset; each preset overrides what it needs.
 
-Every field is documented here; ``gan_jax.experiment.validate`` says which
+Every field is documented here; ``gan_jax.validation.validate`` says which
 values are allowed.
 """
 

@@ -1,0 +1,157 @@
+"""Config validation: every field checked before anything is read or compiled.
+
+A config is an ``ml_collections.ConfigDict`` with exactly the fields of
+``FIELDS`` (documented in ``gan_jax/configs/base.py``). ``validate`` raises
+``ConfigError`` with one line naming the field and what is allowed;
+``check_against_data`` and ``check_model_fits_data`` do the same for limits
+that depend on the dataset, as soon as it is loaded.
+"""
+
+import math
+
+import ml_collections
+
+from gan_jax import data, losses, models, parallel, priors, train
+
+FIELDS = (
+    # data and the game
+    'dataset', 'data_dir', 'batch_size', 'num_steps', 'seed', 'd_steps', 'g_loss', 'update_rule',
+    # optimisers
+    'optimizer', 'learning_rate', 'd_learning_rate_scale', 'momentum', 'lr_schedule', 'lr_decay_steps',
+    # networks
+    'model', 'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'd_input_keep',
+    'd_hidden_keep', 'g_init_range', 'd_init_range', 'g_output_bias_from_data', 'g_hidden_activations',
+    'g_output', 'd_conv_channels', 'd_conv_kernels', 'd_conv_pads', 'd_pool_shapes', 'd_pool_strides',
+    'd_conv_pieces',
+    # the loop
+    'steps_per_call', 'log_every_seconds', 'checkpoint_every_steps', 'keep_checkpoints',
+    'sample_every_steps', 'num_shown_samples')
+MODELS = ('mlp', 'maxout', 'conv_maxout')
+GENERATOR_OUTPUTS = ('dense', 'deconv')
+OPTIMIZERS = ('adam', 'sgd_momentum')
+LR_SCHEDULES = ('constant', 'cosine', 'paper')
+# Fields a resumed run must share with the run that wrote the checkpoints.
+RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
+                       'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
+                       'd_conv_channels')
+
+
+class ConfigError(ValueError):
+  """A config field has a value that is not allowed; the message names the field."""
+
+
+# ---------------------------------------------------------------- validation
+
+def _require(condition: bool, message: str) -> None:
+  if not condition:
+    raise ConfigError(message)
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_positive_ints(config, names) -> None:
+  for name in names:
+    _require(_is_int(config[name]) and config[name] > 0,
+             f'config.{name}={config[name]!r} must be a positive integer')
+
+
+def _check_one_of(config, name: str, allowed) -> None:
+  _require(config[name] in allowed, f'config.{name}={config[name]!r} is not allowed; allowed: {list(allowed)}')
+
+
+def _check_dims(config, name: str) -> None:
+  dims = config[name]
+  _require(isinstance(dims, (tuple, list)) and len(dims) > 0 and all(_is_int(d) and d > 0 for d in dims),
+           f'config.{name}={dims!r} must be a non-empty sequence of positive integers')
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
+  """Raises ConfigError for the first field whose value is not allowed; reads nothing."""
+  missing = [name for name in FIELDS if name not in config]
+  _require(not missing, f'config is missing fields {missing}')
+  unknown = sorted(set(config.keys()) - set(FIELDS))
+  _require(not unknown, f'config has unknown fields {unknown}; allowed: {list(FIELDS)}')
+  try:
+    data.check_name(config.dataset)
+  except data.DataError as error:
+    raise ConfigError(str(error)) from None
+  _check_positive_ints(config, ('batch_size', 'num_steps', 'd_steps', 'latent_dim', 'maxout_pieces',
+                                'lr_decay_steps', 'steps_per_call', 'checkpoint_every_steps',
+                                'keep_checkpoints', 'sample_every_steps', 'num_shown_samples'))
+  _require(_is_int(config.seed) and config.seed >= 0, f'config.seed={config.seed!r} must be a non-negative integer')
+  _check_one_of(config, 'g_loss', sorted(losses.GENERATOR_LOSSES))
+  _check_one_of(config, 'update_rule', train.UPDATE_RULES)
+  _require(config.update_rule != 'simultaneous' or config.d_steps == 1,
+           f"config.d_steps={config.d_steps} is not allowed with update_rule='simultaneous'; it needs d_steps=1")
+  _check_one_of(config, 'optimizer', OPTIMIZERS)
+  _check_one_of(config, 'lr_schedule', LR_SCHEDULES)
+  _require(config.lr_schedule != 'paper' or config.optimizer == 'sgd_momentum',
+           f"config.lr_schedule='paper' needs optimizer='sgd_momentum', not {config.optimizer!r}")
+  _check_one_of(config, 'model', MODELS)
+  _check_one_of(config, 'prior', priors.PRIOR_NAMES)
+  for name in ('learning_rate', 'd_learning_rate_scale', 'log_every_seconds'):
+    _require(_is_number(config[name]) and config[name] > 0, f'config.{name}={config[name]!r} must be a positive number')
+  _require(_is_number(config.momentum) and 0 <= config.momentum < 1,
+           f'config.momentum={config.momentum!r} must be in [0, 1)')
+  for name in ('d_input_keep', 'd_hidden_keep'):
+    _require(_is_number(config[name]) and 0 < config[name] <= 1,
+             f'config.{name}={config[name]!r} must be a keep probability in (0, 1]')
+  for name in ('g_init_range', 'd_init_range'):
+    _require(_is_number(config[name]) and config[name] >= 0,
+             f"config.{name}={config[name]!r} must be >= 0 (0 means Flax's default initialiser)")
+  _require(isinstance(config.g_output_bias_from_data, bool),
+           f'config.g_output_bias_from_data={config.g_output_bias_from_data!r} must be True or False')
+  _check_dims(config, 'g_hidden_dims')
+  _check_dims(config, 'd_hidden_dims')
+  _check_one_of(config, 'g_output', GENERATOR_OUTPUTS)
+  activations = tuple(config.g_hidden_activations)
+  _require(activations == () or (len(activations) == len(config.g_hidden_dims) and
+                                 set(activations) <= set(models.HIDDEN_ACTIVATIONS)),
+           f'config.g_hidden_activations={activations!r} must be () (all ReLU) or name one of '
+           f'{sorted(models.HIDDEN_ACTIVATIONS)} for each of the {len(config.g_hidden_dims)} g_hidden_dims')
+  _check_positive_ints(config, ('d_conv_pieces',))
+  for name in ('d_conv_channels', 'd_conv_kernels', 'd_pool_shapes', 'd_pool_strides'):
+    _check_dims(config, name)
+  _require(isinstance(config.d_conv_pads, (tuple, list)) and all(_is_int(p) and p >= 0 for p in config.d_conv_pads),
+           f'config.d_conv_pads={config.d_conv_pads!r} must be a sequence of non-negative integers')
+  conv_lengths = {len(config[name]) for name in ('d_conv_channels', 'd_conv_kernels', 'd_conv_pads',
+                                                  'd_pool_shapes', 'd_pool_strides')}
+  _require(len(conv_lengths) == 1, 'config.d_conv_channels, d_conv_kernels, d_conv_pads, d_pool_shapes and '
+                                   'd_pool_strides must have one entry per conv layer')
+  for name in ('checkpoint_every_steps', 'sample_every_steps'):
+    _require(config[name] % config.steps_per_call == 0,
+             f'config.{name}={config[name]} must be a multiple of config.steps_per_call={config.steps_per_call}')
+  try:
+    parallel.check_divisible(config.batch_size, num_devices)
+  except ValueError as error:
+    raise ConfigError(f'config.{error}') from None
+
+
+def check_against_data(config: ml_collections.ConfigDict, dataset: data.Dataset,
+                       shards: data.Shards = data.Shards()) -> None:
+  """Raises ConfigError if the batch or the scan length does not fit the training set.
+
+  ``dataset`` holds the training examples of ``shards`` (all of them for
+  the default, one process with one device).
+  """
+  shard_size = dataset.train.shape[0] // shards.count
+  _require(config.batch_size <= shard_size * shards.total,
+           f'config.batch_size={config.batch_size} exceeds the {shard_size * shards.total} training examples '
+           f'of dataset={config.dataset!r}')
+  minibatches_per_epoch = data.minibatches_per_epoch(dataset, shards, config.batch_size)
+  _require(config.steps_per_call * config.d_steps <= minibatches_per_epoch,
+           f'config.steps_per_call={config.steps_per_call} × d_steps={config.d_steps} minibatches exceed the '
+           f'{minibatches_per_epoch} minibatches of one epoch of {config.dataset!r}; lower steps_per_call')
+
+
+def check_model_fits_data(config: ml_collections.ConfigDict, dataset: data.Dataset) -> None:
+  """Raises ConfigError if an image-only architecture meets non-image data."""
+  for name, value in (('g_output', 'deconv'), ('model', 'conv_maxout')):
+    _require(config[name] != value or dataset.is_image,
+             f'config.{name}={value!r} needs an image dataset, not {config.dataset!r}')
