@@ -17,6 +17,7 @@ the running chunk of steps, checkpoint and exit with status 0; the same
 command resumes.
 """
 
+import pathlib
 import re
 import sys
 
@@ -98,6 +99,8 @@ def main(argv):
     _fail(f'unexpected arguments {argv[1:]}; pass settings as --config.FIELD=VALUE')
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   check_distributed_flags(_DISTRIBUTED.value, _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  if pathlib.Path(_WORKDIR.value).exists() and not pathlib.Path(_WORKDIR.value).is_dir():
+    _fail(f'--workdir={_WORKDIR.value} is a file; it must be a directory (new or of this run)')
   config = _load_config()
   try:
     validation.validate(config)  # before joining other processes; the device count is checked in run

@@ -57,10 +57,19 @@ def _payload(state: GANState, train_key: jax.Array, data_key: jax.Array) -> dict
                                    'data': jax.random.key_data(data_key)}}
 
 
+def _leaf_names(tree) -> dict[str, object]:
+  """Leaves by a path name that is the same for dicts and dataclasses, int and str keys: 'state/g_params/0/bias'."""
+  def part(entry) -> str:
+    for attribute in ('key', 'name', 'idx'):
+      if hasattr(entry, attribute):
+        return str(getattr(entry, attribute))
+    return str(entry)
+  return {'/'.join(part(entry) for entry in path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
 def nonfinite_leaves(tree) -> list[str]:
-  """The paths of the floating-point leaves of ``tree`` that hold a NaN or an Inf."""
-  leaves = jax.tree_util.tree_leaves_with_path(tree)
-  return [jax.tree_util.keystr(path) for path, leaf in leaves
+  """The paths ('g_params/hidden/0/kernel') of the floating-point leaves of ``tree`` holding NaN or Inf."""
+  return [name for name, leaf in _leaf_names(tree).items()
           if np.issubdtype(np.asarray(leaf).dtype, np.floating) and not np.isfinite(np.asarray(leaf)).all()]
 
 
@@ -74,16 +83,6 @@ def save(manager: ocp.CheckpointManager, state: GANState, train_key: jax.Array, 
     raise CheckpointError(f'refusing to checkpoint step {int(state.step)}: {bad[0]} holds NaN or Inf')
   payload = distributed.to_global(_payload(state, train_key, data_key))
   manager.save(int(state.step), args=ocp.args.StandardSave(payload))
-
-
-def _leaf_names(tree) -> dict[str, object]:
-  """Leaves by a path name that is the same for dicts and dataclasses, int and str keys: 'state/g_params/0/bias'."""
-  def part(entry) -> str:
-    for attribute in ('key', 'name', 'idx'):
-      if hasattr(entry, attribute):
-        return str(getattr(entry, attribute))
-    return str(entry)
-  return {'/'.join(part(entry) for entry in path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
 
 
 def _shape_mismatch(manager: ocp.CheckpointManager, step: int, target) -> str | None:

@@ -135,6 +135,10 @@ def _bad_input_cases(idx_dir: pathlib.Path, tmp: pathlib.Path):
   malformed = tmp / 'malformed'
   write_mnist_idx(malformed)
   (malformed / 'train-images-idx3-ubyte.gz').write_bytes(b'\x1f\x8b garbage')
+  a_file = tmp / 'a_file'
+  a_file.write_text('')
+  cluster = lambda address, processes, process: [f'--coordinator_address={address}',
+                                                 f'--num_processes={processes}', f'--process_id={process}']
   return [
       (['--config.dataset=imagenet'], "config.dataset='imagenet' is not a dataset; allowed: ['mnist', "
                                       "'fashion_mnist', 'cifar10'], ['gauss1d', 'toy_ring', 'toy_grid'] or "
@@ -156,6 +160,18 @@ def _bad_input_cases(idx_dir: pathlib.Path, tmp: pathlib.Path):
        "dataset='mnist': TFDS could not read or download the 'train' split"),
       (['--bogus_flag=1'], "Unknown command line flag 'bogus_flag'"),
       (['leftover'], "unexpected arguments ['leftover']; pass settings as --config.FIELD=VALUE"),
+      ([f'--workdir={a_file}'], f'--workdir={a_file} is a file; it must be a directory (new or of this run)'),
+      (['--num_processes=2'], '--num_processes is only used with --distributed'),
+      (['--distributed', '--num_processes=2'], '--coordinator_address, --num_processes and --process_id go '
+                                                'together: give all three, or none to let JAX detect the cluster'),
+      (['--distributed', *cluster('localhost', 2, 0)],
+       "--coordinator_address='localhost' must be host:port with a port in 1..65535"),
+      (['--distributed', *cluster('10.0.0.2:99999', 2, 0)],
+       "--coordinator_address='10.0.0.2:99999' must be host:port with a port in 1..65535"),
+      (['--distributed', *cluster('10.0.0.2:8476', 0, 0)], '--num_processes=0 must be at least 1'),
+      (['--distributed', *cluster('10.0.0.2:8476', 2, 2)], '--process_id=2 must be in 0..1 (--num_processes=2)'),
+      (['--distributed', *cluster('10.0.0.2:8476', 2, 0), '--config.batch_size=0'],
+       'config.batch_size=0 must be a positive integer'),
   ]
 
 

@@ -1,0 +1,256 @@
+"""Scale-out and robustness: several processes, SIGTERM, kill -9, divergence, bad checkpoints.
+
+Training runs here are subprocesses of ``experiments.train`` (as users run
+it), each with its own forced CPU device count; final states are read back
+from their checkpoints and compared bit for bit (or, across process layouts,
+to float32 summation order).
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+import pytest
+
+from conftest import tree_relative_error, trees_equal
+from gan_jax import checkpoint, experiment, runs, train
+from gan_jax.configs import gauss1d
+from idx_files import write_mnist_idx
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+# gauss1d, 1,200 steps in chunks of 100, checkpoints every 300: about 10 s a run.
+GAUSS = ['--config', 'gan_jax/configs/gauss1d.py', '--config.num_steps=1200', '--config.lr_decay_steps=1200',
+         '--config.checkpoint_every_steps=300', '--config.sample_every_steps=600', '--config.keep_checkpoints=10',
+         '--config.log_every_seconds=0.01']
+
+
+def _env(devices: int) -> dict:
+  return {**os.environ, 'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}'}
+
+
+def _start(workdir, *args, devices: int = 1, runner=('-m', 'experiments.train')) -> subprocess.Popen:
+  return subprocess.Popen([sys.executable, *runner, '--workdir', str(workdir), *args], cwd=REPO,
+                          env=_env(devices), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _train(workdir, *args, devices: int = 1) -> subprocess.CompletedProcess:
+  process = _start(workdir, *args, devices=devices)
+  stdout, stderr = process.communicate(timeout=600)
+  return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _wait_for(condition, process: subprocess.Popen, timeout: float = 300.0) -> None:
+  deadline = time.monotonic() + timeout
+  while not condition():
+    assert process.poll() is None, f'the run ended before the moment came: {process.communicate()}'
+    assert time.monotonic() < deadline, 'timed out waiting for the run'
+    time.sleep(0.02)
+
+
+def _final_state(workdir) -> train.GANState:
+  return runs.restore_run(workdir)[3]
+
+
+def _complete_steps(workdir) -> list[int]:
+  return sorted(int(p.name) for p in (pathlib.Path(workdir) / 'checkpoints').iterdir() if p.name.isdigit())
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('uninterrupted')
+  result = _train(workdir, *GAUSS)
+  assert result.returncode == 0, result.stderr
+  return _final_state(workdir)
+
+
+# ---------------------------------------------------------------- several processes
+
+def _free_port() -> int:
+  with socket.socket() as probe:
+    probe.bind(('127.0.0.1', 0))
+    return probe.getsockname()[1]
+
+
+def test_two_processes_of_four_devices_train_like_one_process_of_eight(tmp_path):
+  write_mnist_idx(tmp_path / 'mnist', num_train=240, num_test=24)  # 200 training images: 8 shards of 25
+  args = ['--config', 'gan_jax/configs/mnist_paper.py', f'--config.dataset=idx:{tmp_path / "mnist"}',
+          '--config.num_steps=6', '--config.steps_per_call=3', '--config.checkpoint_every_steps=3',
+          '--config.sample_every_steps=3', '--config.batch_size=16', '--config.num_shown_samples=16',
+          '--config.g_hidden_dims=(32,)', '--config.d_hidden_dims=(16,)', '--config.maxout_pieces=2',
+          '--config.log_every_seconds=0.01']
+  port = _free_port()
+  workers = [_start(tmp_path / 'two', *args, '--distributed', f'--coordinator_address=127.0.0.1:{port}',
+                    '--num_processes=2', f'--process_id={index}', devices=4) for index in range(2)]
+  outputs = [worker.communicate(timeout=600) for worker in workers]
+  for worker, (stdout, stderr) in zip(workers, outputs):
+    assert worker.returncode == 0, stderr
+  one = _train(tmp_path / 'one', *args, devices=8)
+  assert one.returncode == 0, one.stderr
+
+  two_processes, one_process = _final_state(tmp_path / 'two'), _final_state(tmp_path / 'one')
+  assert int(two_processes.step) == int(one_process.step) == 6
+  # Equal but for float32 summation order across the two processes (measured: 7e-13).
+  assert tree_relative_error(two_processes.g_params, one_process.g_params) < 1e-7
+  assert tree_relative_error(two_processes.d_params, one_process.d_params) < 1e-7
+  # Process 0 alone reports and logs; both trained (the pmap spans all 8 devices).
+  own_lines = lambda stdout: [line for line in stdout.splitlines() if not line.startswith('[Gloo]')]
+  assert 'step       6/6' in outputs[0][0] and own_lines(outputs[1][0]) == []
+  assert len((tmp_path / 'two' / 'metrics.jsonl').read_text().splitlines()) == 2
+  assert json.loads((tmp_path / 'two' / 'devices.json').read_text()) == {'num_devices': 8}
+
+
+# ---------------------------------------------------------------- preemption and kills
+
+def test_sigterm_checkpoints_the_current_step_and_a_rerun_ends_as_if_never_stopped(tmp_path, uninterrupted):
+  run = _start(tmp_path, *GAUSS)
+  _wait_for(lambda: (tmp_path / 'metrics.jsonl').exists() and (tmp_path / 'metrics.jsonl').read_text(), run)
+  run.send_signal(signal.SIGTERM)
+  stdout, stderr = run.communicate(timeout=300)
+  assert run.returncode == 0, stderr
+  stopped_at = int(stdout.split('SIGTERM: stopped at step ')[1].split()[0])
+  assert 0 < stopped_at < 1200 and stopped_at % 100 == 0
+  assert _complete_steps(tmp_path)[-1] == stopped_at
+  assert not (tmp_path / 'summary.json').exists()
+
+  rerun = _train(tmp_path, *GAUSS)
+  assert rerun.returncode == 0, rerun.stderr
+  assert f'resumed from step {stopped_at}' in rerun.stdout
+  assert trees_equal(_final_state(tmp_path), uninterrupted)
+
+
+def _kill_while_compiling(workdir):
+  run = _start(workdir, *GAUSS)
+  _wait_for(lambda: (workdir / 'config.json').exists(), run)
+  run.kill()
+  return run
+
+
+def _kill_between_checkpoints(workdir):
+  run = _start(workdir, *GAUSS)
+  _wait_for(lambda: (workdir / 'checkpoints' / '300').exists(), run)
+  run.kill()
+  return run
+
+
+def _kill_while_saving_step_600(workdir):
+  return _start(workdir, *GAUSS, runner=('tests/kill_during_save.py', '600'))
+
+
+@pytest.mark.parametrize('kill', [_kill_while_compiling, _kill_between_checkpoints, _kill_while_saving_step_600])
+def test_kill_9_at_any_moment_then_a_rerun_ends_bit_identical(tmp_path, uninterrupted, kill):
+  run = kill(tmp_path)
+  run.communicate(timeout=300)
+  assert run.returncode == -signal.SIGKILL
+  if kill is _kill_while_saving_step_600:  # its files were written, not yet committed
+    assert _complete_steps(tmp_path) == [300]
+    assert (tmp_path / 'checkpoints' / '600.orbax-checkpoint-tmp' / 'default' / '_METADATA').exists()
+
+  rerun = _train(tmp_path, *GAUSS)
+  assert rerun.returncode == 0, rerun.stderr
+  assert trees_equal(_final_state(tmp_path), uninterrupted)
+  assert not any('tmp' in p.name for p in (tmp_path / 'checkpoints').iterdir())
+  steps_logged = [json.loads(line)['step'] for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert steps_logged == list(range(100, 1201, 100))
+
+
+# ---------------------------------------------------------------- divergence
+
+def test_a_diverging_run_names_the_step_and_quantity_and_keeps_its_last_good_checkpoint(tmp_path):
+  write_mnist_idx(tmp_path / 'mnist', num_train=240, num_test=24)
+  args = ['--config', 'gan_jax/configs/mnist_paper.py', f'--config.dataset=idx:{tmp_path / "mnist"}',
+          '--config.d_input_keep=1.0', '--config.d_hidden_keep=1.0', '--config.steps_per_call=2',
+          '--config.checkpoint_every_steps=2', '--config.sample_every_steps=2', '--config.batch_size=20',
+          '--config.num_shown_samples=4', '--config.log_every_seconds=0.01']
+  first = _train(tmp_path / 'run', *args, '--config.num_steps=4')
+  assert first.returncode == 0, first.stderr
+  # Resumed with a learning rate a hundred times the paper's, the paper's model diverges within ~20 steps.
+  diverged = _train(tmp_path / 'run', *args, '--config.num_steps=40', '--config.learning_rate=10.0')
+  assert diverged.returncode == 1
+  message = diverged.stderr
+  assert message.startswith('error: training diverged at step ') and message.count('\n') == 1
+  diverged_at = int(message.split('at step ')[1].split(':')[0])
+  last_good = _complete_steps(tmp_path / 'run')[-1]
+  assert last_good < diverged_at <= last_good + 2
+  assert f': d_fake, d_fake_g, d_loss, d_params, d_real, g_loss, g_params became NaN or Inf; ' in message
+  assert message.endswith(f'the last checkpoint is step {last_good} in {tmp_path / "run" / "checkpoints"}\n')
+  state = _final_state(tmp_path / 'run')
+  assert int(state.step) == last_good and checkpoint.nonfinite_leaves(state) == []
+
+
+def test_finite_checks_name_the_quantity_that_went_bad():
+  gan_state = train.GANState(step=jax.numpy.zeros((), jax.numpy.int32),
+                             g_params={'w': jax.numpy.array([1.0, float('inf')])},
+                             d_params={'w': jax.numpy.array([1.0])}, g_opt_state=(), d_opt_state=())
+  checks = train.finite_checks(gan_state, {'d_loss': jax.numpy.array(float('nan')), 'g_loss': jax.numpy.array(0.3)})
+  assert {name: bool(ok) for name, ok in checks.items()} == {
+      'd_loss': False, 'g_loss': True, 'g_params': False, 'd_params': True}
+  with pytest.raises(checkpoint.CheckpointError, match='refusing to checkpoint step 0: d_params/w holds NaN or Inf'):
+    checkpoint.save(None, gan_state.replace(g_params={'w': jax.numpy.ones(2)}, d_params={'w': jax.numpy.array([float('nan')])}),
+                    jax.random.key(0), jax.random.key(1))
+
+
+# ---------------------------------------------------------------- bad checkpoints
+
+def _tiny_gauss(**overrides):
+  config = gauss1d.get_config()
+  config.update(dict(num_steps=6, steps_per_call=3, checkpoint_every_steps=3, sample_every_steps=3,
+                     log_every_seconds=0.01, batch_size=16, num_shown_samples=16, g_hidden_dims=(16,),
+                     d_hidden_dims=(16,), keep_checkpoints=10))
+  config.update(overrides)
+  return config
+
+
+def _truncate_arrays(step_dir: pathlib.Path) -> None:
+  for data_file in (step_dir / 'default' / 'd').iterdir():
+    data_file.write_bytes(data_file.read_bytes()[:data_file.stat().st_size // 2])
+
+
+def _garble_metadata(step_dir: pathlib.Path) -> None:
+  (step_dir / 'default' / '_METADATA').write_text('{"tree_metadata": ')
+
+
+@pytest.mark.parametrize('corrupt', [_truncate_arrays, _garble_metadata])
+def test_a_corrupted_latest_checkpoint_is_set_aside_and_the_previous_one_resumed(tmp_path, corrupt):
+  experiment.run(_tiny_gauss(num_steps=9), tmp_path / 'straight', print_fn=lambda _: None)
+  experiment.run(_tiny_gauss(), tmp_path / 'run', print_fn=lambda _: None)
+  corrupt(tmp_path / 'run' / 'checkpoints' / '6')
+  lines = []
+  experiment.run(_tiny_gauss(num_steps=9), tmp_path / 'run', print_fn=lines.append)
+  directory = tmp_path / 'run' / 'checkpoints'
+  assert lines[0].startswith(f'warning: checkpoint step 6 in {directory} cannot be restored (')
+  assert lines[0].endswith(f'moved it to {directory}.unreadable/6; resuming from step 3')
+  assert lines[1] == f'resumed from step 3 of {directory}'
+  assert (tmp_path / 'run' / 'checkpoints.unreadable' / '6').is_dir()
+  assert trees_equal(_final_state(tmp_path / 'run'), _final_state(tmp_path / 'straight'))
+
+
+def test_a_directory_where_no_checkpoint_can_be_read_is_an_error_that_moves_nothing(tmp_path):
+  experiment.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
+  for step in (3, 6):
+    _truncate_arrays(tmp_path / 'checkpoints' / str(step))
+  with pytest.raises(checkpoint.CheckpointError,
+                     match=rf'no checkpoint in {tmp_path / "checkpoints"} can be restored \(step 6: .*; step 3: '):
+    experiment.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
+  assert _complete_steps(tmp_path) == [3, 6]
+
+
+def test_a_checkpoint_of_another_model_names_the_directory_and_the_mismatch(tmp_path):
+  experiment.run(_tiny_gauss(), tmp_path / 'small', print_fn=lambda _: None)
+  shutil.copytree(tmp_path / 'small' / 'checkpoints', tmp_path / 'wide' / 'checkpoints')
+  with pytest.raises(checkpoint.CheckpointError) as error:
+    experiment.run(_tiny_gauss(g_hidden_dims=(32,)), tmp_path / 'wide', print_fn=lambda _: None)
+  assert str(error.value) == (
+      f'checkpoint step 6 in {tmp_path / "wide" / "checkpoints"} is of another model: state/g_params/hidden/0/bias '
+      'has shape (16,), this config needs (32,); use the config of that run or a new --workdir')
+  assert _complete_steps(tmp_path / 'wide') == [3, 6]
+  cli = _train(tmp_path / 'wide', '--config', 'gan_jax/configs/gauss1d.py', '--config.g_hidden_dims=(32,)')
+  assert cli.returncode == 2
+  assert cli.stderr.startswith(f'error: checkpoint step 6 in {tmp_path / "wide" / "checkpoints"} is of another '
+                               'model: state/g_params/') and cli.stderr.count('\n') == 1
