@@ -254,3 +254,13 @@ def test_a_checkpoint_of_another_model_names_the_directory_and_the_mismatch(tmp_
   assert cli.returncode == 2
   assert cli.stderr.startswith(f'error: checkpoint step 6 in {tmp_path / "wide" / "checkpoints"} is of another '
                                'model: state/g_params/') and cli.stderr.count('\n') == 1
+
+
+def test_resuming_on_another_device_count_says_the_data_order_changes(tmp_path):
+  lines = []
+  experiment._note_device_count(tmp_path, 4, lines.append)  # pylint: disable=protected-access
+  experiment._note_device_count(tmp_path, 4, lines.append)  # pylint: disable=protected-access
+  assert lines == []
+  experiment._note_device_count(tmp_path, 8, lines.append)  # pylint: disable=protected-access
+  assert lines == ['note: this run used 4 devices and now has 8; its data order from here on differs from an '
+                   'uninterrupted run on 4 (see gan_jax/data.py)']
