@@ -35,5 +35,6 @@ __all__ = [
     'as_pure_function', 'sigmoid_bias_from_marginals',
     'make_pmap_train_steps', 'make_shard_map_train_steps', 'replicate', 'unreplicate',
     'NoisePrior',
-    'GAN', 'GANState', 'd_step', 'finite_checks', 'g_step', 'init_state', 'sample', 'simultaneous_update', 'train_step', 'train_steps',
+    'GAN', 'GANState', 'd_step', 'finite_checks', 'g_step', 'init_state', 'sample', 'simultaneous_update',
+    'train_step', 'train_steps',
 ]

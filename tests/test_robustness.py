@@ -178,22 +178,30 @@ def test_a_diverging_run_names_the_step_and_quantity_and_keeps_its_last_good_che
   diverged_at = int(message.split('at step ')[1].split(':')[0])
   last_good = _complete_steps(tmp_path / 'run')[-1]
   assert last_good < diverged_at <= last_good + 2
-  assert f': d_fake, d_fake_g, d_loss, d_params, d_real, g_loss, g_params became NaN or Inf; ' in message
+  assert ': d_fake, d_fake_g, d_loss, d_params, d_real, g_loss, g_params became NaN or Inf; ' in message
   assert message.endswith(f'the last checkpoint is step {last_good} in {tmp_path / "run" / "checkpoints"}\n')
   state = _final_state(tmp_path / 'run')
   assert int(state.step) == last_good and checkpoint.nonfinite_leaves(state) == []
 
 
 def test_finite_checks_name_the_quantity_that_went_bad():
-  gan_state = train.GANState(step=jax.numpy.zeros((), jax.numpy.int32),
-                             g_params={'w': jax.numpy.array([1.0, float('inf')])},
-                             d_params={'w': jax.numpy.array([1.0])}, g_opt_state=(), d_opt_state=())
-  checks = train.finite_checks(gan_state, {'d_loss': jax.numpy.array(float('nan')), 'g_loss': jax.numpy.array(0.3)})
+  jnp = jax.numpy
+  state = train.GANState(step=jnp.zeros((), jnp.int32), g_params={'w': jnp.array([1.0, jnp.inf])},
+                         d_params={'w': jnp.array([1.0])}, g_opt_state=(), d_opt_state=())
+  checks = train.finite_checks(state, {'d_loss': jnp.array(jnp.nan), 'g_loss': jnp.array(0.3)})
   assert {name: bool(ok) for name, ok in checks.items()} == {
       'd_loss': False, 'g_loss': True, 'g_params': False, 'd_params': True}
-  with pytest.raises(checkpoint.CheckpointError, match='refusing to checkpoint step 0: d_params/w holds NaN or Inf'):
-    checkpoint.save(None, gan_state.replace(g_params={'w': jax.numpy.ones(2)}, d_params={'w': jax.numpy.array([float('nan')])}),
-                    jax.random.key(0), jax.random.key(1))
+
+
+def test_a_state_holding_nan_is_never_checkpointed(tmp_path):
+  jnp = jax.numpy
+  state = train.GANState(step=jnp.array(7, jnp.int32), g_params={'w': jnp.ones(2)},
+                         d_params={'w': jnp.array([jnp.nan])}, g_opt_state=(), d_opt_state=())
+  manager = checkpoint.make_manager(tmp_path, keep=2)
+  with pytest.raises(checkpoint.CheckpointError, match='refusing to checkpoint step 7: d_params/w holds NaN or Inf'):
+    checkpoint.save(manager, state, jax.random.key(0), jax.random.key(1))
+  manager.wait_until_finished()
+  assert manager.all_steps() == [] and list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------- bad checkpoints
