@@ -44,8 +44,6 @@ def figure1_snapshots(checkpoints=(0, 50, 300, 3000), grid=np.linspace(-1.0, 6.0
 
 def plot_figure1(snapshots: list[dict]):
   """One panel per snapshot, drawn as the paper's Figure 1: p_data black dots, p_g green, D blue dashes."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   fig, axes = plt.subplots(1, len(snapshots), figsize=(4 * len(snapshots), 3.2), sharey=True)
   for ax, snap in zip(np.atleast_1d(axes), snapshots):
@@ -77,8 +75,6 @@ def interpolation_grid(gan: train.GAN, g_params, key: jax.Array, example_shape, 
 
 def plot_training_curves(records: list[dict]):
   """Losses and mean D outputs against iterations, from metrics.jsonl records."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   steps = [r['step'] for r in records]
   fig, (losses_ax, d_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
