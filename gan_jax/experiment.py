@@ -131,9 +131,11 @@ def make_chunk_fn(gan: train.GAN, config: ml_collections.ConfigDict) -> Callable
   process's shards of the training set [n_local_devices, n div D, dim], the
   epoch of iteration first_step, that iteration, the run's data and train
   keys, and the static chunk length (its iterations must lie in two epochs).
-  Returns the replicated state, metrics [n_local_devices, num_steps] and
-  ``train.finite_checks`` of every iteration, same shape (equal on every
-  device). The state is donated.
+  Returns the replicated state; metrics [n_local_devices, num_steps]; and
+  finiteness checks: of each metric at every iteration [n_local_devices,
+  num_steps], and of each player's parameters after the last one
+  [n_local_devices] (``train.finite_checks``; all equal on every device).
+  The state is donated.
   """
   gan = parallel.data_parallel(gan)
   k, shard_batch = config.d_steps, config.batch_size // jax.device_count()
@@ -146,10 +148,10 @@ def make_chunk_fn(gan: train.GAN, config: ml_collections.ConfigDict) -> Callable
       indices_of = lambda b: data.minibatch_indices(permutations, first_epoch, b, shard_batch)
       indices = jax.vmap(indices_of)(step * k + jnp.arange(k))  # [k, m / D]
       state, metrics = train.train_step(gan, state, data.to_float(shard_data[indices]), train_key)
-      return state, (metrics, train.finite_checks(state, metrics))
+      return state, (metrics, {name: train.all_finite(value) for name, value in metrics.items()})
 
-    state, (metrics, finite) = lax.scan(iteration, state, first_step + jnp.arange(num_steps))
-    return state, metrics, finite
+    state, (metrics, metrics_finite) = lax.scan(iteration, state, first_step + jnp.arange(num_steps))
+    return state, metrics, (metrics_finite, train.finite_checks(state, {}))
 
   return jax.pmap(per_device, axis_name=parallel.BATCH_AXIS, in_axes=(0, 0, None, None, None, None),
                   static_broadcasted_argnums=6, donate_argnums=0)
@@ -217,14 +219,23 @@ def _print_now(line: str) -> None:
   print(line, flush=True)  # console lines must show up at once in a redirected log too
 
 
-def _first_nonfinite(finite: dict[str, np.ndarray], first_step: int) -> str | None:
-  """'at step S: d_loss, d_params' for the first iteration with a False check, else None."""
-  table = np.stack([finite[name] for name in finite])  # [num_checks, num_steps]
+def _divergence(metrics_finite: dict[str, np.ndarray], params_finite: dict[str, bool], first_step: int) -> str | None:
+  """Where a chunk went non-finite ('at step 22: d_loss, g_loss'), or None if it did not.
+
+  ``metrics_finite``: per metric, [num_steps] bools; ``params_finite``: per
+  player, after the chunk. A non-finite parameter shows in the next
+  iteration's losses, so the first bad metric dates it; bad parameters with
+  finite losses went bad in the chunk's last iteration.
+  """
+  table = np.stack(list(metrics_finite.values()))  # [num_metrics, num_steps]
+  bad_params = [name for name, ok in params_finite.items() if not ok]
   bad_steps = np.flatnonzero(~table.all(axis=0))
-  if not bad_steps.size:
-    return None
-  names = [name for name, ok in zip(finite, table[:, bad_steps[0]]) if not ok]
-  return f'at step {first_step + bad_steps[0] + 1}: {", ".join(names)} became NaN or Inf'
+  if bad_steps.size:
+    names = [name for name, ok in zip(metrics_finite, table[:, bad_steps[0]]) if not ok]
+    return f'at step {first_step + bad_steps[0] + 1}: {", ".join(names + bad_params)} became NaN or Inf'
+  if bad_params:
+    return f'at step {first_step + table.shape[1]}: {", ".join(bad_params)} became NaN or Inf'
+  return None
 
 
 def _ignore(line: str) -> None:
@@ -288,9 +299,10 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
         num_steps = min(config.steps_per_call - step % config.steps_per_call, config.num_steps - step)
         first_epoch = step * config.d_steps // minibatches_per_epoch
         chunk_start = time.perf_counter()
-        replicated_state, metrics, finite = chunk_fn(replicated_state, local_shards, first_epoch, step, data_key,
-                                                     train_key, num_steps)
-        problem = _first_nonfinite({name: np.asarray(flags[0]) for name, flags in finite.items()}, step)
+        replicated_state, metrics, (metrics_finite, params_finite) = chunk_fn(
+            replicated_state, local_shards, first_epoch, step, data_key, train_key, num_steps)
+        problem = _divergence({name: np.asarray(flags[0]) for name, flags in metrics_finite.items()},
+                              {name: bool(flags[0]) for name, flags in params_finite.items()}, step)
         if problem:
           last = manager.latest_step()
           kept = 'no checkpoint was written' if last is None else f'the last checkpoint is step {last}'

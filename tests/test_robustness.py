@@ -17,6 +17,7 @@ import sys
 import time
 
 import jax
+import numpy as np
 import pytest
 
 from conftest import tree_relative_error, trees_equal
@@ -178,7 +179,7 @@ def test_a_diverging_run_names_the_step_and_quantity_and_keeps_its_last_good_che
   diverged_at = int(message.split('at step ')[1].split(':')[0])
   last_good = _complete_steps(tmp_path / 'run')[-1]
   assert last_good < diverged_at <= last_good + 2
-  assert ': d_fake, d_fake_g, d_loss, d_params, d_real, g_loss, g_params became NaN or Inf; ' in message
+  assert ': d_fake, d_fake_g, d_loss, d_real, g_loss, d_params, g_params became NaN or Inf; ' in message
   assert message.endswith(f'the last checkpoint is step {last_good} in {tmp_path / "run" / "checkpoints"}\n')
   state = _final_state(tmp_path / 'run')
   assert int(state.step) == last_good and checkpoint.nonfinite_leaves(state) == []
@@ -272,3 +273,13 @@ def test_resuming_on_another_device_count_says_the_data_order_changes(tmp_path):
   experiment._note_device_count(tmp_path, 8, lines.append)  # pylint: disable=protected-access
   assert lines == ['note: this run used 4 devices and now has 8; its data order from here on differs from an '
                    'uninterrupted run on 4 (see gan_jax/data.py)']
+
+
+def test_divergence_is_dated_by_the_first_bad_loss_or_else_the_chunks_last_step():
+  metrics_finite = {'d_loss': np.array([True, True, False, False]), 'g_loss': np.array([True, True, True, False])}
+  assert experiment._divergence(metrics_finite, {'g_params': False, 'd_params': True}, 20) == (  # pylint: disable=protected-access
+      'at step 23: d_loss, g_params became NaN or Inf')
+  all_fine = {'d_loss': np.ones(4, bool), 'g_loss': np.ones(4, bool)}
+  assert experiment._divergence(all_fine, {'g_params': True, 'd_params': False}, 20) == (  # pylint: disable=protected-access
+      'at step 24: d_params became NaN or Inf')
+  assert experiment._divergence(all_fine, {'g_params': True, 'd_params': True}, 20) is None  # pylint: disable=protected-access
