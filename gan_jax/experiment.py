@@ -15,6 +15,7 @@ resumes from the latest checkpoint in ``workdir``. In a multi-process run
 config and workdir; process 0 alone writes logs, pictures and summaries.
 """
 
+import dataclasses
 import json
 import math
 import pathlib
@@ -26,6 +27,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 from flax import nnx
 from jax import lax
 
@@ -242,6 +244,53 @@ def _ignore(line: str) -> None:
   del line
 
 
+@dataclasses.dataclass(frozen=True)
+class _Setup:
+  """What the loop starts from: the game, the (restored) state and keys, the data, the checkpoints."""
+  gan: train.GAN
+  state: train.GANState
+  train_key: jax.Array
+  data_key: jax.Array
+  sample_key: jax.Array
+  dataset: data.Dataset
+  shards: data.Shards
+  manager: ocp.CheckpointManager
+
+
+def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: Callable[[str], None]) -> _Setup:
+  """Validates, loads this process's data, builds the game and restores the latest checkpoint."""
+  num_devices = jax.device_count()
+  validation.validate(config, num_devices)
+  train_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
+  shards = data.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
+  dataset = data.load(config.dataset, data_key, config.data_dir, shards)
+  validation.check_against_data(config, dataset, shards)
+  validation.check_model_fits_data(config, dataset)
+  _check_resume_compatible(config, workdir)
+  pixel_means = global_pixel_means(dataset) if dataset.is_image else None
+  gan, state = build(config, dataset, shards, pixel_means)
+
+  if distributed.is_primary():
+    workdir.mkdir(parents=True, exist_ok=True)
+  distributed.barrier('workdir')
+  manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
+  restored = checkpoint.restore_latest(manager, state, train_key, data_key, warn=print_fn)
+  if restored is not None:
+    state, train_key, data_key = restored
+    print_fn(f'resumed from step {int(state.step)} of {workdir / "checkpoints"}')
+  if distributed.is_primary():
+    _save_config(config, workdir)
+    _note_device_count(workdir, num_devices, print_fn)
+  return _Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager)
+
+
+def _device_shards(dataset: data.Dataset, devices) -> jax.Array:
+  """This process's training examples as [n_local_devices, n div D, dim], row d on ``devices[d]``."""
+  shard_size = dataset.train.shape[0] // len(devices)
+  stacked = dataset.train[:shard_size * len(devices)].reshape(len(devices), shard_size, -1)
+  return parallel.put_shards(stacked, devices)
+
+
 def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
         print_fn: Callable[[str], None] = _print_now) -> dict:
   """Trains per ``config`` in ``workdir``, resuming from its latest checkpoint; returns a summary.
@@ -254,41 +303,18 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   chunk's mean metrics, plus the mean and std of 10,000 samples for 1-D data.
   Only process 0 prints and writes logs; every process returns the summary.
   """
-  num_devices, local_devices = jax.device_count(), jax.local_devices()
-  validation.validate(config, num_devices)
   primary = distributed.is_primary()
   print_fn = print_fn if primary else _ignore
   workdir = pathlib.Path(workdir)
-  train_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  shards = data.Shards(distributed.first_local_shard(), len(local_devices), num_devices)
-  dataset = data.load(config.dataset, data_key, config.data_dir, shards)
-  validation.check_against_data(config, dataset, shards)
-  validation.check_model_fits_data(config, dataset)
-  _check_resume_compatible(config, workdir)
-  pixel_means = global_pixel_means(dataset) if dataset.is_image else None
-  gan, state = build(config, dataset, shards, pixel_means)
-
-  if primary:
-    workdir.mkdir(parents=True, exist_ok=True)
-  distributed.barrier('workdir')
-  manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
-  restored = checkpoint.restore_latest(manager, state, train_key, data_key, warn=print_fn)
-  if restored is not None:
-    state, train_key, data_key = restored
-    print_fn(f'resumed from step {int(state.step)} of {workdir / "checkpoints"}')
-  if primary:
-    _save_config(config, workdir)
-    _note_device_count(workdir, num_devices, print_fn)
-
-  minibatches_per_epoch = data.minibatches_per_epoch(dataset, shards, config.batch_size)
+  setup = _set_up(config, workdir, print_fn)
+  gan, dataset, manager = setup.gan, setup.dataset, setup.manager
+  minibatches_per_epoch = data.minibatches_per_epoch(dataset, setup.shards, config.batch_size)
   chunk_fn = make_chunk_fn(gan, config)
-  replicated_state = parallel.replicate(state, local_devices)
-  shard_size = dataset.train.shape[0] // len(local_devices)
-  local_shards = parallel.put_shards(
-      dataset.train[:shard_size * len(local_devices)].reshape(len(local_devices), shard_size, -1), local_devices)
-  shown_noise = gan.prior.sample(sample_key, config.num_shown_samples)
+  replicated_state = parallel.replicate(setup.state, jax.local_devices())
+  local_shards = _device_shards(dataset, jax.local_devices())
+  shown_noise = gan.prior.sample(setup.sample_key, config.num_shown_samples)
   generate = jax.jit(gan.generator)
-  step = int(state.step)
+  step = int(setup.state.step)
   log = monitoring.RunLog(workdir, start_step=step) if primary else monitoring.NoLog()
   run_start = time.perf_counter()
   last_console_step, last_console_time = step, run_start
@@ -300,7 +326,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
         first_epoch = step * config.d_steps // minibatches_per_epoch
         chunk_start = time.perf_counter()
         replicated_state, metrics, (metrics_finite, params_finite) = chunk_fn(
-            replicated_state, local_shards, first_epoch, step, data_key, train_key, num_steps)
+            replicated_state, local_shards, first_epoch, step, setup.data_key, setup.train_key, num_steps)
         problem = _divergence({name: np.asarray(flags[0]) for name, flags in metrics_finite.items()},
                               {name: bool(flags[0]) for name, flags in params_finite.items()}, step)
         if problem:
@@ -323,7 +349,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
           log.picture(step, samples_picture(np.asarray(generate(g_params, shown_noise)), dataset))
         stopping = distributed.any_process(stop.requested)
         if stopping or step % config.checkpoint_every_steps == 0 or step == config.num_steps:
-          checkpoint.save(manager, parallel.unreplicate(replicated_state), train_key, data_key)
+          checkpoint.save(manager, parallel.unreplicate(replicated_state), setup.train_key, setup.data_key)
         if stopping:
           print_fn(f'SIGTERM: stopped at step {step} with a checkpoint in {manager.directory}; '
                    f'run the same command to resume')
@@ -333,7 +359,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
     log.close()
   if dataset.dim == 1:
     g_params = parallel.unreplicate(replicated_state.g_params)
-    samples = np.asarray(train.sample(gan, g_params, jax.random.fold_in(sample_key, 1), 10_000))
+    samples = np.asarray(train.sample(gan, g_params, jax.random.fold_in(setup.sample_key, 1), 10_000))
     summary.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
   if primary:
     (workdir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
