@@ -23,8 +23,9 @@ original code, train[0:40000] and train[40000:50000].
 
 Shards and minibatches. A run on D devices cuts the training set of n
 examples into D contiguous shards of n div D examples (the last n mod D are
-not used) and device d holds shard d (``Shards``); a process loads only the
-shards of its own devices. Each minibatch of m takes m/D examples from every
+not used) and device d holds shard d (``Shards``); a process keeps only the
+shards of its own devices (from TFDS it reads no other records; IDX files
+are read whole, then cut). Each minibatch of m takes m/D examples from every
 shard. Epoch e visits shard d in the order
 ``permutation(fold_in(fold_in(data_key, d), e), n div D)``, in consecutive
 runs of m/D without replacement; so an epoch has B = (n div D) div (m/D)
@@ -287,9 +288,8 @@ def check_name(spec: str) -> None:
 def take_shards(dataset: Dataset, shards: Shards) -> Dataset:
   """Only the training examples (and labels) of ``shards``; validation and test left empty."""
   start, stop = shards.example_range(dataset.train.shape[0])
-  labels = dataset.train_labels[start:stop] if dataset.train_labels.size else dataset.train_labels
   return dataclasses.replace(dataset, train=dataset.train[start:stop], validation=dataset.validation[:0],
-                             test=dataset.test[:0], train_labels=labels,
+                             test=dataset.test[:0], train_labels=dataset.train_labels[start:stop],
                              validation_labels=dataset.validation_labels[:0], test_labels=dataset.test_labels[:0])
 
 
