@@ -10,12 +10,12 @@ frechet_distance, precision and recall. See gan_jax/evaluation.py.
 
 import json
 import pathlib
-import sys
 
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 
-from gan_jax import checkpoint, data, runs, validation
+from experiments import cli
+from gan_jax import runs
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The training run to evaluate.')
 _NUM_SAMPLES = flags.DEFINE_integer('num_samples', None, 'Generator samples (default 10,000 images / 2,500 toy).')
@@ -28,16 +28,12 @@ flags.mark_flags_as_required(['workdir'])
 
 
 def main(argv):
-  if len(argv) > 1:
-    print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
-    sys.exit(2)
-  logging.set_verbosity(logging.WARNING)
+  cli.start(argv)
   try:
     metrics, samples = runs.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value,
                                                _CLASSIFIER.value)
-  except (validation.ConfigError, data.DataError, checkpoint.CheckpointError) as error:
-    print(f'error: {error}', file=sys.stderr)
-    sys.exit(2)
+  except cli.BAD_INPUT as error:
+    cli.fail(str(error))
   name = 'eval_real_centres.json' if _REAL_CENTRES.value else 'eval.json'
   (pathlib.Path(_WORKDIR.value) / name).write_text(json.dumps(metrics, indent=2) + '\n')
   if _SAVE_SAMPLES.value:

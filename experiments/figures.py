@@ -11,35 +11,30 @@ training_curves.png (losses and mean D(x), D(G(z)) from its metrics.jsonl).
 
 import json
 import pathlib
-import sys
 
 import jax
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 
-from gan_jax import checkpoint, data, figures, runs, train, validation, viz
+from experiments import cli
+from gan_jax import figures, runs, train, viz
 
 _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/figures', 'Where the PNGs go.')
 _RUN = flags.DEFINE_string('run', None, 'A trained image run (its --workdir) for Figure 3, samples and curves.')
 
 
 def main(argv):
-  if len(argv) > 1:
-    print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
-    sys.exit(2)
-  logging.set_verbosity(logging.WARNING)
+  cli.start(argv)
   out = pathlib.Path(_OUT_DIR.value)
   out.mkdir(parents=True, exist_ok=True)
   written = []
   if _RUN.value:
     try:
       _, dataset, gan, state, sample_key = runs.restore_run(_RUN.value)
-    except (validation.ConfigError, data.DataError, checkpoint.CheckpointError) as error:
-      print(f'error: {error}', file=sys.stderr)
-      sys.exit(2)
+    except cli.BAD_INPUT as error:
+      cli.fail(str(error))
     if not dataset.is_image:
-      print(f'error: --run={_RUN.value} is a {dataset.name!r} run; Figure 3 needs images', file=sys.stderr)
-      sys.exit(2)
+      cli.fail(f'--run={_RUN.value} is a {dataset.name!r} run; Figure 3 needs images')
     viz.save_png(out / 'figure3_interpolation.png',
                  figures.interpolation_grid(gan, state.g_params, jax.random.fold_in(sample_key, 3),
                                             dataset.example_shape))

@@ -19,12 +19,12 @@ command resumes.
 
 import pathlib
 import re
-import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
-from gan_jax import checkpoint, data, distributed, experiment, validation
+from experiments import cli
+from gan_jax import distributed, experiment, validation
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a preset in gan_jax/configs/.',
                                           lock_config=True)
@@ -36,27 +36,19 @@ _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'Number of processe
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'This process, 0 … num_processes − 1 (with --distributed).')
 flags.mark_flags_as_required(['config', 'workdir'])
 
-BAD_INPUT = (validation.ConfigError, data.DataError, checkpoint.CheckpointError)
-
-
-def _fail(message: str, status: int = 2):
-  print(f'error: {message}', file=sys.stderr)
-  sys.exit(status)
-
-
 def parse_flags(argv: list[str]) -> list[str]:
   """absl's parsing, but a bad flag is one line and exit status 2 (absl's own: usage text, 1)."""
   try:
     return flags.FLAGS(argv)
   except flags.Error as error:
-    _fail(str(error).splitlines()[0])
+    cli.fail(str(error).splitlines()[0])
   except (AttributeError, KeyError) as error:  # --config.FIELD=… for a field the config lacks
     detail = str(error.args[0]) if error.args else str(error)
     suggestion = re.search(r'Did you mean "(\w+)" instead of "(\w+)"', detail)
     if suggestion:
-      _fail(f'--config.{suggestion[2]} is not a config field; did you mean --config.{suggestion[1]}?')
+      cli.fail(f'--config.{suggestion[2]} is not a config field; did you mean --config.{suggestion[1]}?')
     name = re.search(r'\w+', detail)
-    _fail(f'--config.{name[0] if name else detail} is not a config field; see gan_jax/configs/base.py')
+    cli.fail(f'--config.{name[0] if name else detail} is not a config field; see gan_jax/configs/base.py')
 
 
 def _load_config():
@@ -67,7 +59,7 @@ def _load_config():
     return config
   except OSError as error:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    _fail(f'--config could not be loaded: {lines[-1] if lines else error}')
+    cli.fail(f'--config could not be loaded: {lines[-1] if lines else error}')
 
 
 def check_distributed_flags(enabled: bool, coordinator: str | None, num_processes: int | None,
@@ -76,18 +68,18 @@ def check_distributed_flags(enabled: bool, coordinator: str | None, num_processe
   given = {'--coordinator_address': coordinator, '--num_processes': num_processes, '--process_id': process_id}
   named = [name for name, value in given.items() if value is not None]
   if named and not enabled:
-    _fail(f'{named[0]} is only used with --distributed')
+    cli.fail(f'{named[0]} is only used with --distributed')
   if named and len(named) != 3:
-    _fail('--coordinator_address, --num_processes and --process_id go together: give all three, or none '
+    cli.fail('--coordinator_address, --num_processes and --process_id go together: give all three, or none '
           'to let JAX detect the cluster')
   if not named:
     return
   if not re.fullmatch(r'[\w.\-]+:\d{1,5}', coordinator) or not 0 < int(coordinator.rsplit(':', 1)[1]) < 65536:
-    _fail(f'--coordinator_address={coordinator!r} must be host:port with a port in 1..65535')
+    cli.fail(f'--coordinator_address={coordinator!r} must be host:port with a port in 1..65535')
   if num_processes < 1:
-    _fail(f'--num_processes={num_processes} must be at least 1')
+    cli.fail(f'--num_processes={num_processes} must be at least 1')
   if not 0 <= process_id < num_processes:
-    _fail(f'--process_id={process_id} must be in 0..{num_processes - 1} (--num_processes={num_processes})')
+    cli.fail(f'--process_id={process_id} must be in 0..{num_processes - 1} (--num_processes={num_processes})')
 
 
 def _format(value) -> str:
@@ -95,22 +87,20 @@ def _format(value) -> str:
 
 
 def main(argv):
-  if len(argv) > 1:
-    _fail(f'unexpected arguments {argv[1:]}; pass settings as --config.FIELD=VALUE')
-  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  cli.start(argv, hint='; pass settings as --config.FIELD=VALUE')
   check_distributed_flags(_DISTRIBUTED.value, _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   if pathlib.Path(_WORKDIR.value).exists() and not pathlib.Path(_WORKDIR.value).is_dir():
-    _fail(f'--workdir={_WORKDIR.value} is a file; it must be a directory (new or of this run)')
+    cli.fail(f'--workdir={_WORKDIR.value} is a file; it must be a directory (new or of this run)')
   config = _load_config()
   try:
     validation.validate(config)  # before joining other processes; the device count is checked in run
     if _DISTRIBUTED.value:
       distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     summary = experiment.run(config, _WORKDIR.value)
-  except BAD_INPUT as error:
-    _fail(str(error))
+  except cli.BAD_INPUT as error:
+    cli.fail(str(error))
   except experiment.TrainingDiverged as error:
-    _fail(str(error), status=1)
+    cli.fail(str(error), status=1)
   if distributed.is_primary():
     print('summary: ' + '  '.join(f'{name}={_format(value)}' for name, value in summary.items()))
 

@@ -78,11 +78,11 @@ def save(manager: ocp.CheckpointManager, state: GANState, train_key: jax.Array, 
 
   Raises CheckpointError, writing nothing, if the state holds NaN or Inf.
   """
-  bad = nonfinite_leaves(state)
+  payload = jax.device_get(_payload(state, train_key, data_key))  # one copy to the host, checked and saved
+  bad = nonfinite_leaves(payload['state'])
   if bad:
     raise CheckpointError(f'refusing to checkpoint step {int(state.step)}: {bad[0]} holds NaN or Inf')
-  payload = distributed.to_global(_payload(state, train_key, data_key))
-  manager.save(int(state.step), args=ocp.args.StandardSave(payload))
+  manager.save(int(state.step), args=ocp.args.StandardSave(distributed.to_global(payload)))
 
 
 def _shape_mismatch(manager: ocp.CheckpointManager, step: int, target) -> str | None:

@@ -123,20 +123,26 @@ def test_evaluate_cli_on_a_toy_ring_run(tmp_path):
   assert 'modes_covered' in result.stdout
 
 
-def test_evaluate_cli_on_an_mnist_paper_run_gives_the_parzen_fields(tmp_path):
-  idx_dir = tmp_path / 'idx'
-  write_mnist_idx(idx_dir, num_train=240, num_test=24)
+@pytest.fixture(scope='module')
+def mnist_run(tmp_path_factory) -> pathlib.Path:
+  """The workdir of a tiny mnist_paper run on synthetic IDX files."""
+  directory = tmp_path_factory.mktemp('mnist_paper')
+  write_mnist_idx(directory / 'idx', num_train=240, num_test=24)
   config = mnist_paper.get_config()
-  config.dataset = f'idx:{idx_dir}'
-  _tiny_run(config, tmp_path / 'run')
-  result = _evaluate_cli('--workdir', str(tmp_path / 'run'), '--num_samples=50')
+  config.dataset = f'idx:{directory / "idx"}'
+  _tiny_run(config, directory / 'run')
+  return directory / 'run'
+
+
+def test_evaluate_cli_on_an_mnist_paper_run_gives_the_parzen_fields(mnist_run):
+  result = _evaluate_cli('--workdir', str(mnist_run), '--num_samples=50')
   assert result.returncode == 0, result.stderr
-  report = json.loads((tmp_path / 'run' / 'eval.json').read_text())
+  report = json.loads((mnist_run / 'eval.json').read_text())
   assert report['parzen_sigma'] in evaluation.SIGMAS and report['num_samples'] == 50
   assert np.isfinite(report['parzen_ll']) and report['parzen_se'] > 0
-  reference = _evaluate_cli('--workdir', str(tmp_path / 'run'), '--num_samples=50', '--real_centres')
+  reference = _evaluate_cli('--workdir', str(mnist_run), '--num_samples=50', '--real_centres')
   assert reference.returncode == 0, reference.stderr
-  assert json.loads((tmp_path / 'run' / 'eval_real_centres.json').read_text())['real_centres'] is True
+  assert json.loads((mnist_run / 'eval_real_centres.json').read_text())['real_centres'] is True
 
 
 def test_evaluate_cli_without_a_run_is_bad_input(tmp_path):
@@ -145,15 +151,10 @@ def test_evaluate_cli_without_a_run_is_bad_input(tmp_path):
   assert result.stderr == f'error: --workdir={tmp_path} holds no training run (no config.json)\n'
 
 
-def test_figures_command_writes_every_figure(tmp_path):
-  idx_dir = tmp_path / 'idx'
-  write_mnist_idx(idx_dir, num_train=240, num_test=24)
-  config = mnist_paper.get_config()
-  config.dataset = f'idx:{idx_dir}'
-  _tiny_run(config, tmp_path / 'run')
+def test_figures_command_writes_every_figure(tmp_path, mnist_run):
   env = {**os.environ, 'XLA_FLAGS': ''}
   result = subprocess.run([sys.executable, '-m', 'experiments.figures', '--out_dir', str(tmp_path / 'figures'),
-                           '--run', str(tmp_path / 'run')], cwd=REPO, env=env, capture_output=True, text=True,
+                           '--run', str(mnist_run)], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
   assert result.returncode == 0, result.stderr
   from PIL import Image
