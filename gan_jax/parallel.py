@@ -73,8 +73,14 @@ def put_shards(x: np.ndarray, devices: Sequence[jax.Device]) -> jax.Array:
 
 
 def unreplicate(tree):
-  """The first device's copy of a replicated tree (all copies are equal)."""
-  return jax.tree.map(lambda x: x[0], tree)
+  """This process's first copy of a replicated tree (all copies are equal).
+
+  Reads the first addressable shard, so it works on multi-host runs, where
+  ``x[0]`` of a global array would be a gather across processes.
+  """
+  def first_copy(x):
+    return x.addressable_data(0)[0] if isinstance(x, jax.Array) else x[0]
+  return jax.tree.map(first_copy, tree)
 
 
 def make_pmap_train_steps(gan: train.GAN, devices: Sequence[jax.Device] | None = None) -> Callable:

@@ -11,7 +11,7 @@ os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 
 import jax  # noqa: E402  (must follow the environment set-up above)
-import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from flax import nnx  # noqa: E402
 
@@ -53,10 +53,11 @@ def tree_max_abs_diff(a, b) -> float:
 
 
 def tree_relative_error(actual, expected) -> float:
-  """‖actual − expected‖₂ / ‖expected‖₂ over all leaves taken as one vector."""
-  squared = lambda tree: sum(float(jnp.sum(jnp.square(leaf))) for leaf in jax.tree.leaves(tree))
-  difference = jax.tree.map(lambda x, y: x - y, actual, expected)
-  return (squared(difference) / squared(expected)) ** 0.5
+  """‖actual − expected‖₂ / ‖expected‖₂ over all leaves taken as one vector, computed in float64."""
+  as_float64 = lambda tree: [np.asarray(leaf, np.float64) for leaf in jax.tree.leaves(tree)]
+  squared = lambda leaves: sum(float(np.sum(np.square(leaf))) for leaf in leaves)
+  difference = [a - e for a, e in zip(as_float64(actual), as_float64(expected))]
+  return (squared(difference) / squared(as_float64(expected))) ** 0.5
 
 
 def trees_equal(a, b) -> bool:

@@ -97,9 +97,13 @@ def test_two_processes_of_four_devices_train_like_one_process_of_eight(tmp_path)
 
   two_processes, one_process = _final_state(tmp_path / 'two'), _final_state(tmp_path / 'one')
   assert int(two_processes.step) == int(one_process.step) == 6
-  # Equal but for float32 summation order across the two processes (measured: 7e-13).
-  assert tree_relative_error(two_processes.g_params, one_process.g_params) < 1e-7
-  assert tree_relative_error(two_processes.d_params, one_process.d_params) < 1e-7
+  # Equal but for float32 summation order across the two processes: each of the
+  # 6 iterations can round a parameter to a neighbouring float32 (one ulp, at
+  # most 2^-23 relative) where the order of a sum differs; measured: 7e-13. A
+  # different data order or key moves D's parameters by ~1e-3 relative.
+  bound = 6 * 2.0 ** -23
+  assert tree_relative_error(two_processes.g_params, one_process.g_params) <= bound
+  assert tree_relative_error(two_processes.d_params, one_process.d_params) <= bound
   # Process 0 alone reports and logs; both trained (the pmap spans all 8 devices).
   # (Gloo's own connection messages go to stdout too, from several threads, so lines can interleave.)
   assert 'step       6/6' in outputs[0][0] and 'summary: step=6' in outputs[0][0]
