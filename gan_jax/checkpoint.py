@@ -41,6 +41,9 @@ from gan_jax import distributed
 from gan_jax.train import GANState
 
 
+BEST_METRIC = 'validation_ll'  # what ``make_best_manager`` ranks checkpoints by (higher is better)
+
+
 class CheckpointError(RuntimeError):
   """A checkpoint cannot be written or restored into this run; the message says why."""
 
@@ -50,6 +53,22 @@ def make_manager(directory: str | pathlib.Path, keep: int) -> ocp.CheckpointMana
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True)
   return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
                                item_handlers=ocp.StandardCheckpointHandler())
+
+
+def make_best_manager(directory: str | pathlib.Path) -> ocp.CheckpointManager:
+  """A manager keeping the one checkpoint with the highest ``BEST_METRIC`` in ``directory``."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda metrics: metrics[BEST_METRIC],
+                                         best_mode='max', keep_checkpoints_without_metrics=False, create=True,
+                                         cleanup_tmp_directories=True)
+  return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
+                               item_handlers=ocp.StandardCheckpointHandler())
+
+
+def best_value(manager: ocp.CheckpointManager) -> float | None:
+  """The ``BEST_METRIC`` of the best checkpoint of a ``make_best_manager`` manager, or None if it is empty."""
+  manager.wait_until_finished()  # a save in flight has no metrics on record yet
+  step = manager.best_step()
+  return None if step is None else float(manager.metrics(step)[BEST_METRIC])
 
 
 def _payload(state: GANState, train_key: jax.Array, data_key: jax.Array) -> dict:
@@ -73,16 +92,18 @@ def nonfinite_leaves(tree) -> list[str]:
           if np.issubdtype(np.asarray(leaf).dtype, np.floating) and not np.isfinite(np.asarray(leaf)).all()]
 
 
-def save(manager: ocp.CheckpointManager, state: GANState, train_key: jax.Array, data_key: jax.Array) -> None:
+def save(manager: ocp.CheckpointManager, state: GANState, train_key: jax.Array, data_key: jax.Array,
+         metrics: dict[str, float] | None = None) -> None:
   """Saves (asynchronously) at ``state.step``; ``state`` must not be replicated over a device axis.
 
-  Raises CheckpointError, writing nothing, if the state holds NaN or Inf.
+  ``metrics`` are stored with the step (a ``make_best_manager`` ranks by
+  them). Raises CheckpointError, writing nothing, if the state holds NaN or Inf.
   """
   payload = jax.device_get(_payload(state, train_key, data_key))  # one copy to the host, checked and saved
   bad = nonfinite_leaves(payload['state'])
   if bad:
     raise CheckpointError(f'refusing to checkpoint step {int(state.step)}: {bad[0]} holds NaN or Inf')
-  manager.save(int(state.step), args=ocp.args.StandardSave(distributed.to_global(payload)))
+  manager.save(int(state.step), args=ocp.args.StandardSave(distributed.to_global(payload)), metrics=metrics)
 
 
 def _shape_mismatch(manager: ocp.CheckpointManager, step: int, target) -> str | None:
@@ -160,10 +181,33 @@ def restore_latest(manager: ocp.CheckpointManager, initial_state: GANState, trai
       moved_to = _set_aside(manager, bad_step)
       warn(f'warning: checkpoint step {bad_step} in {manager.directory} cannot be restored ({reason}); '
            f'moved it to {moved_to}; resuming from step {step}')
-    keys = restored['keys']
-    return (restored['state'], jax.random.wrap_key_data(keys['train']), jax.random.wrap_key_data(keys['data']))
+    return _unpack(restored)
   if unreadable:
     details = '; '.join(f'step {step}: {reason}' for step, reason in unreadable)
     raise CheckpointError(f'no checkpoint in {manager.directory} can be restored ({details}); '
                           f'use a new --workdir to start afresh')
   return None
+
+
+def restore_step(manager: ocp.CheckpointManager, step: int, initial_state: GANState, train_key: jax.Array,
+                 data_key: jax.Array) -> tuple[GANState, jax.Array, jax.Array]:
+  """(state, train_key, data_key) of checkpoint ``step``; CheckpointError if it is missing or unreadable.
+
+  ``initial_state`` and the keys give the structure, shapes and dtypes.
+  """
+  if step not in manager.all_steps():
+    raise CheckpointError(f'no checkpoint step {step} in {manager.directory}; '
+                          f'it holds steps {sorted(manager.all_steps())}')
+  try:
+    restored = _restore_step(manager, step, _payload(initial_state, train_key, data_key))
+  except CheckpointError:
+    raise
+  except Exception as error:  # pylint: disable=broad-except  (orbax/tensorstore raise many types)
+    raise CheckpointError(f'checkpoint step {step} in {manager.directory} cannot be restored '
+                          f'({_reason(error)})') from None
+  return _unpack(restored)
+
+
+def _unpack(restored: dict) -> tuple[GANState, jax.Array, jax.Array]:
+  keys = restored['keys']
+  return restored['state'], jax.random.wrap_key_data(keys['train']), jax.random.wrap_key_data(keys['data'])

@@ -312,6 +312,22 @@ def load(spec: str, key: jax.Array, data_dir: str | None = None, shards: Shards 
   return dataset if shards is None else take_shards(dataset, shards)
 
 
+def load_validation(spec: str, key: jax.Array, data_dir: str | None = None,
+                    num_examples: int | None = None) -> np.ndarray:
+  """The first ``num_examples`` (default: all) validation examples of a dataset, [n, dim] as stored.
+
+  What a run's Parzen monitor scores against; from TFDS it reads only those records.
+  """
+  check_name(spec)
+  if spec in TFDS_DATASETS:
+    def validation_records(split_size: int) -> range:
+      start = _num_training_examples(split_size, VALIDATION_FRACTION[spec])
+      return range(start, split_size if num_examples is None else min(split_size, start + num_examples))
+    images, _ = _tfds_split(spec, 'train', data_dir, validation_records)
+    return images.reshape(images.shape[0], -1)
+  return load(spec, key, data_dir).validation[:num_examples]
+
+
 # ---------------------------------------------------------------- minibatches on device
 
 def minibatches_per_epoch(dataset: Dataset, shards: Shards, batch_size: int) -> int:

@@ -31,8 +31,8 @@ import orbax.checkpoint as ocp
 from flax import nnx
 from jax import lax
 
-from gan_jax import (checkpoint, data, distributed, models, monitoring, optim, parallel, preemption, priors,
-                     train, validation, viz)
+from gan_jax import (checkpoint, data, distributed, evaluation, models, monitoring, optim, parallel, preemption,
+                     priors, train, validation, viz)
 from gan_jax.configs import base
 
 
@@ -121,7 +121,7 @@ def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data
       g_apply, d_apply, priors.NoisePrior(config.prior, config.latent_dim),
       g_optimizer=_optimizer(config, 1.0, 1, minibatches_per_epoch),
       d_optimizer=_optimizer(config, config.d_learning_rate_scale, config.d_steps, minibatches_per_epoch),
-      g_loss=config.g_loss, d_steps=config.d_steps, update_rule=config.update_rule)
+      g_loss=config.g_loss, d_steps=config.d_steps, update_rule=config.update_rule, g_ema_decay=config.g_ema_decay)
   return gan, train.init_state(gan, g_params, d_params)
 
 
@@ -255,8 +255,11 @@ class _Setup:
   dataset: data.Dataset
   shards: data.Shards
   manager: ocp.CheckpointManager
+  monitor: evaluation.ParzenMonitor | None
+  best_managers: dict[str, ocp.CheckpointManager]  # 'g_params' / 'g_params_ema' → its best checkpoint
 
 
+MONITOR_KEY = 2  # fold_in(sample_key, MONITOR_KEY): the monitor's noise, the same that runs.evaluate_run draws
 def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: Callable[[str], None]) -> _Setup:
   """Validates, loads this process's data, builds the game and restores the latest checkpoint."""
   num_devices = jax.device_count()
@@ -281,7 +284,44 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
   if distributed.is_primary():
     _save_config(config, workdir)
     _note_device_count(workdir, num_devices, print_fn)
-  return _Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager)
+  monitor, best_managers = None, {}
+  if config.eval_every_steps:
+    validation_images = data.load_validation(config.dataset, data_key, config.data_dir, config.eval_num_validation)
+    monitor = evaluation.ParzenMonitor(gan.generator, gan.prior, np.asarray(data.to_float(validation_images)),
+                                       jax.random.fold_in(sample_key, MONITOR_KEY), config.eval_num_samples)
+    best_managers = {name: checkpoint.make_best_manager(workdir / BEST_DIRECTORIES[name])
+                     for name in _generator_params(state)}
+  return _Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager, monitor, best_managers)
+
+
+BEST_DIRECTORIES = {'g_params': 'checkpoints_best', 'g_params_ema': 'checkpoints_best_ema'}
+
+
+def _generator_params(state: train.GANState) -> dict[str, train.Params]:
+  """The generators a state holds: {'g_params': …} and, with a weight average, {'g_params_ema': …}."""
+  kept = {'g_params': state.g_params, 'g_params_ema': state.g_params_ema}
+  return {name: params for name, params in kept.items() if params is not None}
+
+
+def _evaluate(setup: _Setup, state: train.GANState) -> dict[str, float]:
+  """The monitor's estimate for each generator of ``state``; a new best is checkpointed.
+
+  Returns ``validation_ll``, ``validation_sigma`` and ``best_validation_ll``
+  (suffixed ``_ema`` for the weight average). Only validation data is used.
+  """
+  scores = {}
+  for name, g_params in _generator_params(state).items():
+    suffix = name.removeprefix('g_params')
+    result = setup.monitor(g_params)
+    manager = setup.best_managers[name]
+    best = checkpoint.best_value(manager)
+    if best is None or result['validation_ll'] > best:  # a resumed rerun of a step scores the same: no save
+      checkpoint.save(manager, state, setup.train_key, setup.data_key,
+                      {checkpoint.BEST_METRIC: result['validation_ll']})
+      best = result['validation_ll']
+    scores.update({f'validation_ll{suffix}': result['validation_ll'],
+                   f'validation_sigma{suffix}': result['validation_sigma'], f'best_validation_ll{suffix}': best})
+  return scores
 
 
 def _device_shards(dataset: data.Dataset, devices) -> jax.Array:
@@ -339,7 +379,13 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
         now = time.perf_counter()
         epoch = step * config.d_steps / minibatches_per_epoch
         summary = {'step': step, 'epoch': epoch, **means, 'it_per_s': num_steps / (now - chunk_start)}
-        log.scalars(step, {k: v for k, v in summary.items() if k != 'step'}, wall_time=now - run_start)
+        if setup.monitor and (step % config.eval_every_steps == 0 or step == config.num_steps):
+          eval_start = time.perf_counter()
+          scores = _evaluate(setup, parallel.unreplicate(replicated_state))
+          summary.update(scores, eval_seconds=time.perf_counter() - eval_start)
+          print_fn(monitoring.evaluation_line(step, epoch, scores))
+        log.scalars(step, {k: v for k, v in summary.items() if k != 'step'},
+                    wall_time=time.perf_counter() - run_start)
         if now - last_console_time >= config.log_every_seconds or step == config.num_steps:
           window_rate = (step - last_console_step) / (now - last_console_time)
           print_fn(monitoring.console_line(step, config.num_steps, epoch, means, window_rate))
@@ -355,7 +401,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
                    f'run the same command to resume')
           return {**summary, 'stopped': 'SIGTERM'}
   finally:
-    manager.wait_until_finished()
+    for each_manager in (manager, *setup.best_managers.values()):
+      each_manager.wait_until_finished()
     log.close()
   if dataset.dim == 1:
     g_params = parallel.unreplicate(replicated_state.g_params)

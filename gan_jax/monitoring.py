@@ -4,7 +4,11 @@ Files under the workdir:
   metrics.jsonl        one JSON object per logged chunk: step, epoch, the
                        chunk's mean d_loss, g_loss, d_real (mean D(x)),
                        d_fake (mean D(G(z))), d_fake_g, it_per_s (of the chunk's
-                       compute), wall_time (seconds since this process started the run)
+                       compute), wall_time (seconds since this process started the run),
+                       run_time (seconds of the run so far, summed over resumed
+                       processes: wall_time plus the run_time of the record it
+                       resumed after); with the Parzen monitor also validation_ll,
+                       validation_sigma, best_validation_ll (and *_ema), eval_seconds
   tensorboard/         event files (tensorboardX: no TensorFlow at run time),
                        the same scalars and the sample pictures
   samples/step_XXXXXXX.png   G(z) for a fixed noise batch, every sample_every_steps
@@ -29,6 +33,16 @@ def console_line(step: int, num_steps: int, epoch: float, metrics: dict, it_per_
   return f'step {step:>7d}/{num_steps}  epoch {epoch:7.2f}  {values}  {it_per_s:7.1f} it/s  ETA {eta:6.0f} s'
 
 
+def evaluation_line(step: int, epoch: float, scores: dict[str, float]) -> str:
+  """'eval    2500  epoch    5.00  validation_ll  123.45 (σ 0.167, best  123.45)  ema …' from ``_evaluate``'s scores."""
+  parts = [f'eval {step:>7d}  epoch {epoch:7.2f}']
+  for suffix, label in (('', 'validation_ll'), ('_ema', 'ema')):
+    if f'validation_ll{suffix}' in scores:
+      parts.append(f"{label} {scores[f'validation_ll{suffix}']:8.2f} (σ {scores[f'validation_sigma{suffix}']:.3f}, "
+                   f"best {scores[f'best_validation_ll{suffix}']:8.2f})")
+  return '  '.join(parts)
+
+
 class RunLog:
   """Appends metrics to metrics.jsonl and TensorBoard, and writes sample pictures.
 
@@ -43,12 +57,14 @@ class RunLog:
     kept = [line for line in (path.read_text(encoding='utf-8').splitlines() if path.exists() else [])
             if line.strip() and json.loads(line)['step'] <= start_step]
     path.write_text(''.join(line + '\n' for line in kept), encoding='utf-8')
+    self._earlier_run_time = float(json.loads(kept[-1]).get('run_time', 0.0)) if kept else 0.0
     self._jsonl = open(path, 'a', encoding='utf-8')
     self._tensorboard = SummaryWriter(str(self.workdir / 'tensorboard'))
 
   def scalars(self, step: int, values: dict[str, float], wall_time: float) -> None:
     """Logs ``values`` at ``step``; ``wall_time`` (seconds since the process started the run) goes to jsonl only."""
-    self._jsonl.write(json.dumps({'step': step, **values, 'wall_time': wall_time}) + '\n')
+    record = {'step': step, **values, 'wall_time': wall_time, 'run_time': self._earlier_run_time + wall_time}
+    self._jsonl.write(json.dumps(record) + '\n')
     self._jsonl.flush()
     for name, value in values.items():
       self._tensorboard.add_scalar(f'train/{name}', value, step)

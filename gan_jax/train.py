@@ -61,12 +61,16 @@ class GANState:
     g_params, d_params: generator and discriminator parameters.
     g_opt_state, d_opt_state: their optimiser states (each holds its own
       update count, which drives its schedules).
+    g_params_ema: an exponential moving average of ``g_params`` (same
+      structure), or None when ``GAN.g_ema_decay`` is 0. It never feeds back
+      into training; sample from it for smoother generators.
   """
   step: jax.Array
   g_params: Params
   d_params: Params
   g_opt_state: optax.OptState
   d_opt_state: optax.OptState
+  g_params_ema: Params | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +91,9 @@ class GAN:
       fresh noise) or 'simultaneous' (the original code's SGD: one forward
       pass on one minibatch, both players' gradients from the same D outputs
       and dropout masks, both applied at once; needs d_steps = 1).
+    g_ema_decay: β of the generator's weight average, updated after every
+      iteration as ḡ ← β ḡ + (1 − β) g (starting from the initial g); 0 keeps
+      no average (``GANState.g_params_ema`` is None).
     axis_name: the named device axis to average over, or None on one device.
   """
   generator: GeneratorFn
@@ -97,6 +104,7 @@ class GAN:
   g_loss: str = 'non_saturating'
   d_steps: int = 1
   update_rule: str = 'alternating'
+  g_ema_decay: float = 0.0
   axis_name: str | None = None
 
   def __post_init__(self):
@@ -107,13 +115,21 @@ class GAN:
       raise ValueError(f'update_rule={self.update_rule!r}; allowed: {list(UPDATE_RULES)}')
     if self.update_rule == 'simultaneous' and self.d_steps != 1:
       raise ValueError(f"d_steps={self.d_steps} is not allowed with update_rule='simultaneous'; it needs d_steps=1")
+    if not 0.0 <= self.g_ema_decay < 1.0:
+      raise ValueError(f'g_ema_decay={self.g_ema_decay!r} must be in [0, 1)')
 
 
 def init_state(gan: GAN, g_params: Params, d_params: Params) -> GANState:
-  """The state at iteration 0: given parameters and fresh optimiser states."""
-  return GANState(step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
+  """The state at iteration 0: copies of the given parameters and fresh optimiser states.
+
+  The state holds copies, so the caller's arrays survive steps that donate
+  the state (``donate_argnums=0``, as both drivers in ``parallel`` do).
+  """
+  copy = functools.partial(jax.tree.map, jnp.copy)
+  return GANState(step=jnp.zeros((), jnp.int32), g_params=copy(g_params), d_params=copy(d_params),
                   g_opt_state=gan.g_optimizer.init(g_params),
-                  d_opt_state=gan.d_optimizer.init(d_params))
+                  d_opt_state=gan.d_optimizer.init(d_params),
+                  g_params_ema=copy(g_params) if gan.g_ema_decay else None)
 
 
 def sample(gan: GAN, g_params: Params, key: jax.Array, num_samples: int) -> jax.Array:
@@ -259,7 +275,8 @@ def train_step(gan: GAN, state: GANState, real_batches: jax.Array,
     key: the run's base key; the iteration's keys are derived from
       fold_in(key, state.step), so pass the same base key every iteration.
   Returns:
-    The state after k D updates and one G update, ``step`` + 1, and metrics:
+    The state after k D updates and one G update (and the generator's
+    average, if kept), ``step`` + 1, and metrics:
     ``d_loss``, ``d_real``, ``d_fake`` averaged over the k D updates,
     ``g_loss`` and ``d_fake_g`` from the G update.
   """
@@ -279,7 +296,16 @@ def train_step(gan: GAN, state: GANState, real_batches: jax.Array,
     state, d_metrics = lax.scan(one_d_step, state, (real_batches, d_keys))
     state, g_metrics = g_step(gan, state, g_key, real_batches.shape[1])
     metrics = {**jax.tree.map(jnp.mean, d_metrics), **g_metrics}
-  return state.replace(step=state.step + 1), metrics
+  return _update_average(gan, state).replace(step=state.step + 1), metrics
+
+
+def _update_average(gan: GAN, state: GANState) -> GANState:
+  """ḡ ← β ḡ + (1 − β) g, when the game keeps an average (β = ``gan.g_ema_decay`` > 0)."""
+  if not gan.g_ema_decay:
+    return state
+  beta = gan.g_ema_decay
+  average = jax.tree.map(lambda mean, new: beta * mean + (1.0 - beta) * new, state.g_params_ema, state.g_params)
+  return state.replace(g_params_ema=average)
 
 
 def train_steps(gan: GAN, state: GANState, real_batches: jax.Array,

@@ -25,7 +25,8 @@ FIELDS = (
     'd_conv_pieces',
     # the loop
     'steps_per_call', 'log_every_seconds', 'checkpoint_every_steps', 'keep_checkpoints',
-    'sample_every_steps', 'num_shown_samples')
+    'sample_every_steps', 'num_shown_samples', 'g_ema_decay', 'eval_every_steps', 'eval_num_samples',
+    'eval_num_validation')
 MODELS = ('mlp', 'maxout', 'conv_maxout')
 GENERATOR_OUTPUTS = ('dense', 'deconv')
 OPTIMIZERS = ('adam', 'sgd_momentum')
@@ -33,7 +34,7 @@ LR_SCHEDULES = ('constant', 'cosine', 'paper')
 # Fields a resumed run must share with the run that wrote the checkpoints.
 RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
                        'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
-                       'd_conv_channels')
+                       'd_conv_channels', 'g_ema_decay')
 
 
 class ConfigError(ValueError):
@@ -83,7 +84,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
     raise ConfigError(str(error)) from None
   _check_positive_ints(config, ('batch_size', 'num_steps', 'd_steps', 'latent_dim', 'maxout_pieces',
                                 'lr_decay_steps', 'steps_per_call', 'checkpoint_every_steps',
-                                'keep_checkpoints', 'sample_every_steps', 'num_shown_samples'))
+                                'keep_checkpoints', 'sample_every_steps', 'num_shown_samples',
+                                'eval_num_samples', 'eval_num_validation'))
   _require(_is_int(config.seed) and config.seed >= 0, f'config.seed={config.seed!r} must be a non-negative integer')
   _check_one_of(config, 'g_loss', sorted(losses.GENERATOR_LOSSES))
   _check_one_of(config, 'update_rule', train.UPDATE_RULES)
@@ -124,7 +126,11 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
                                                   'd_pool_shapes', 'd_pool_strides')}
   _require(len(conv_lengths) == 1, 'config.d_conv_channels, d_conv_kernels, d_conv_pads, d_pool_shapes and '
                                    'd_pool_strides must have one entry per conv layer')
-  for name in ('checkpoint_every_steps', 'sample_every_steps'):
+  _require(_is_number(config.g_ema_decay) and 0 <= config.g_ema_decay < 1,
+           f'config.g_ema_decay={config.g_ema_decay!r} must be in [0, 1) (0 keeps no average)')
+  _require(_is_int(config.eval_every_steps) and config.eval_every_steps >= 0,
+           f'config.eval_every_steps={config.eval_every_steps!r} must be a non-negative integer (0 = never)')
+  for name in ('checkpoint_every_steps', 'sample_every_steps', 'eval_every_steps'):
     _require(config[name] % config.steps_per_call == 0,
              f'config.{name}={config[name]} must be a multiple of config.steps_per_call={config.steps_per_call}')
   try:
@@ -151,7 +157,10 @@ def check_against_data(config: ml_collections.ConfigDict, dataset: data.Dataset,
 
 
 def check_model_fits_data(config: ml_collections.ConfigDict, dataset: data.Dataset) -> None:
-  """Raises ConfigError if an image-only architecture meets non-image data."""
+  """Raises ConfigError if an image-only architecture or the Parzen monitor meets non-image data."""
   for name, value in (('g_output', 'deconv'), ('model', 'conv_maxout')):
     _require(config[name] != value or dataset.is_image,
              f'config.{name}={value!r} needs an image dataset, not {config.dataset!r}')
+  _require(config.eval_every_steps == 0 or dataset.is_image,
+           f'config.eval_every_steps={config.eval_every_steps} (the Parzen monitor) needs an image dataset, '
+           f'not {config.dataset!r}; use 0')
