@@ -11,11 +11,13 @@ rounds interleaved (A B C D A B C D …), medians over rounds:
 
   jax_jit     one jitted ``train_step`` call per iteration, state donated
   jax_scan    ``train_steps``: ``--scan_length`` iterations in one compiled call
-  jax_pmap    ``make_pmap_train_steps`` over all local devices (scan inside)
+  jax_pmap_loop  ``make_pmap_train_loop`` over all local devices, the driver the
+              training loop runs: minibatches drawn on device from a
+              50,000-image training set, NaN/Inf checks (scan inside)
   torch_eager the same model and update in PyTorch eager (benchmarks/torch_reference.py)
 
-Real minibatches are pre-generated on device (uniform pixels), so these rates
-are of the step alone. The full training loop (``experiments.train`` on a
+For jax_jit and jax_scan, real minibatches are pre-generated on device
+(uniform pixels), so those rates are of the step alone. The full training loop (``experiments.train`` on a
 synthetic 50,000-image IDX dataset: on-device minibatch sampling, metrics,
 console, metrics.jsonl, TensorBoard, sample grids and checkpoints) is timed
 afterwards from its metrics.jsonl wall times, against ``jax_scan``.
@@ -42,7 +44,7 @@ import numpy as np
 from absl import app, flags, logging
 
 import gan_jax
-from gan_jax import experiment, parallel
+from gan_jax import construction, experiment, parallel
 from gan_jax.configs import mnist_paper
 
 _ITERATIONS = flags.DEFINE_integer('iterations', 100, 'Iterations per variant per round.')
@@ -73,7 +75,7 @@ def _config(**overrides):
 def _gan_and_state():
   synthetic = gan_jax.data.Dataset('synthetic', np.zeros((50_000, 784), np.uint8), np.zeros((0, 784), np.uint8),
                                    np.zeros((0, 784), np.uint8), (28, 28, 1))
-  return experiment.build(_config(g_output_bias_from_data=False), synthetic)
+  return construction.build(_config(g_output_bias_from_data=False), synthetic)
 
 
 def _real_batches(num_iterations: int) -> jax.Array:
@@ -119,22 +121,33 @@ class JaxScan:
     jax.block_until_ready(self.state)
 
 
-class JaxPmap(JaxScan):
-  """As JaxScan (same ``run``), through the pmap driver over all local devices."""
-  name = 'jax_pmap'
+class JaxPmapLoop:
+  """The training loop's driver: ``make_pmap_train_loop`` with minibatches drawn on device.
 
-  def __init__(self):  # pylint: disable=super-init-not-called  (builds a replicated state instead)
+  As in ``experiments.train``: a 50,000-image uint8 training set sharded over
+  all local devices, each device drawing its share of every minibatch
+  (``data.make_minibatch_sampler``), the NaN/Inf checks included.
+  """
+
+  def __init__(self):
     gan, state = _gan_and_state()
     devices = jax.local_devices()
-    self.name = f'jax_pmap ({len(devices)} device{"s" * (len(devices) > 1)})'
+    self.name = f'jax_pmap_loop ({len(devices)} device{"s" * (len(devices) > 1)})'
     self.state = parallel.replicate(state, devices)
-    self.steps = parallel.make_pmap_train_steps(gan, devices)
-    self.batches = _real_batches(_SCAN_LENGTH.value)
-    self.key = jax.random.key(0)
+    images = np.random.default_rng(0).integers(0, 256, (50_000, 784), np.uint8)
+    self.shards = parallel.put_shards(images.reshape(len(devices), -1, 784), devices)
+    sampler = gan_jax.data.make_minibatch_sampler(jax.random.key(2), 1, BATCH // len(devices))
+    self.loop = parallel.make_pmap_train_loop(gan, sampler, devices)
+    self.key, self.step = jax.random.key(0), 0
     start = time.perf_counter()
-    self.state, _ = self.steps(self.state, self.batches, self.key)  # compiles
-    jax.block_until_ready(self.state)
+    self.run(_SCAN_LENGTH.value)  # compiles
     self.compile_seconds = time.perf_counter() - start  # includes one call's compute
+
+  def run(self, iterations: int) -> None:
+    for _ in range(math.ceil(iterations / _SCAN_LENGTH.value)):
+      self.state, _, _ = self.loop(self.state, self.shards, self.key, self.step, _SCAN_LENGTH.value)
+      self.step += _SCAN_LENGTH.value
+    jax.block_until_ready(self.state)
 
 
 class TorchEager:
@@ -241,10 +254,24 @@ def full_loop_rate(steps: int, workdir: pathlib.Path) -> float:
   return (last['step'] - first['step']) / (last['wall_time'] - first['wall_time'])
 
 
+def _check_torch_installed() -> None:
+  """Exits with status 2 and one line when the PyTorch reference cannot be imported."""
+  try:
+    import torch  # pylint: disable=g-import-not-at-top,unused-import  (optional: the bench extra)
+  except ImportError as error:
+    print(f"error: --torch needs PyTorch ({error}); install the bench extra (pip install -e '.[bench]') "
+          'or pass --notorch', file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
+    sys.exit(2)
   logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint save at INFO
-  variants = [JaxJit(), JaxScan(), JaxPmap()]
+  if _TORCH.value:
+    _check_torch_installed()  # before minutes of JAX work
+  variants = [JaxJit(), JaxScan(), JaxPmapLoop()]
   if _TORCH.value:
     variants.append(TorchEager())
   rates = interleaved_rates(variants, _ITERATIONS.value, _ROUNDS.value)

@@ -9,17 +9,17 @@ Where to find the paper:
   Table 1, mode and classifier metrics . gan_jax.evaluation (gan_jax.classifier, gan_jax.runs)
   Figures 1 and 3 ...................... gan_jax.figures
   data, checkpoints, the training loop . gan_jax.data, gan_jax.checkpoint, gan_jax.experiment
-  config checks ........................ gan_jax.validation
+  building from a config, config checks  gan_jax.construction, gan_jax.validation
   multi-host, preemption ............... gan_jax.distributed, gan_jax.preemption
 """
 
-from gan_jax import (checkpoint, data, distributed, evaluation, experiment, losses, models, optim, parallel,
+from gan_jax import (checkpoint, construction, data, distributed, evaluation, experiment, losses, models, optim, parallel,
                      preemption, priors, runs, theory, train, validation)
 from gan_jax.losses import (discriminator_loss, minimax_generator_loss,
                             non_saturating_generator_loss, value_function)
 from gan_jax.models import (ConvMaxoutDiscriminator, DeconvGenerator, MaxoutDiscriminator, MLPDiscriminator,
                             MLPGenerator, as_pure_function, sigmoid_bias_from_marginals)
-from gan_jax.parallel import (make_pmap_train_steps, make_shard_map_train_steps, replicate,
+from gan_jax.parallel import (make_pmap_train_loop, make_pmap_train_steps, make_shard_map_train_steps, replicate,
                               unreplicate)
 from gan_jax.priors import NoisePrior
 from gan_jax.train import (GAN, GANState, all_finite, d_step, finite_checks, g_step, init_state, sample,
@@ -28,12 +28,12 @@ from gan_jax.train import (GAN, GANState, all_finite, d_step, finite_checks, g_s
 __version__ = '0.1.0'
 
 __all__ = [
-    'checkpoint', 'data', 'distributed', 'evaluation', 'experiment', 'losses', 'models', 'optim', 'parallel',
+    'checkpoint', 'construction', 'data', 'distributed', 'evaluation', 'experiment', 'losses', 'models', 'optim', 'parallel',
     'preemption', 'priors', 'runs', 'theory', 'train', 'validation',
     'discriminator_loss', 'minimax_generator_loss', 'non_saturating_generator_loss', 'value_function',
     'ConvMaxoutDiscriminator', 'DeconvGenerator', 'MaxoutDiscriminator', 'MLPDiscriminator', 'MLPGenerator',
     'as_pure_function', 'sigmoid_bias_from_marginals',
-    'make_pmap_train_steps', 'make_shard_map_train_steps', 'replicate', 'unreplicate',
+    'make_pmap_train_loop', 'make_pmap_train_steps', 'make_shard_map_train_steps', 'replicate', 'unreplicate',
     'NoisePrior',
     'GAN', 'GANState', 'all_finite', 'd_step', 'finite_checks', 'g_step', 'init_state', 'sample', 'simultaneous_update',
     'train_step', 'train_steps',

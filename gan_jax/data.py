@@ -49,6 +49,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import parallel
+
 TFDS_DATASETS = ('mnist', 'fashion_mnist', 'cifar10')
 TOY_DATASETS = ('gauss1d', 'toy_ring', 'toy_grid')
 IDX_PREFIX = 'idx:'
@@ -345,6 +347,29 @@ def epoch_permutations(data_key: jax.Array, shard: int | jax.Array, first_epoch:
   shard_key = jax.random.fold_in(data_key, shard)
   epochs = jnp.stack([first_epoch, first_epoch + 1])
   return jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(shard_key, e), shard_size))(epochs)
+
+
+def make_minibatch_sampler(data_key: jax.Array, d_steps: int, shard_batch_size: int) -> Callable:
+  """A ``parallel.MinibatchSampler`` over a training set held on device, one shard per device.
+
+  Returns ``sample(shard_data, first_step, num_steps) -> [num_steps, k, m/D, dim]``
+  float32: this device's part of the k minibatches of each of iterations
+  first_step … first_step + num_steps − 1, where ``shard_data`` [n div D, dim]
+  is the device's shard (shard d on device d = ``lax.axis_index(BATCH_AXIS)``,
+  so call it inside the pmap) and minibatch b = step·k + j. Those minibatches
+  must lie in two consecutive epochs (``validation.check_against_data``
+  bounds ``steps_per_call`` so).
+  """
+  def sample(shard_data: jax.Array, first_step: jax.Array, num_steps: int) -> jax.Array:
+    shard = jax.lax.axis_index(parallel.BATCH_AXIS)
+    per_epoch = shard_data.shape[0] // shard_batch_size
+    first_epoch = first_step * d_steps // per_epoch
+    permutations = epoch_permutations(data_key, shard, first_epoch, shard_data.shape[0])
+    minibatches = (first_step + jnp.arange(num_steps))[:, None] * d_steps + jnp.arange(d_steps)  # [N, k]
+    indices_of = lambda b: minibatch_indices(permutations, first_epoch, b, shard_batch_size)
+    indices = jax.vmap(jax.vmap(indices_of))(minibatches)  # [N, k, m/D]
+    return to_float(shard_data[indices])
+  return sample
 
 
 def minibatch_indices(permutations: jax.Array, first_epoch: int | jax.Array, minibatch: jax.Array,

@@ -30,6 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 SIGMAS = tuple(float(s) for s in np.logspace(-1.0, 0.0, 10))
+# A run's evaluation noise is fold_in(sample_key, MONITOR_KEY): the training loop's ParzenMonitor and
+# runs.evaluate_run draw the same z, so the monitor's estimate is evaluate's validation_ll.
+MONITOR_KEY = 2
 
 
 def parzen_log_likelihood(x: jax.Array, centres: jax.Array, sigma: float, batch_size: int = 100) -> jax.Array:

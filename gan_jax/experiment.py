@@ -1,14 +1,15 @@
-"""From a config to a trained GAN: construction and the training loop.
+"""The training loop: from a config to a trained GAN in a workdir (the game is built by ``construction``).
 
 ``experiments/train.py`` is a thin command-line wrapper around ``run``. The
 config is checked by ``validation`` before anything is read or compiled.
 
-The loop always runs the pmap driver over all devices of all processes (one
-device and one process are fine). Device d holds shard d of the training set
-and the replicated state (``data.Shards``), draws its m/D examples of every
-minibatch on device (``data.minibatch_indices``), and ``steps_per_call``
-iterations run in one compiled ``lax.scan``, which also checks every
-iteration's losses and parameters for NaN/Inf. Between calls the loop logs,
+The loop runs the library's data-parallel driver, ``parallel.make_pmap_train_loop``,
+over all devices of all processes (one device and one process are fine).
+Device d holds shard d of the training set and the replicated state
+(``data.Shards``), draws its m/D examples of every minibatch on device
+(``data.make_minibatch_sampler``), and ``steps_per_call`` iterations run in
+one compiled ``lax.scan``, after which every iteration's losses and the
+parameters are checked for NaN/Inf on device. Between calls the loop logs,
 saves sample pictures and checkpoints, and stops cleanly on SIGTERM; it
 resumes from the latest checkpoint in ``workdir``. In a multi-process run
 (``distributed.initialize`` first) every process runs ``run`` with the same
@@ -26,137 +27,15 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 import orbax.checkpoint as ocp
-from flax import nnx
-from jax import lax
 
-from gan_jax import (checkpoint, data, distributed, evaluation, models, monitoring, optim, parallel, preemption,
-                     priors, train, validation, viz)
+from gan_jax import (checkpoint, construction, data, distributed, evaluation, monitoring, parallel, preemption,
+                     train, validation, viz)
 from gan_jax.configs import base
 
 
 class TrainingDiverged(RuntimeError):
   """A loss or a parameter became NaN or infinite; nothing from that chunk was checkpointed."""
-
-
-# ---------------------------------------------------------------- construction
-
-def _learning_rate(config, scale: float, updates_per_decay: int) -> optax.ScalarOrSchedule:
-  initial = config.learning_rate * scale
-  if config.lr_schedule == 'cosine':
-    return optax.cosine_decay_schedule(initial, updates_per_decay, alpha=0.05)
-  if config.lr_schedule == 'paper':
-    return optim.paper_learning_rate(initial)
-  return initial
-
-
-def _optimizer(config, scale: float, updates_per_iteration: int,
-               minibatches_per_epoch: int) -> optax.GradientTransformation:
-  learning_rate = _learning_rate(config, scale, config.lr_decay_steps * updates_per_iteration)
-  if config.optimizer == 'adam':
-    return optim.adam(learning_rate)
-  if config.lr_schedule == 'paper':
-    # An epoch is n/m minibatches; a player updated u times per iteration of
-    # k minibatches makes u·(n/m)/k updates per epoch.
-    updates_per_epoch = max(1, minibatches_per_epoch * updates_per_iteration // config.d_steps)
-    return optim.sgd_momentum(learning_rate, optim.paper_momentum(updates_per_epoch))
-  return optim.sgd_momentum(learning_rate, config.momentum)
-
-
-def _init_range(value: float) -> float | None:
-  return value if value > 0 else None
-
-
-def _generator(config, dataset: data.Dataset, pixel_means: np.ndarray | None, rngs: nnx.Rngs) -> nnx.Module:
-  activations = tuple(config.g_hidden_activations) or None
-  if config.g_output == 'deconv':
-    return models.DeconvGenerator(config.latent_dim, tuple(config.g_hidden_dims), dataset.example_shape,
-                                  hidden_activations=activations, init_range=_init_range(config.g_init_range),
-                                  rngs=rngs)
-  output_bias = None
-  if dataset.is_image and config.g_output_bias_from_data:
-    if pixel_means is None:
-      pixel_means = dataset.train.mean(axis=0, dtype=np.float64) / 255.0
-    output_bias = models.sigmoid_bias_from_marginals(pixel_means)
-  return models.MLPGenerator(
-      config.latent_dim, tuple(config.g_hidden_dims), dataset.dim, hidden_activations=activations,
-      output_activation='sigmoid' if dataset.is_image else 'identity',
-      init_range=_init_range(config.g_init_range), output_bias=output_bias, rngs=rngs)
-
-
-def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data.Shards = data.Shards(),
-          pixel_means: np.ndarray | None = None) -> tuple[train.GAN, train.GANState]:
-  """The game and its initial state for a validated ``config`` and its dataset.
-
-  Args:
-    config: a validated config.
-    dataset: the training examples of ``shards`` (all of them by default).
-    shards: which shards ``dataset`` holds; the epoch length (for the
-      paper's momentum schedule) counts all ``shards.total`` of them.
-    pixel_means: [dim] mean pixel values in [0, 1] over the whole training
-      set, for ``g_output_bias_from_data``; default: the means over ``dataset``.
-  """
-  validation.check_model_fits_data(config, dataset)
-  rngs = nnx.Rngs(config.seed)
-  generator = _generator(config, dataset, pixel_means, rngs)
-  if config.model == 'conv_maxout':
-    discriminator = models.ConvMaxoutDiscriminator(
-        dataset.example_shape, tuple(config.d_conv_channels), tuple(config.d_conv_kernels),
-        tuple(config.d_conv_pads), tuple(zip(config.d_pool_shapes, config.d_pool_strides)),
-        config.d_conv_pieces, tuple(config.d_hidden_dims), config.maxout_pieces,
-        input_keep=config.d_input_keep, hidden_keep=config.d_hidden_keep,
-        init_range=_init_range(config.d_init_range), rngs=rngs)
-  elif config.model == 'maxout':
-    discriminator = models.MaxoutDiscriminator(
-        dataset.dim, tuple(config.d_hidden_dims), config.maxout_pieces, input_keep=config.d_input_keep,
-        hidden_keep=config.d_hidden_keep, init_range=_init_range(config.d_init_range), rngs=rngs)
-  else:
-    discriminator = models.MLPDiscriminator(dataset.dim, tuple(config.d_hidden_dims),
-                                            init_range=_init_range(config.d_init_range), rngs=rngs)
-  g_apply, g_params = models.as_pure_function(generator)
-  d_apply, d_params = models.as_pure_function(discriminator)
-  minibatches_per_epoch = data.minibatches_per_epoch(dataset, shards, config.batch_size)
-  gan = train.GAN(
-      g_apply, d_apply, priors.NoisePrior(config.prior, config.latent_dim),
-      g_optimizer=_optimizer(config, 1.0, 1, minibatches_per_epoch),
-      d_optimizer=_optimizer(config, config.d_learning_rate_scale, config.d_steps, minibatches_per_epoch),
-      g_loss=config.g_loss, d_steps=config.d_steps, update_rule=config.update_rule, g_ema_decay=config.g_ema_decay)
-  return gan, train.init_state(gan, g_params, d_params)
-
-
-def make_chunk_fn(gan: train.GAN, config: ml_collections.ConfigDict) -> Callable:
-  """pmapped ``(state, shard_data, first_epoch, first_step, data_key, train_key, num_steps)``.
-
-  Runs iterations first_step … first_step + num_steps − 1 in one lax.scan on
-  every device of every process. Arguments: the replicated state and this
-  process's shards of the training set [n_local_devices, n div D, dim], the
-  epoch of iteration first_step, that iteration, the run's data and train
-  keys, and the static chunk length (its iterations must lie in two epochs).
-  Returns the replicated state; metrics [n_local_devices, num_steps]; and
-  finiteness checks: of each metric at every iteration [n_local_devices,
-  num_steps], and of each player's parameters after the last one
-  [n_local_devices] (``train.finite_checks``; all equal on every device).
-  The state is donated.
-  """
-  gan = parallel.data_parallel(gan)
-  k, shard_batch = config.d_steps, config.batch_size // jax.device_count()
-
-  def per_device(state, shard_data, first_epoch, first_step, data_key, train_key, num_steps):
-    shard = lax.axis_index(parallel.BATCH_AXIS)
-    permutations = data.epoch_permutations(data_key, shard, first_epoch, shard_data.shape[0])
-
-    def iteration(state, step):
-      indices_of = lambda b: data.minibatch_indices(permutations, first_epoch, b, shard_batch)
-      indices = jax.vmap(indices_of)(step * k + jnp.arange(k))  # [k, m / D]
-      state, metrics = train.train_step(gan, state, data.to_float(shard_data[indices]), train_key)
-      return state, (metrics, {name: train.all_finite(value) for name, value in metrics.items()})
-
-    state, (metrics, metrics_finite) = lax.scan(iteration, state, first_step + jnp.arange(num_steps))
-    return state, metrics, (metrics_finite, train.finite_checks(state, {}))
-
-  return jax.pmap(per_device, axis_name=parallel.BATCH_AXIS, in_axes=(0, 0, None, None, None, None),
-                  static_broadcasted_argnums=6, donate_argnums=0)
 
 
 def samples_picture(samples: np.ndarray, dataset: data.Dataset) -> np.ndarray:
@@ -191,14 +70,11 @@ def _check_resume_compatible(config, workdir: pathlib.Path) -> None:
   saved_path = workdir / 'config.json'
   if not saved_path.exists():
     return
-  saved = json.loads(saved_path.read_text())
-  defaults = base.get_config()  # for fields the project added after that run was written
+  saved = base.from_saved(json.loads(saved_path.read_text()))
   for name in validation.RUN_DEFINING_FIELDS:
-    current = list(config[name]) if isinstance(config[name], (tuple, list)) else config[name]
-    default = list(defaults[name]) if isinstance(defaults[name], (tuple, list)) else defaults[name]
-    if saved.get(name, default) != current:
+    if saved[name] != config[name]:
       raise validation.ConfigError(
-          f'config.{name}={config[name]!r} differs from {saved.get(name)!r} of the run in {workdir}; '
+          f'config.{name}={config[name]!r} differs from {saved[name]!r} of the run in {workdir}; '
           f'resume with the same value or use a new --workdir')
 
 
@@ -258,8 +134,6 @@ class _Setup:
   monitor: evaluation.ParzenMonitor | None
   best_managers: dict[str, ocp.CheckpointManager]  # 'g_params' / 'g_params_ema' → its best checkpoint
 
-
-MONITOR_KEY = 2  # fold_in(sample_key, MONITOR_KEY): the monitor's noise, the same that runs.evaluate_run draws
 def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: Callable[[str], None]) -> _Setup:
   """Validates, loads this process's data, builds the game and restores the latest checkpoint."""
   num_devices = jax.device_count()
@@ -268,10 +142,9 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
   shards = data.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
   dataset = data.load(config.dataset, data_key, config.data_dir, shards)
   validation.check_against_data(config, dataset, shards)
-  validation.check_model_fits_data(config, dataset)
   _check_resume_compatible(config, workdir)
   pixel_means = global_pixel_means(dataset) if dataset.is_image else None
-  gan, state = build(config, dataset, shards, pixel_means)
+  gan, state = construction.build(config, dataset, shards, pixel_means)
 
   if distributed.is_primary():
     workdir.mkdir(parents=True, exist_ok=True)
@@ -288,13 +161,10 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
   if config.eval_every_steps:
     validation_images = data.load_validation(config.dataset, data_key, config.data_dir, config.eval_num_validation)
     monitor = evaluation.ParzenMonitor(gan.generator, gan.prior, np.asarray(data.to_float(validation_images)),
-                                       jax.random.fold_in(sample_key, MONITOR_KEY), config.eval_num_samples)
-    best_managers = {name: checkpoint.make_best_manager(workdir / BEST_DIRECTORIES[name])
+                                       jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), config.eval_num_samples)
+    best_managers = {name: checkpoint.make_best_manager(workdir / checkpoint.BEST_DIRECTORIES[name])
                      for name in _generator_params(state)}
   return _Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager, monitor, best_managers)
-
-
-BEST_DIRECTORIES = {'g_params': 'checkpoints_best', 'g_params_ema': 'checkpoints_best_ema'}
 
 
 def _generator_params(state: train.GANState) -> dict[str, train.Params]:
@@ -349,7 +219,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   setup = _set_up(config, workdir, print_fn)
   gan, dataset, manager = setup.gan, setup.dataset, setup.manager
   minibatches_per_epoch = data.minibatches_per_epoch(dataset, setup.shards, config.batch_size)
-  chunk_fn = make_chunk_fn(gan, config)
+  shard_batch_size = config.batch_size // jax.device_count()
+  train_loop = parallel.make_pmap_train_loop(
+      gan, data.make_minibatch_sampler(setup.data_key, config.d_steps, shard_batch_size))
   replicated_state = parallel.replicate(setup.state, jax.local_devices())
   local_shards = _device_shards(dataset, jax.local_devices())
   shown_noise = gan.prior.sample(setup.sample_key, config.num_shown_samples)
@@ -363,19 +235,19 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
     with preemption.StopRequests() as stop:
       while step < config.num_steps:
         num_steps = min(config.steps_per_call - step % config.steps_per_call, config.num_steps - step)
-        first_epoch = step * config.d_steps // minibatches_per_epoch
         chunk_start = time.perf_counter()
-        replicated_state, metrics, (metrics_finite, params_finite) = chunk_fn(
-            replicated_state, local_shards, first_epoch, step, setup.data_key, setup.train_key, num_steps)
-        problem = _divergence({name: np.asarray(flags[0]) for name, flags in metrics_finite.items()},
-                              {name: bool(flags[0]) for name, flags in params_finite.items()}, step)
+        replicated_state, metrics, finite = train_loop(replicated_state, local_shards, setup.train_key, step,
+                                                       num_steps)
+        finite = jax.device_get(finite)
+        problem = _divergence({name: finite[name] for name in metrics},
+                              {name: bool(finite[name]) for name in ('g_params', 'd_params')}, step)
         if problem:
           last = manager.latest_step()
           kept = 'no checkpoint was written' if last is None else f'the last checkpoint is step {last}'
           raise TrainingDiverged(f'training diverged {problem}; nothing of steps {step + 1}..{step + num_steps} '
                                  f'was checkpointed, {kept} in {manager.directory}')
         step += num_steps
-        means = {name: float(np.mean(values[0])) for name, values in metrics.items()}
+        means = {name: float(np.mean(values)) for name, values in metrics.items()}
         now = time.perf_counter()
         epoch = step * config.d_steps / minibatches_per_epoch
         summary = {'step': step, 'epoch': epoch, **means, 'it_per_s': num_steps / (now - chunk_start)}

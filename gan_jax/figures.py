@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import data, experiment, theory, train, viz
+from gan_jax import construction, data, theory, train, viz
 from gan_jax.configs import gauss1d
 
 
@@ -23,7 +23,7 @@ def figure1_snapshots(checkpoints=(0, 50, 300, 3000), grid=np.linspace(-1.0, 6.0
   """
   config = gauss1d.get_config()
   dataset = data.load('gauss1d', jax.random.key(0))
-  gan, state = experiment.build(config, dataset)
+  gan, state = construction.build(config, dataset)
   steps = jax.jit(functools.partial(train.train_steps, gan))
   x = jnp.asarray(grid, jnp.float32)
   p_data = theory.gaussian_density(x, data.GAUSS1D_MEAN, data.GAUSS1D_STD)

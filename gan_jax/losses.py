@@ -7,7 +7,9 @@ as ±1e4 (``log D = log_sigmoid(l)``, ``log(1 - D) = log_sigmoid(-l)``).
 
 Notation: ``real_logits`` are D's logits on a minibatch of m data examples
 x⁽¹⁾…x⁽ᵐ⁾; ``fake_logits`` are its logits on m generator samples G(z⁽ⁱ⁾).
-All losses are means over the minibatch, returned as float32 scalars, in nats.
+All losses are means over the minibatch, in nats. Logits are upcast to at least
+float32 before any arithmetic: the losses are float32 scalars for float32 or
+half-precision (bfloat16, float16) logits, and float64 scalars for float64 logits.
 """
 
 from collections.abc import Callable
@@ -18,14 +20,19 @@ import jax.numpy as jnp
 GeneratorLoss = Callable[[jax.Array], jax.Array]
 
 
+def _at_least_float32(logits: jax.Array) -> jax.Array:
+  """``logits`` cast to float32 if narrower (bfloat16, float16); float64 stays float64."""
+  return logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
+
+
 def log_d(logits: jax.Array) -> jax.Array:
-  """log D(x) for D = sigmoid(logits); shape of ``logits``."""
-  return jax.nn.log_sigmoid(logits)
+  """log D(x) for D = sigmoid(logits); shape of ``logits``, float32 (float64 for float64 logits)."""
+  return jax.nn.log_sigmoid(_at_least_float32(logits))
 
 
 def log_one_minus_d(logits: jax.Array) -> jax.Array:
-  """log(1 - D(x)) for D = sigmoid(logits); shape of ``logits``."""
-  return jax.nn.log_sigmoid(-logits)
+  """log(1 - D(x)) for D = sigmoid(logits); shape of ``logits``, float32 (float64 for float64 logits)."""
+  return jax.nn.log_sigmoid(-_at_least_float32(logits))
 
 
 def value_function(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:

@@ -1,4 +1,4 @@
-"""Optimisers: SGD with momentum and the paper's schedules, or Adam.
+"""Optimisers: SGD with momentum and the paper's schedules, Adam, or RMSProp.
 
 The original code (pylearn2) keeps a velocity v per parameter and, for each
 minibatch t = 0, 1, 2, …, updates
@@ -74,6 +74,11 @@ def adam(learning_rate: float | optax.Schedule, b1: float = 0.5,
          b2: float = 0.999) -> optax.GradientTransformation:
   """Adam, defaulting to the β₁ = 0.5 that later GAN work (DCGAN) found stable."""
   return optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate, b1=b1, b2=b2)
+
+
+def rmsprop(learning_rate: float | optax.Schedule, decay: float = 0.9) -> optax.GradientTransformation:
+  """RMSProp (Tieleman & Hinton, 2012): g / √(running mean of g², decay ``decay``), no momentum."""
+  return optax.inject_hyperparams(optax.rmsprop)(learning_rate=learning_rate, decay=decay)
 
 
 def paper_sgd(steps_per_epoch: int, initial_learning_rate: float = 0.1) -> optax.GradientTransformation:

@@ -11,8 +11,12 @@ the same global batch (up to float summation order).
 Layouts. Global minibatches for N iterations are ``[N, k, m, *data_shape]``.
 
 * pmap (the user-facing driver): the state is replicated with a leading
-  device axis (``replicate``/``unreplicate``); ``make_pmap_train_steps``
-  splits the global batch into ``[n, N, k, m/n, ...]`` itself.
+  device axis (``replicate``/``unreplicate``). ``make_pmap_train_loop`` is
+  the driver: each device draws its own share of every minibatch with a
+  sampler function (``experiments.train`` and the benchmark run it with
+  ``data.make_minibatch_sampler``, the training set held on device);
+  ``make_pmap_train_steps`` is the same driver fed with given batches
+  ``[N, k, m, ...]``, which it splits into ``[n, N, k, m/n, ...]`` itself.
 * shard_map: the state is an ordinary (replicated) global array and the
   batch is sharded along its m axis over a one-axis ``Mesh``.
 """
@@ -20,6 +24,7 @@ Layouts. Global minibatches for N iterations are ``[N, k, m, *data_shape]``.
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -38,7 +43,7 @@ def data_parallel(gan: train.GAN) -> train.GAN:
 
 
 def check_divisible(global_batch_size: int, num_devices: int) -> None:
-  """Raises a ValueError unless ``global_batch_size`` splits evenly over the devices."""
+  """Raises a ValueError unless a minibatch of ``global_batch_size`` examples splits evenly over the devices."""
   if global_batch_size % num_devices:
     raise ValueError(
         f'batch_size={global_batch_size} does not divide over {num_devices} devices; '
@@ -83,28 +88,87 @@ def unreplicate(tree):
   return jax.tree.map(first_copy, tree)
 
 
+# (this device's data, the chunk's first iteration (a traced int), its length N (static))
+#   → this device's minibatches [N, k, m/n, *data_shape], float32
+MinibatchSampler = Callable[[Any, jax.Array, int], jax.Array]
+
+
+def _given_minibatches(real_batches: jax.Array, first_step: jax.Array, num_steps: int) -> jax.Array:
+  """The sampler of ``make_pmap_train_steps``: the device's share of the batches it was given."""
+  del first_step, num_steps
+  return real_batches
+
+
+def make_pmap_train_loop(gan: train.GAN, sample_minibatches: MinibatchSampler,
+                         devices: Sequence[jax.Device] | None = None) -> Callable:
+  """The data-parallel driver: ``train_steps`` pmapped, its minibatches drawn on device.
+
+  Args:
+    gan: the game (its steps are made to average over ``BATCH_AXIS``).
+    sample_minibatches: run on each device inside the pmap, where
+      ``lax.axis_index(BATCH_AXIS)`` is the device's index among all devices:
+      ``(device_data, first_step, num_steps) -> [num_steps, k, m/n, ...]``, the
+      device's share of iterations first_step … first_step + num_steps − 1
+      (``data.make_minibatch_sampler`` draws them from a training set held on
+      device; ``make_pmap_train_steps`` passes given batches through).
+    devices: the devices to span; default every device of every process
+      (pmap's own default), where each process passes its local devices' rows.
+  Returns:
+    ``run(replicated_state, device_data, key, first_step, num_steps) ->
+    (replicated_state, metrics, finite)`` with ``device_data`` a pytree of
+    [n_local_devices, ...] arrays (row d for local device d), ``key`` the
+    run's base key, ``num_steps`` static (one compilation per length);
+    ``metrics`` [num_steps] per name and ``finite`` (``train.finite_checks``:
+    per metric [num_steps] bools, per player one bool after the last
+    iteration) from this process's first device, all replicas holding the
+    same averaged values. The replicated state is donated.
+  """
+  gan = data_parallel(gan)
+
+  def per_device(state, device_data, key, first_step, num_steps):
+    batches = sample_minibatches(device_data, first_step, num_steps)
+    state, metrics = train.train_steps(gan, state, batches, key)
+    return state, metrics, train.finite_checks(state, metrics)
+
+  stepper = jax.pmap(per_device, axis_name=BATCH_AXIS, in_axes=(0, 0, None, None),
+                     static_broadcasted_argnums=4, devices=None if devices is None else list(devices),
+                     donate_argnums=0)
+
+  def run(replicated_state: train.GANState, device_data, key: jax.Array, first_step: int, num_steps: int):
+    state, metrics, finite = stepper(replicated_state, device_data, key, first_step, num_steps)
+    return state, unreplicate(metrics), unreplicate(finite)
+
+  return run
+
+
 def make_pmap_train_steps(gan: train.GAN, devices: Sequence[jax.Device] | None = None) -> Callable:
-  """``train_steps`` pmapped over ``devices`` (default: all local devices).
+  """``make_pmap_train_loop`` on minibatches given by the caller.
 
   Returns ``run(replicated_state, real_batches, key) -> (replicated_state, metrics)``
-  with ``real_batches`` the global minibatches [N, k, m, *data_shape] (m
-  divisible by the device count, else ValueError), ``key`` the run's base
-  key, and metrics [N] from the first replica (all replicas hold the same
-  averaged values). The replicated state is donated.
+  with ``real_batches`` this process's minibatches [N, k, m, *data_shape]
+  (m divisible by its device count, else ValueError; the global batch when
+  there is one process), ``key`` the run's base key, and metrics [N] from
+  the first replica (all replicas hold the same averaged values). Devices
+  default as in ``make_pmap_train_loop``. The replicated state is donated.
   """
-  devices = list(jax.local_devices() if devices is None else devices)
-  stepper = jax.pmap(functools.partial(train.train_steps, data_parallel(gan)), axis_name=BATCH_AXIS,
-                     in_axes=(0, 0, None), devices=devices, donate_argnums=0)
+  loop = make_pmap_train_loop(gan, _given_minibatches, devices)
+  num_local = jax.local_device_count() if devices is None else len(devices)
 
   def run(replicated_state: train.GANState, real_batches: jax.Array, key: jax.Array):
-    state, metrics = stepper(replicated_state, split_for_devices(real_batches, len(devices)), key)
-    return state, unreplicate(metrics)
+    if real_batches.ndim < 4 or real_batches.shape[1] != gan.d_steps:
+      raise ValueError(f'real_batches has shape {tuple(real_batches.shape)}; expected [N, k, m, *data_shape] '
+                       f'with k = d_steps = {gan.d_steps}')
+    state, metrics, _ = loop(replicated_state, split_for_devices(real_batches, num_local), key, 0,
+                             real_batches.shape[0])
+    return state, metrics
 
   return run
 
 
 def make_shard_map_train_steps(gan: train.GAN, devices: Sequence[jax.Device] | None = None) -> Callable:
   """``train_steps`` under ``jax.shard_map`` over a one-axis mesh of ``devices``, jitted.
+
+  ``devices`` default: every device of every process, as for the pmap drivers.
 
   Returns ``run(state, real_batches, key) -> (state, metrics)`` where ``state``
   is an ordinary pytree (replicated over the mesh) and ``real_batches`` the

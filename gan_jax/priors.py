@@ -29,7 +29,8 @@ class NoisePrior:
     if self.name not in PRIOR_NAMES:
       raise ValueError(f'prior={self.name!r} is not a noise prior; allowed: {list(PRIOR_NAMES)}')
     if not (isinstance(self.dim, int) and self.dim > 0):
-      raise ValueError(f'latent_dim={self.dim!r} must be a positive integer')
+      raise ValueError(
+          f'dim={self.dim!r} must be a positive integer (the latent dimension, config.latent_dim)')
 
   def sample(self, key: jax.Array, num_samples: int) -> jax.Array:
     """Draws z: [num_samples, dim] float32 from this prior, using ``key`` once."""

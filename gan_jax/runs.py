@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpoint, classifier, data, evaluation, experiment, train, validation
+from gan_jax import checkpoint, classifier, construction, data, evaluation, train, validation
 from gan_jax.configs import base
 
 def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
@@ -24,24 +24,73 @@ def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
   path = pathlib.Path(workdir) / 'config.json'
   if not path.exists():
     raise validation.ConfigError(f'--workdir={workdir} holds no training run (no config.json)')
-  config = base.get_config()
-  for name, value in json.loads(path.read_text()).items():
-    config[name] = tuple(value) if isinstance(value, list) else value
-  return config
+  return base.from_saved(json.loads(path.read_text()))
 
 
-def restore_run(workdir: str | pathlib.Path):
-  """(config, dataset, gan, state, sample_key) of the latest checkpoint of the run in ``workdir``."""
+PARAMS = {'raw': 'g_params', 'ema': 'g_params_ema'}  # --params → the generator of the state to use
+
+
+def _checkpoint_manager(workdir: pathlib.Path, which: str, params: str):
+  """The checkpoint directory's manager and the step to restore (None: the latest) for ``which``."""
+  if which == 'latest':
+    return checkpoint.make_manager(workdir / 'checkpoints', 1_000_000), None
+  if which == 'best':
+    directory = workdir / checkpoint.BEST_DIRECTORIES[PARAMS[params]]
+    manager = checkpoint.make_best_manager(directory) if directory.is_dir() else None
+    if manager is None or manager.best_step() is None:
+      raise checkpoint.CheckpointError(f'no best checkpoint in {directory}: the run was trained with '
+                                       f'config.eval_every_steps=0 or has not been evaluated yet')
+    return manager, manager.best_step()
+  step, held = int(which), set()
+  for directory in ('checkpoints', *checkpoint.BEST_DIRECTORIES.values()):
+    if (workdir / directory).is_dir():
+      manager = checkpoint.make_manager(workdir / directory, 1_000_000)
+      if step in manager.all_steps():
+        return manager, step
+      held.update(manager.all_steps())
+  raise checkpoint.CheckpointError(f'no checkpoint step {step} in {workdir}; it holds steps {sorted(held)}')
+
+
+def check_checkpoint_choice(which: str, params: str) -> None:
+  """Raises ConfigError unless ``which`` is latest, best or a step number and ``params`` one of ``PARAMS``."""
+  if not (which in ('latest', 'best') or (which.isdigit() and not which.startswith('-'))):
+    raise validation.ConfigError(f'--checkpoint={which!r} must be latest, best or a step number')
+  if params not in PARAMS:
+    raise validation.ConfigError(f'--params={params!r} is not allowed; allowed: {list(PARAMS)}')
+
+
+def restore_run(workdir: str | pathlib.Path, which: str = 'latest', params: str = 'raw'):
+  """(config, dataset, gan, state, sample_key) of a checkpoint of the run in ``workdir``.
+
+  ``which``: 'latest', 'best' (the checkpoint with the best validation
+  estimate of the generator chosen by ``params``, kept by the training
+  loop's monitor) or a step number. ``params``: 'raw' or 'ema' (the weight
+  average, for runs trained with ``g_ema_decay`` > 0): which generator
+  ``generator_params`` returns from the state.
+  """
+  check_checkpoint_choice(which, params)
+  workdir = pathlib.Path(workdir)
   config = load_run_config(workdir)
   validation.validate(config)
+  if params == 'ema' and not config.g_ema_decay:
+    raise validation.ConfigError(f'--params=ema needs a run trained with config.g_ema_decay > 0; '
+                                 f'the run in {workdir} keeps no weight average')
   _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
   dataset = data.load(config.dataset, data_key, config.data_dir)
-  gan, state = experiment.build(config, dataset)
-  manager = checkpoint.make_manager(pathlib.Path(workdir) / 'checkpoints', config.keep_checkpoints)
-  restored = checkpoint.restore_latest(manager, state, data_key, data_key)  # keys given for their shapes
-  if restored is None:
-    raise checkpoint.CheckpointError(f'no checkpoint in {pathlib.Path(workdir) / "checkpoints"} to restore')
+  gan, state = construction.build(config, dataset)
+  manager, step = _checkpoint_manager(workdir, which, params)
+  if step is None:
+    restored = checkpoint.restore_latest(manager, state, data_key, data_key)  # keys given for their shapes
+    if restored is None:
+      raise checkpoint.CheckpointError(f'no checkpoint in {manager.directory} to restore')
+  else:
+    restored = checkpoint.restore_step(manager, step, state, data_key, data_key)
   return config, dataset, gan, restored[0], sample_key
+
+
+def generator_params(state: train.GANState, params: str = 'raw'):
+  """The generator parameters of ``state`` that ``params`` ('raw' or 'ema') names."""
+  return getattr(state, PARAMS[params])
 
 
 def _classifier_metrics(classifier_dir: str | pathlib.Path, samples: np.ndarray, dataset: data.Dataset) -> dict:
@@ -59,8 +108,9 @@ def _classifier_metrics(classifier_dir: str | pathlib.Path, samples: np.ndarray,
 
 
 def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, real_centres: bool = False,
-                 classifier_dir: str | pathlib.Path | None = None) -> tuple[dict, np.ndarray]:
-  """Metrics of the latest checkpoint in ``workdir``, and the generator samples they used.
+                 classifier_dir: str | pathlib.Path | None = None, which: str = 'latest',
+                 params: str = 'raw') -> tuple[dict, np.ndarray]:
+  """Metrics of a checkpoint (``which``, ``params``: as ``restore_run``) in ``workdir``, and the samples they used.
 
   Images: the paper's Parzen protocol (``evaluation.parzen_evaluation``) with
   10,000 samples, σ chosen on the first 1,000 validation images, reported on
@@ -73,13 +123,15 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   ``classifier_score``, ``frechet_distance``, ``precision`` and ``recall``
   (features of the samples against those of as many test images).
   """
-  config, dataset, gan, state, sample_key = restore_run(workdir)
+  config, dataset, gan, state, sample_key = restore_run(workdir, which, params)
   num_samples = num_samples or (10_000 if dataset.is_image else 2_500)
   if real_centres:
     samples = np.asarray(data.to_float(jnp.asarray(dataset.train[:num_samples])))
   else:
-    samples = np.asarray(train.sample(gan, state.g_params, jax.random.fold_in(sample_key, 2), num_samples))
-  metrics: dict = {'step': int(state.step), 'num_samples': len(samples), 'real_centres': real_centres}
+    samples = np.asarray(train.sample(gan, generator_params(state, params),
+                                      jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), num_samples))
+  metrics: dict = {'step': int(state.step), 'checkpoint': which, 'params': params, 'num_samples': len(samples),
+                   'real_centres': real_centres}
   if dataset.is_image:
     validation, test = (np.asarray(data.to_float(jnp.asarray(split))) for split in
                         (dataset.validation[:1000], dataset.test))

@@ -109,14 +109,19 @@ class GAN:
 
   def __post_init__(self):
     losses.generator_loss_fn(self.g_loss)  # raises on an unknown name
-    if not (isinstance(self.d_steps, int) and self.d_steps >= 1):
-      raise ValueError(f'd_steps={self.d_steps!r} must be a positive integer (k of Algorithm 1)')
-    if self.update_rule not in UPDATE_RULES:
-      raise ValueError(f'update_rule={self.update_rule!r}; allowed: {list(UPDATE_RULES)}')
-    if self.update_rule == 'simultaneous' and self.d_steps != 1:
-      raise ValueError(f"d_steps={self.d_steps} is not allowed with update_rule='simultaneous'; it needs d_steps=1")
-    if not 0.0 <= self.g_ema_decay < 1.0:
-      raise ValueError(f'g_ema_decay={self.g_ema_decay!r} must be in [0, 1)')
+    check_game(self.d_steps, self.update_rule, self.g_ema_decay)
+
+
+def check_game(d_steps: int, update_rule: str, g_ema_decay: float) -> None:
+  """Raises ValueError, naming the field, unless k, the update rule and the average's decay fit together."""
+  if not (isinstance(d_steps, int) and d_steps >= 1):
+    raise ValueError(f'd_steps={d_steps!r} must be a positive integer (k of Algorithm 1)')
+  if update_rule not in UPDATE_RULES:
+    raise ValueError(f'update_rule={update_rule!r} is not allowed; allowed: {list(UPDATE_RULES)}')
+  if update_rule == 'simultaneous' and d_steps != 1:
+    raise ValueError(f"d_steps={d_steps} is not allowed with update_rule='simultaneous'; it needs d_steps=1")
+  if not 0.0 <= g_ema_decay < 1.0:
+    raise ValueError(f'g_ema_decay={g_ema_decay!r} must be in [0, 1)')
 
 
 def init_state(gan: GAN, g_params: Params, d_params: Params) -> GANState:
@@ -332,14 +337,16 @@ def all_finite(tree) -> jax.Array:
 
 
 def finite_checks(state: GANState, metrics: Metrics) -> dict[str, jax.Array]:
-  """Bool scalars, True where finite: each metric, and each player's parameters as a whole.
+  """Where things are finite: each metric elementwise, and each player's parameters as a whole.
 
-  Keys: the metrics' names, ``'g_params'`` and ``'d_params'``. The metric
-  checks are free; the parameter checks are a reduction over every
-  parameter, a few percent of a step of the paper's MNIST model on CPU. A
-  NaN or Inf in the parameters reaches the next iteration's losses, so a loop
-  can check the metrics every iteration and the parameters once per chunk
-  of iterations (as ``experiment.make_chunk_fn`` does).
+  Keys: the metrics' names (bools of the metric's shape, e.g. [N] for the
+  stacked metrics of ``train_steps``), ``'g_params'`` and ``'d_params'``
+  (bool scalars). The metric checks are free; the parameter checks are a
+  reduction over every parameter, a few percent of a step of the paper's
+  MNIST model on CPU. A NaN or Inf in the parameters reaches the next
+  iteration's losses, so the per-iteration metric checks date a divergence
+  and the parameter checks after a chunk catch one in its last iteration
+  (as ``parallel.make_pmap_train_loop`` returns them).
   """
-  checks = {name: all_finite(value) for name, value in metrics.items()}
+  checks = {name: jnp.isfinite(value) for name, value in metrics.items()}
   return {**checks, 'g_params': all_finite(state.g_params), 'd_params': all_finite(state.d_params)}

@@ -1,44 +1,29 @@
 """Config validation: every field checked before anything is read or compiled.
 
 A config is an ``ml_collections.ConfigDict`` with exactly the fields of
-``FIELDS`` (documented in ``gan_jax/configs/base.py``). ``validate`` raises
-``ConfigError`` with one line naming the field and what is allowed;
-``check_against_data`` and ``check_model_fits_data`` do the same for limits
-that depend on the dataset, as soon as it is loaded.
+``configs/base.py`` (``FIELDS``, taken from it). Fields that name a choice
+allow the keys of its registry (``construction``, ``priors``, ``losses``,
+``train.UPDATE_RULES``); the rules of the game itself (k with the update
+rule, the weight-average decay) are ``train.check_game``'s, the same that
+``train.GAN`` enforces. ``validate`` raises ``ConfigError`` with one line
+naming the field and what is allowed; ``check_against_data`` does the same
+for limits that depend on the dataset, as soon as it is loaded.
 """
 
 import math
 
 import ml_collections
 
-from gan_jax import data, losses, models, parallel, priors, train
+from gan_jax import construction, data, losses, models, parallel, priors, train
+from gan_jax.configs import base
+from gan_jax.configs.base import ConfigError
 
-FIELDS = (
-    # data and the game
-    'dataset', 'data_dir', 'batch_size', 'num_steps', 'seed', 'd_steps', 'g_loss', 'update_rule',
-    # optimisers
-    'optimizer', 'learning_rate', 'd_learning_rate_scale', 'momentum', 'lr_schedule', 'lr_decay_steps',
-    # networks
-    'model', 'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'd_input_keep',
-    'd_hidden_keep', 'g_init_range', 'd_init_range', 'g_output_bias_from_data', 'g_hidden_activations',
-    'g_output', 'd_conv_channels', 'd_conv_kernels', 'd_conv_pads', 'd_pool_shapes', 'd_pool_strides',
-    'd_conv_pieces',
-    # the loop
-    'steps_per_call', 'log_every_seconds', 'checkpoint_every_steps', 'keep_checkpoints',
-    'sample_every_steps', 'num_shown_samples', 'g_ema_decay', 'eval_every_steps', 'eval_num_samples',
-    'eval_num_validation')
-MODELS = ('mlp', 'maxout', 'conv_maxout')
-GENERATOR_OUTPUTS = ('dense', 'deconv')
-OPTIMIZERS = ('adam', 'sgd_momentum')
-LR_SCHEDULES = ('constant', 'cosine', 'paper')
+FIELDS = tuple(base.get_config().keys())
 # Fields a resumed run must share with the run that wrote the checkpoints.
 RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
                        'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
                        'd_conv_channels', 'g_ema_decay')
-
-
-class ConfigError(ValueError):
-  """A config field has a value that is not allowed; the message names the field."""
+__all__ = ['ConfigError', 'FIELDS', 'RUN_DEFINING_FIELDS', 'check_against_data', 'validate']
 
 
 # ---------------------------------------------------------------- validation
@@ -82,25 +67,26 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
     data.check_name(config.dataset)
   except data.DataError as error:
     raise ConfigError(str(error)) from None
-  _check_positive_ints(config, ('batch_size', 'num_steps', 'd_steps', 'latent_dim', 'maxout_pieces',
+  _check_positive_ints(config, ('batch_size', 'num_steps', 'latent_dim', 'maxout_pieces',
                                 'lr_decay_steps', 'steps_per_call', 'checkpoint_every_steps',
                                 'keep_checkpoints', 'sample_every_steps', 'num_shown_samples',
                                 'eval_num_samples', 'eval_num_validation'))
   _require(_is_int(config.seed) and config.seed >= 0, f'config.seed={config.seed!r} must be a non-negative integer')
   _check_one_of(config, 'g_loss', sorted(losses.GENERATOR_LOSSES))
-  _check_one_of(config, 'update_rule', train.UPDATE_RULES)
-  _require(config.update_rule != 'simultaneous' or config.d_steps == 1,
-           f"config.d_steps={config.d_steps} is not allowed with update_rule='simultaneous'; it needs d_steps=1")
-  _check_one_of(config, 'optimizer', OPTIMIZERS)
-  _check_one_of(config, 'lr_schedule', LR_SCHEDULES)
+  _check_one_of(config, 'optimizer', list(construction.OPTIMIZERS))
+  _check_one_of(config, 'lr_schedule', list(construction.LR_SCHEDULES))
   _require(config.lr_schedule != 'paper' or config.optimizer == 'sgd_momentum',
            f"config.lr_schedule='paper' needs optimizer='sgd_momentum', not {config.optimizer!r}")
-  _check_one_of(config, 'model', MODELS)
+  _check_one_of(config, 'model', list(construction.DISCRIMINATORS))
   _check_one_of(config, 'prior', priors.PRIOR_NAMES)
   for name in ('learning_rate', 'd_learning_rate_scale', 'log_every_seconds'):
     _require(_is_number(config[name]) and config[name] > 0, f'config.{name}={config[name]!r} must be a positive number')
-  _require(_is_number(config.momentum) and 0 <= config.momentum < 1,
-           f'config.momentum={config.momentum!r} must be in [0, 1)')
+  for name in ('momentum', 'rmsprop_decay', 'g_ema_decay'):
+    _require(_is_number(config[name]) and 0 <= config[name] < 1, f'config.{name}={config[name]!r} must be in [0, 1)')
+  try:
+    train.check_game(config.d_steps, config.update_rule, config.g_ema_decay)
+  except ValueError as error:
+    raise ConfigError(f'config.{error}') from None
   for name in ('d_input_keep', 'd_hidden_keep'):
     _require(_is_number(config[name]) and 0 < config[name] <= 1,
              f'config.{name}={config[name]!r} must be a keep probability in (0, 1]')
@@ -111,7 +97,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
            f'config.g_output_bias_from_data={config.g_output_bias_from_data!r} must be True or False')
   _check_dims(config, 'g_hidden_dims')
   _check_dims(config, 'd_hidden_dims')
-  _check_one_of(config, 'g_output', GENERATOR_OUTPUTS)
+  _check_one_of(config, 'g_output', list(construction.GENERATORS))
   activations = tuple(config.g_hidden_activations)
   _require(activations == () or (len(activations) == len(config.g_hidden_dims) and
                                  set(activations) <= set(models.HIDDEN_ACTIVATIONS)),
@@ -126,8 +112,6 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
                                                   'd_pool_shapes', 'd_pool_strides')}
   _require(len(conv_lengths) == 1, 'config.d_conv_channels, d_conv_kernels, d_conv_pads, d_pool_shapes and '
                                    'd_pool_strides must have one entry per conv layer')
-  _require(_is_number(config.g_ema_decay) and 0 <= config.g_ema_decay < 1,
-           f'config.g_ema_decay={config.g_ema_decay!r} must be in [0, 1) (0 keeps no average)')
   _require(_is_int(config.eval_every_steps) and config.eval_every_steps >= 0,
            f'config.eval_every_steps={config.eval_every_steps!r} must be a non-negative integer (0 = never)')
   for name in ('checkpoint_every_steps', 'sample_every_steps', 'eval_every_steps'):
@@ -141,7 +125,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
 
 def check_against_data(config: ml_collections.ConfigDict, dataset: data.Dataset,
                        shards: data.Shards = data.Shards()) -> None:
-  """Raises ConfigError if the batch or the scan length does not fit the training set.
+  """Raises ConfigError if the batch, the scan length, a network or the monitor does not fit the data.
 
   ``dataset`` holds the training examples of ``shards`` (all of them for
   the default, one process with one device).
@@ -154,13 +138,7 @@ def check_against_data(config: ml_collections.ConfigDict, dataset: data.Dataset,
   _require(config.steps_per_call * config.d_steps <= minibatches_per_epoch,
            f'config.steps_per_call={config.steps_per_call} × d_steps={config.d_steps} minibatches exceed the '
            f'{minibatches_per_epoch} minibatches of one epoch of {config.dataset!r}; lower steps_per_call')
-
-
-def check_model_fits_data(config: ml_collections.ConfigDict, dataset: data.Dataset) -> None:
-  """Raises ConfigError if an image-only architecture or the Parzen monitor meets non-image data."""
-  for name, value in (('g_output', 'deconv'), ('model', 'conv_maxout')):
-    _require(config[name] != value or dataset.is_image,
-             f'config.{name}={value!r} needs an image dataset, not {config.dataset!r}')
+  construction.check_networks_fit(config, dataset)
   _require(config.eval_every_steps == 0 or dataset.is_image,
            f'config.eval_every_steps={config.eval_every_steps} (the Parzen monitor) needs an image dataset, '
            f'not {config.dataset!r}; use 0')

@@ -20,10 +20,20 @@ def test_throughput_benchmark_runs_and_reports_every_variant(tmp_path):
       cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   assert '| jax_jit |' in result.stdout and '| jax_scan |' in result.stdout
-  assert '| jax_pmap (2 devices) |' in result.stdout
+  assert '| jax_pmap_loop (2 devices) |' in result.stdout
   assert 'matmul ceiling' in result.stdout and 'Full training loop / jax_scan' in result.stdout
   report = json.loads(out.read_text())
   assert report['small'] is True
   assert len(report['rates']['jax_scan']) == 2 and all(rate > 0 for rate in report['rates']['jax_scan'])
   assert report['xla_flops'] > 0 and report['ceiling_it_per_s'] > 0 and report['full_loop_it_per_s'] > 0
   assert any(name.startswith('torch_eager') for name in report['rates']) == HAS_TORCH
+
+
+def test_missing_pytorch_is_one_line_before_any_work(tmp_path):
+  (tmp_path / 'torch.py').write_text("raise ImportError('No module named torch (stand-in)')\n")
+  env = {**os.environ, 'PYTHONPATH': str(tmp_path)}
+  result = subprocess.run([sys.executable, '-m', 'benchmarks.throughput', '--torch'], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 2
+  assert result.stderr == ("error: --torch needs PyTorch (No module named torch (stand-in)); install the bench "
+                           "extra (pip install -e '.[bench]') or pass --notorch\n")

@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 from flax import nnx
 
 import gan_jax
-from gan_jax import data, experiment, models, validation
+from gan_jax import construction, data, experiment, models, validation
 from gan_jax.configs import cifar10_conv, cifar10_fc
 
 
@@ -54,7 +54,7 @@ def test_cifar_presets_train_on_synthetic_images(preset):
   synthetic = data.Dataset('synthetic', images, images[:8], images[:8], (32, 32, 3))
   config = _tiny(preset.get_config())
   validation.validate(config)
-  gan, state = experiment.build(config, synthetic)
+  gan, state = construction.build(config, synthetic)
   batches = data.to_float(jnp.asarray(images[:32])).reshape(2, 1, 16, 3072)
   state, metrics = jax.jit(functools.partial(gan_jax.train_steps, gan))(state, batches, jax.random.key(0))
   assert int(state.step) == 2 and all(bool(jnp.isfinite(v).all()) for v in metrics.values())
@@ -73,4 +73,4 @@ def test_image_only_architectures_reject_toy_data():
   config = _tiny(cifar10_conv.get_config())
   config.dataset = 'toy_ring'
   with pytest.raises(validation.ConfigError, match="config.g_output='deconv' needs an image dataset"):
-    experiment.build(config, data.load('toy_ring', jax.random.key(0)))
+    construction.build(config, data.load('toy_ring', jax.random.key(0)))

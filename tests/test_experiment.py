@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import trees_equal
-from gan_jax import checkpoint, data, experiment, validation
+from gan_jax import checkpoint, construction, data, experiment, validation
 from gan_jax.configs import base, cifar10_conv, cifar10_fc, gauss1d, mnist_paper, toy_grid, toy_ring
 from idx_files import write_mnist_idx
 
@@ -39,7 +39,7 @@ def idx_dir(tmp_path_factory):
 
 def _final_state(config, workdir):
   dataset = data.load(config.dataset, jax.random.split(jax.random.key(config.seed), 3)[1])
-  _, initial = experiment.build(config, dataset)
+  _, initial = construction.build(config, dataset)
   manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
   key = jax.random.key(0)
   return checkpoint.restore_latest(manager, initial, key, key)[0]

@@ -45,15 +45,18 @@ def test_generator_losses_match_hand_computation():
                              -np.mean([_log_sigmoid_by_hand(l) for l in FAKE]), rtol=1e-6)
 
 
-@pytest.mark.parametrize('loss_name', ['value', 'd_loss', 'minimax', 'non_saturating'])
+# Each loss as a function of (real_logits, fake_logits).
+LOSS_FNS = {'value': losses.value_function,
+             'd_loss': losses.discriminator_loss,
+             'minimax': lambda r, f: losses.minimax_generator_loss(f),
+             'non_saturating': lambda r, f: losses.non_saturating_generator_loss(f)}
+
+
+@pytest.mark.parametrize('loss_name', sorted(LOSS_FNS))
 def test_finite_values_and_gradients_at_extreme_logits(loss_name):
-  fns = {'value': lambda r, f: losses.value_function(r, f),
-         'd_loss': lambda r, f: losses.discriminator_loss(r, f),
-         'minimax': lambda r, f: losses.minimax_generator_loss(f),
-         'non_saturating': lambda r, f: losses.non_saturating_generator_loss(f)}
   real = jnp.array([1e4, -1e4, 0.0])
   fake = jnp.array([-1e4, 1e4, 0.0])
-  value, grads = jax.value_and_grad(fns[loss_name], argnums=(0, 1))(real, fake)
+  value, grads = jax.value_and_grad(LOSS_FNS[loss_name], argnums=(0, 1))(real, fake)
   assert jnp.isfinite(value)
   assert all(bool(jnp.all(jnp.isfinite(g))) for g in grads)
 
@@ -65,6 +68,26 @@ def test_extreme_logits_give_exact_values():
   np.testing.assert_allclose(losses.value_function(real, fake), -1e4, rtol=1e-6)
   np.testing.assert_allclose(losses.non_saturating_generator_loss(jnp.array([-1e4])), 1e4, rtol=1e-6)
   np.testing.assert_allclose(losses.minimax_generator_loss(jnp.array([1e4])), -1e4, rtol=1e-6)
+
+
+@pytest.mark.parametrize('dtype', [jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize('loss_name', sorted(LOSS_FNS))
+def test_half_precision_logits_give_the_float32_loss_of_the_upcast_logits(loss_name, dtype):
+  real, fake = jnp.array(REAL, dtype), jnp.array(FAKE, dtype)
+  loss = LOSS_FNS[loss_name](real, fake)
+  assert loss.dtype == jnp.float32
+  np.testing.assert_array_equal(loss, LOSS_FNS[loss_name](real.astype(jnp.float32), fake.astype(jnp.float32)))
+  grads = jax.grad(LOSS_FNS[loss_name], argnums=(0, 1))(real, fake)
+  assert all(g.dtype == dtype for g in grads)  # the upcast is differentiated back to the logits' dtype
+
+
+def test_float64_logits_give_float64_losses():
+  with jax.enable_x64(True):
+    real, fake = jnp.array(REAL, jnp.float64), jnp.array(FAKE, jnp.float64)
+    assert all(fn(real, fake).dtype == jnp.float64 for fn in LOSS_FNS.values())
+    expected = (np.mean([_log_sigmoid_by_hand(l) for l in REAL]) +
+                np.mean([_log_sigmoid_by_hand(-l) for l in FAKE]))
+    np.testing.assert_allclose(losses.value_function(real, fake), expected, rtol=1e-14)
 
 
 def test_unknown_generator_loss_names_the_allowed_values():

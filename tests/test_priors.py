@@ -38,8 +38,15 @@ def test_sample_each_draws_one_row_per_key_reproducibly():
 
 @pytest.mark.parametrize('name, dim, message', [
     ('laplace', 10, r"prior='laplace'.*\['uniform', 'gaussian'\]"),
-    ('uniform', 0, r'latent_dim=0 must be a positive integer'),
+    ('uniform', 0, r'^dim=0 must be a positive integer \(the latent dimension, config\.latent_dim\)'),
+    ('gaussian', 2.0, r'^dim=2\.0 must be a positive integer'),
 ])
 def test_invalid_priors_are_rejected(name, dim, message):
   with pytest.raises(ValueError, match=message):
     NoisePrior(name, dim)
+
+
+def test_invalid_dim_message_names_the_field_exactly():
+  with pytest.raises(ValueError) as error:
+    NoisePrior('uniform', -3)
+  assert str(error.value) == 'dim=-3 must be a positive integer (the latent dimension, config.latent_dim)'

@@ -86,3 +86,55 @@ def test_dstar_maximises_the_value_function():
       d = jnp.clip(d_star + perturbation, 1e-6, 1 - 1e-6)
       assert float(theory.value_function(d, p_data, p_g, dx)) < float(best)
     np.testing.assert_allclose(d_star, p_data / (p_data + p_g))
+
+
+# Float32. With the former ½(p + q) and p_data / (p_data + p_g), these pairs gave
+# JSD = +inf (far_apart, overlapping: ½(p + q) underflowed to 0 where one density is
+# ~1e-38 and the other 0) and C(G) = −inf (tail_under_narrow_peak: D* underflowed to
+# 0 where p_data ≈ 2e-38 lies under p_g ≈ 2), XLA on CPU flushing float32 values
+# below ~1.2e-38 to 0.
+F32_GRID = (-16.0, 16.0, 2001)
+F32_PAIRS = {
+    'far_apart': ([(1.0, -4.0, 0.5)], [(1.0, 4.0, 0.5)]),
+    'overlapping': ([(1.0, -2.0, 0.5)], [(1.0, 2.0, 0.5)]),
+    'tail_under_narrow_peak': ([(1.0, 0.0, 1.0)], [(1.0, 13.0, 0.1)]),
+}
+# Compared with float64 on the same float32 densities, only the evaluation rounds.
+# JSD sums n terms ≥ 0 and C(G) n terms ≤ 0; a float32 sum of n terms of one sign,
+# in any order, is off by at most (n − 1) · 2⁻²⁴ times its magnitude: ≤ log 4 · n · 2⁻²⁴
+# for C(G), ≤ log 2 · n · 2⁻²⁴ for JSD, and clipping JSD to [0, log 2] moves it at most
+# log 2 · n · 2⁻²⁴ further (the float32 densities' masses are 1 ± n · 2⁻²⁴, so their
+# exact JSD is that close to the interval). Each term's own rounding (a few ulps of
+# p · (|log p| + |log(p_data + p_g)|)) adds O(10 · 2⁻²⁴), negligible next to
+# n · 2⁻²⁴ ≈ 1.2e-4. Hence both are within 2 log 2 · n · 2⁻²⁴ < F32_TOL of float64.
+F32_TOL = 2 * F32_GRID[2] * 2.0 ** -24
+
+
+@pytest.mark.parametrize('name', sorted(F32_PAIRS))
+def test_float32_jsd_and_criterion_are_finite_and_match_float64(name):
+  x = jnp.linspace(*F32_GRID, dtype=jnp.float32)
+  dx = float(x[1] - x[0])
+  data_components, g_components = F32_PAIRS[name]
+  p_data = theory.normalize(_mixture(x, data_components), dx)
+  p_g = theory.normalize(_mixture(x, g_components), dx)
+  jsd = theory.js_divergence(p_data, p_g, dx)
+  c = theory.virtual_training_criterion(p_data, p_g, dx)
+  assert p_data.dtype == p_g.dtype == jsd.dtype == c.dtype == jnp.float32
+  assert 0.0 <= float(jsd) <= float(np.float32(math.log(2)))  # log 2 rounded to float32
+  assert np.isfinite(float(c))
+  with jax.enable_x64(True):
+    p_data64, p_g64 = (jnp.asarray(np.asarray(p), jnp.float64) for p in (p_data, p_g))
+    jsd64 = theory.js_divergence(p_data64, p_g64, dx)
+    c64 = theory.virtual_training_criterion(p_data64, p_g64, dx)
+  assert abs(float(jsd) - float(jsd64)) < F32_TOL
+  assert abs(float(c) - float(c64)) < F32_TOL
+  # Exactly, C(G) + log 4 − 2 JSD = log 2 · (2 − Σ p_data dx − Σ p_g dx), and each mass
+  # is 1 ± n · 2⁻²⁴ (normalize's rounded sum): ≤ 2 log 2 · n · 2⁻²⁴. Add the rounding
+  # of C(G) (≤ log 4 · n · 2⁻²⁴) and twice that of JSD (≤ 2 · 2 log 2 · n · 2⁻²⁴, see
+  # F32_TOL): in all ≤ 8 log 2 · n · 2⁻²⁴ < 3 · F32_TOL.
+  assert abs(float(c) - (-math.log(4) + 2 * float(jsd))) < 3 * F32_TOL
+  d_star = theory.optimal_discriminator(p_data, p_g)
+  assert bool(jnp.all((d_star >= 0.0) & (d_star <= 1.0)))
+  for fn in (theory.js_divergence, theory.virtual_training_criterion):
+    grads = jax.grad(fn, argnums=(0, 1))(p_data, p_g, dx)
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in grads)

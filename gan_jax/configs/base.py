@@ -1,10 +1,30 @@
-"""Defaults shared by every preset; each preset overrides what it needs.
+"""The config schema: every field, its default and its meaning; each preset overrides what it needs.
 
-Every field is documented here; ``gan_jax.validation.validate`` says which
-values are allowed.
+The fields of ``get_config()`` are the fields a config has.
+``gan_jax.validation.validate`` says which values are allowed; where a field
+names a choice, the allowed names are the keys of a registry
+(``construction.OPTIMIZERS``, ``construction.DISCRIMINATORS``, …).
 """
 
+from collections.abc import Mapping
+
 import ml_collections
+
+
+class ConfigError(ValueError):
+  """A config field has a value that is not allowed; the message names the field."""
+
+
+def from_saved(saved: Mapping) -> ml_collections.ConfigDict:
+  """The config of a run from its saved config.json: the saved values over ``get_config()``.
+
+  Fields the project added after the run was written take their defaults,
+  which are the behaviour the run had; lists become tuples again.
+  """
+  config = get_config()
+  for name, value in saved.items():
+    config[name] = tuple(value) if isinstance(value, list) else value
+  return config
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -17,13 +37,14 @@ def get_config() -> ml_collections.ConfigDict:
       d_steps=1,                  # k
       g_loss='non_saturating',    # non_saturating | minimax
       update_rule='alternating',  # alternating (Algorithm 1) | simultaneous (the original code)
-      optimizer='adam',           # adam | sgd_momentum
+      optimizer='adam',           # adam | sgd_momentum | rmsprop
       learning_rate=1e-3,         # G's learning rate (D's is this × d_learning_rate_scale)
       d_learning_rate_scale=1.0,
       momentum=0.5,               # sgd_momentum's μ unless lr_schedule='paper'
+      rmsprop_decay=0.9,          # rmsprop: decay of the running mean of squared gradients
       lr_schedule='constant',     # constant | cosine | paper (ε₀/1.000004ᵗ and μ 0.5→0.7)
       lr_decay_steps=1000,        # cosine: iterations over which the learning rate decays
-      model='mlp',                # mlp (ReLU D) | maxout (the paper's D, with dropout) | conv_maxout
+      model='mlp',                # D: mlp (ReLU) | maxout (the paper's D, with dropout) | conv_maxout
       prior='gaussian',           # gaussian | uniform (U(−√3, √3))
       latent_dim=4,
       g_hidden_dims=(32, 32),     # ReLU layers of G

@@ -1,0 +1,162 @@
+"""From a config to the game: networks, prior, optimisers and the ``GAN``, by name.
+
+Each choice a config makes by name is a registry here, name → constructor:
+``GENERATORS`` (``g_output``), ``DISCRIMINATORS`` (``model``),
+``OPTIMIZERS`` (``optimizer``), ``LR_SCHEDULES`` (``lr_schedule``); priors
+and generator losses have theirs in ``priors`` and ``losses``. The registries
+are the allowed values that ``validation`` checks, so adding a network or
+an optimiser is one entry here plus the config fields it reads (documented
+in ``configs/base.py``). Training (``experiment``), evaluation (``runs``),
+figures and benchmarks all build through ``build``.
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+
+from gan_jax import data, models, optim, priors, train
+from gan_jax.configs.base import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+  """A registry entry: ``build(config, dataset, rngs, **extra) -> nnx.Module``; ``needs_images``: 2-D data only."""
+  build: Callable[..., nnx.Module]
+  needs_images: bool = False
+
+
+def _init_range(value: float) -> float | None:
+  return value if value > 0 else None
+
+
+# ---------------------------------------------------------------- networks
+
+def _dense_generator(config, dataset: data.Dataset, rngs: nnx.Rngs,
+                     pixel_means: np.ndarray | None = None) -> nnx.Module:
+  output_bias = None
+  if dataset.is_image and config.g_output_bias_from_data:
+    if pixel_means is None:
+      pixel_means = dataset.train.mean(axis=0, dtype=np.float64) / 255.0
+    output_bias = models.sigmoid_bias_from_marginals(pixel_means)
+  return models.MLPGenerator(
+      config.latent_dim, tuple(config.g_hidden_dims), dataset.dim,
+      hidden_activations=tuple(config.g_hidden_activations) or None,
+      output_activation='sigmoid' if dataset.is_image else 'identity',
+      init_range=_init_range(config.g_init_range), output_bias=output_bias, rngs=rngs)
+
+
+def _deconv_generator(config, dataset: data.Dataset, rngs: nnx.Rngs,
+                      pixel_means: np.ndarray | None = None) -> nnx.Module:
+  del pixel_means  # the deconvolutional output layer has no per-pixel bias
+  return models.DeconvGenerator(config.latent_dim, tuple(config.g_hidden_dims), dataset.example_shape,
+                                hidden_activations=tuple(config.g_hidden_activations) or None,
+                                init_range=_init_range(config.g_init_range), rngs=rngs)
+
+
+def _mlp_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
+  return models.MLPDiscriminator(dataset.dim, tuple(config.d_hidden_dims),
+                                 init_range=_init_range(config.d_init_range), rngs=rngs)
+
+
+def _maxout_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
+  return models.MaxoutDiscriminator(
+      dataset.dim, tuple(config.d_hidden_dims), config.maxout_pieces, input_keep=config.d_input_keep,
+      hidden_keep=config.d_hidden_keep, init_range=_init_range(config.d_init_range), rngs=rngs)
+
+
+def _conv_maxout_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
+  return models.ConvMaxoutDiscriminator(
+      dataset.example_shape, tuple(config.d_conv_channels), tuple(config.d_conv_kernels),
+      tuple(config.d_conv_pads), tuple(zip(config.d_pool_shapes, config.d_pool_strides)),
+      config.d_conv_pieces, tuple(config.d_hidden_dims), config.maxout_pieces,
+      input_keep=config.d_input_keep, hidden_keep=config.d_hidden_keep,
+      init_range=_init_range(config.d_init_range), rngs=rngs)
+
+
+GENERATORS: dict[str, Network] = {
+    'dense': Network(_dense_generator),     # ReLU layers → dense output (sigmoid for images)
+    'deconv': Network(_deconv_generator, needs_images=True),
+}
+DISCRIMINATORS: dict[str, Network] = {
+    'mlp': Network(_mlp_discriminator),     # ReLU layers
+    'maxout': Network(_maxout_discriminator),  # the paper's MNIST D, with dropout
+    'conv_maxout': Network(_conv_maxout_discriminator, needs_images=True),
+}
+
+
+# ---------------------------------------------------------------- optimisers
+
+LR_SCHEDULES: dict[str, Callable[[float, int], optax.ScalarOrSchedule]] = {
+    # (initial learning rate, updates over which it decays) → learning rate or schedule
+    'constant': lambda initial, decay_updates: initial,
+    'cosine': lambda initial, decay_updates: optax.cosine_decay_schedule(initial, decay_updates, alpha=0.05),
+    'paper': lambda initial, decay_updates: optim.paper_learning_rate(initial),
+}
+
+
+def _sgd_momentum(config, learning_rate: optax.ScalarOrSchedule, updates_per_epoch: int):
+  momentum = optim.paper_momentum(updates_per_epoch) if config.lr_schedule == 'paper' else config.momentum
+  return optim.sgd_momentum(learning_rate, momentum)
+
+
+OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
+    # (config, learning rate or schedule, this player's updates per epoch) → optimiser
+    'sgd_momentum': _sgd_momentum,
+    'adam': lambda config, learning_rate, updates_per_epoch: optim.adam(learning_rate),
+    'rmsprop': lambda config, learning_rate, updates_per_epoch: optim.rmsprop(learning_rate, config.rmsprop_decay),
+}
+
+
+def optimizer(config: ml_collections.ConfigDict, scale: float, updates_per_iteration: int,
+              minibatches_per_epoch: int) -> optax.GradientTransformation:
+  """One player's optimiser: learning rate ``config.learning_rate × scale``, updated
+  ``updates_per_iteration`` times per iteration of ``config.d_steps`` minibatches."""
+  learning_rate = LR_SCHEDULES[config.lr_schedule](config.learning_rate * scale,
+                                                   config.lr_decay_steps * updates_per_iteration)
+  # An epoch is n/m minibatches; a player updated u times per iteration of k
+  # minibatches makes u·(n/m)/k updates per epoch.
+  updates_per_epoch = max(1, minibatches_per_epoch * updates_per_iteration // config.d_steps)
+  return OPTIMIZERS[config.optimizer](config, learning_rate, updates_per_epoch)
+
+
+# ---------------------------------------------------------------- the game
+
+def check_networks_fit(config: ml_collections.ConfigDict, dataset: data.Dataset) -> None:
+  """Raises ConfigError if an image-only network (``needs_images``) meets non-image data."""
+  for field, registry in (('g_output', GENERATORS), ('model', DISCRIMINATORS)):
+    if registry[config[field]].needs_images and not dataset.is_image:
+      raise ConfigError(f'config.{field}={config[field]!r} needs an image dataset, not {config.dataset!r}')
+
+
+def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data.Shards = data.Shards(),
+          pixel_means: np.ndarray | None = None) -> tuple[train.GAN, train.GANState]:
+  """The game and its initial state for a validated ``config`` and its dataset.
+
+  Args:
+    config: a config that passed ``validation.validate``.
+    dataset: the training examples of ``shards`` (all of them by default).
+    shards: which shards ``dataset`` holds; the epoch length (for the
+      paper's momentum schedule) counts all ``shards.total`` of them.
+    pixel_means: [dim] mean pixel values in [0, 1] over the whole training
+      set, for ``g_output_bias_from_data``; default: the means over ``dataset``.
+  Raises:
+    ConfigError: an image-only network with non-image data.
+  """
+  check_networks_fit(config, dataset)
+  rngs = nnx.Rngs(config.seed)
+  generator = GENERATORS[config.g_output].build(config, dataset, rngs, pixel_means=pixel_means)
+  discriminator = DISCRIMINATORS[config.model].build(config, dataset, rngs)
+  g_apply, g_params = models.as_pure_function(generator)
+  d_apply, d_params = models.as_pure_function(discriminator)
+  minibatches_per_epoch = data.minibatches_per_epoch(dataset, shards, config.batch_size)
+  gan = train.GAN(
+      g_apply, d_apply, priors.NoisePrior(config.prior, config.latent_dim),
+      g_optimizer=optimizer(config, 1.0, 1, minibatches_per_epoch),
+      d_optimizer=optimizer(config, config.d_learning_rate_scale, config.d_steps, minibatches_per_epoch),
+      g_loss=config.g_loss, d_steps=config.d_steps, update_rule=config.update_rule,
+      g_ema_decay=config.g_ema_decay)
+  return gan, train.init_state(gan, g_params, d_params)
