@@ -1,11 +1,23 @@
-"""Evaluate the latest checkpoint of a training run; writes DIR/eval.json and prints a table.
+"""Evaluate a checkpoint of a training run; writes its metrics as JSON into the run's directory and prints a table.
 
-  python -m experiments.evaluate --workdir DIR [--num_samples N] [--save_samples PATH.npy]
+  python -m experiments.evaluate --workdir DIR [--checkpoint latest|best|STEP] [--params raw|ema]
+      [--num_samples N] [--save_samples PATH.npy] [--classifier DIR] [--real_centres]
+
+--checkpoint: the latest (default), the best by the training loop's validation
+monitor, or a step; --params: the generator as trained (raw, default) or its
+weight average (ema, runs with config.g_ema_decay > 0). The metrics go to
+DIR/eval.json for the latest raw generator, else DIR/eval_<checkpoint>_<params>.json
+(eval_best_ema.json, eval_12500_raw.json); with --real_centres to
+DIR/eval_real_centres.json.
 
 Images: Parzen-window log-likelihood by the paper's protocol (parzen_ll ±
 parzen_se, parzen_sigma). Toy ring/grid: modes_covered, high_quality_frac,
 reverse_kl. With --classifier DIR, image runs also get classifier_score,
 frechet_distance, precision and recall. See gan_jax/evaluation.py.
+
+Bad input (a flag value that is not allowed, a directory that is not a run
+or a classifier, a file that cannot be written) stops it before any compute
+with one line naming the flag, and exit status 2.
 """
 
 import json
@@ -18,6 +30,9 @@ from experiments import cli
 from gan_jax import runs
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The training run to evaluate.')
+_CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'Which checkpoint: latest, best (by the validation '
+                                  'monitor of the training loop) or a step number.')
+_PARAMS = flags.DEFINE_string('params', 'raw', 'Which generator: raw (as trained) or ema (its weight average).')
 _NUM_SAMPLES = flags.DEFINE_integer('num_samples', None, 'Generator samples (default 10,000 images / 2,500 toy).')
 _SAVE_SAMPLES = flags.DEFINE_string('save_samples', None, 'Also save the samples used here (.npy, [N, dim]).')
 _REAL_CENTRES = flags.DEFINE_bool('real_centres', False, 'Use training examples instead of generator samples '
@@ -26,16 +41,51 @@ _CLASSIFIER = flags.DEFINE_string('classifier', None, 'A classifier workdir (exp
                                   'classifier_score, frechet_distance, precision and recall.')
 flags.mark_flags_as_required(['workdir'])
 
+# Precision and recall find each sample's k = 3rd nearest other sample.
+_MIN_SAMPLES, _MIN_SAMPLES_WITH_CLASSIFIER = 2, 4
+
+
+def output_name(checkpoint: str, params: str, real_centres: bool) -> str:
+  """The file in the run's directory that the metrics go to."""
+  if real_centres:
+    return 'eval_real_centres.json'
+  if (checkpoint, params) == ('latest', 'raw'):
+    return 'eval.json'
+  return f'eval_{checkpoint}_{params}.json'
+
+
+def check_flags(workdir: str | None, checkpoint: str, params: str, num_samples: int | None,
+                save_samples: str | None, classifier: str | None, real_centres: bool) -> pathlib.Path:
+  """The file the metrics go to; exits with one line and status 2 if a flag is bad."""
+  directory = cli.check_input_dir('workdir', workdir, ['config.json'], holding='training run')
+  try:
+    runs.check_checkpoint_choice(checkpoint, params)
+  except cli.BAD_INPUT as error:
+    cli.fail(str(error))
+  minimum = _MIN_SAMPLES_WITH_CLASSIFIER if classifier else _MIN_SAMPLES
+  if num_samples is not None and num_samples < minimum:
+    why = ' with --classifier (precision and recall use k = 3 nearest neighbours)' if classifier else ''
+    cli.fail(f'--num_samples={num_samples} must be at least {minimum}{why}')
+  if classifier is not None:
+    cli.check_input_dir('classifier', classifier, ['classifier.json'], holding='classifier')
+  if save_samples is not None:
+    cli.check_output_file('save_samples', save_samples, '.npy')
+  output = directory / output_name(checkpoint, params, real_centres)
+  if problem := cli.write_problem(output):
+    cli.fail(f'--workdir={workdir}: cannot write {output.name} there ({problem})')
+  return output
+
 
 def main(argv):
   cli.start(argv)
+  output = check_flags(_WORKDIR.value, _CHECKPOINT.value, _PARAMS.value, _NUM_SAMPLES.value, _SAVE_SAMPLES.value,
+                       _CLASSIFIER.value, _REAL_CENTRES.value)
   try:
-    metrics, samples = runs.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value,
-                                               _CLASSIFIER.value)
+    metrics, samples = runs.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value, _CLASSIFIER.value,
+                                         which=_CHECKPOINT.value, params=_PARAMS.value)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
-  name = 'eval_real_centres.json' if _REAL_CENTRES.value else 'eval.json'
-  (pathlib.Path(_WORKDIR.value) / name).write_text(json.dumps(metrics, indent=2) + '\n')
+  output.write_text(json.dumps(metrics, indent=2) + '\n')
   if _SAVE_SAMPLES.value:
     np.save(_SAVE_SAMPLES.value, samples)
   width = max(map(len, metrics))

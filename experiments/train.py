@@ -9,6 +9,7 @@ itself on TPU VMs and under SLURM, elsewhere pass ``--coordinator_address``,
 ``--num_processes`` and ``--process_id`` (see experiments/launch_tpu_pod.sh).
 
 Bad input (an unknown flag or config field, a value that is not allowed, a
+config file that does not load, a --workdir that cannot be written, a
 dataset that cannot be read, a checkpoint of another run) stops the run
 before any compute with one line naming what is wrong, and exit status 2. A
 loss or parameter that stops being finite stops it with exit status 1; the
@@ -17,17 +18,14 @@ the running chunk of steps, checkpoint and exit with status 0; the same
 command resumes.
 """
 
-import pathlib
 import re
 
 from absl import app, flags
-from ml_collections import config_flags
 
 from experiments import cli
 from gan_jax import distributed, experiment, validation
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a preset in gan_jax/configs/.',
-                                          lock_config=True)
+_CONFIG = cli.define_config_file('config', 'Path to a preset in gan_jax/configs/.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and sample pictures.')
 _DISTRIBUTED = flags.DEFINE_bool('distributed', False, 'Join a multi-process run (jax.distributed.initialize).')
 _COORDINATOR = flags.DEFINE_string('coordinator_address', None,
@@ -49,17 +47,6 @@ def parse_flags(argv: list[str]) -> list[str]:
       cli.fail(f'--config.{suggestion[2]} is not a config field; did you mean --config.{suggestion[1]}?')
     name = re.search(r'\w+', detail)
     cli.fail(f'--config.{name[0] if name else detail} is not a config field; see gan_jax/configs/base.py')
-
-
-def _load_config():
-  """The parsed --config; a file that does not exist or does not load is bad input."""
-  try:
-    config = _CONFIG.value
-    config.keys()  # config_flags reports a failed load only when the config is first used
-    return config
-  except OSError as error:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    cli.fail(f'--config could not be loaded: {lines[-1] if lines else error}')
 
 
 def check_distributed_flags(enabled: bool, coordinator: str | None, num_processes: int | None,
@@ -89,9 +76,8 @@ def _format(value) -> str:
 def main(argv):
   cli.start(argv, hint='; pass settings as --config.FIELD=VALUE')
   check_distributed_flags(_DISTRIBUTED.value, _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-  if pathlib.Path(_WORKDIR.value).exists() and not pathlib.Path(_WORKDIR.value).is_dir():
-    cli.fail(f'--workdir={_WORKDIR.value} is a file; it must be a directory (new or of this run)')
-  config = _load_config()
+  cli.check_output_dir('workdir', _WORKDIR.value, 'a directory (new or of this run)')
+  config = _CONFIG.value
   try:
     validation.validate(config)  # before joining other processes; the device count is checked in run
     if _DISTRIBUTED.value:

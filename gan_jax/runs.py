@@ -113,8 +113,9 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   """Metrics of a checkpoint (``which``, ``params``: as ``restore_run``) in ``workdir``, and the samples they used.
 
   Images: the paper's Parzen protocol (``evaluation.parzen_evaluation``) with
-  10,000 samples, σ chosen on the first 1,000 validation images, reported on
-  the test set. Toy mixtures: ``evaluation.mode_metrics`` on 2,500 samples.
+  ``config.eval_num_samples`` samples (10,000), σ chosen on the first
+  ``config.eval_num_validation`` (1,000) validation images, reported on the
+  test set; the samples are the training loop monitor's. Toy mixtures: ``evaluation.mode_metrics`` on 2,500 samples.
   1-D data: the samples' mean and std. Samples: [num_samples, dim], values as
   fed to the metrics (pixels in [0, 1]). With ``real_centres`` the "samples"
   are the first ``num_samples`` training examples instead: the estimator's
@@ -124,7 +125,7 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   (features of the samples against those of as many test images).
   """
   config, dataset, gan, state, sample_key = restore_run(workdir, which, params)
-  num_samples = num_samples or (10_000 if dataset.is_image else 2_500)
+  num_samples = num_samples or (config.eval_num_samples if dataset.is_image else 2_500)
   if real_centres:
     samples = np.asarray(data.to_float(jnp.asarray(dataset.train[:num_samples])))
   else:
@@ -134,7 +135,7 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
                    'real_centres': real_centres}
   if dataset.is_image:
     validation, test = (np.asarray(data.to_float(jnp.asarray(split))) for split in
-                        (dataset.validation[:1000], dataset.test))
+                        (dataset.validation[:config.eval_num_validation], dataset.test))
     metrics.update(evaluation.parzen_evaluation(samples, validation, test))
     if classifier_dir:
       metrics.update(_classifier_metrics(classifier_dir, samples, dataset))

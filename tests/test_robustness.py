@@ -131,6 +131,33 @@ def test_sigterm_checkpoints_the_current_step_and_a_rerun_ends_as_if_never_stopp
   assert trees_equal(_final_state(tmp_path), uninterrupted)
 
 
+def test_sigterm_keeps_the_best_checkpoints_and_a_rerun_keeps_the_same_ones(tmp_path):
+  write_mnist_idx(tmp_path / 'mnist', num_train=240, num_test=24)
+  args = ['--config', 'gan_jax/configs/mnist_paper.py', f'--config.dataset=idx:{tmp_path / "mnist"}',
+          '--config.num_steps=120', '--config.steps_per_call=6', '--config.checkpoint_every_steps=6',
+          '--config.eval_every_steps=6', '--config.sample_every_steps=120', '--config.batch_size=16',
+          '--config.num_shown_samples=16', '--config.g_hidden_dims=(32,)', '--config.d_hidden_dims=(16,)',
+          '--config.maxout_pieces=2', '--config.eval_num_samples=64', '--config.g_ema_decay=0.9',
+          '--config.log_every_seconds=0.01']
+  straight = _train(tmp_path / 'straight', *args)
+  assert straight.returncode == 0, straight.stderr
+  run = _start(tmp_path / 'stopped', *args)
+  _wait_for(lambda: (tmp_path / 'stopped' / 'metrics.jsonl').exists() and
+            (tmp_path / 'stopped' / 'metrics.jsonl').read_text(), run)
+  run.send_signal(signal.SIGTERM)
+  stdout, stderr = run.communicate(timeout=300)
+  assert run.returncode == 0 and 'SIGTERM: stopped at step' in stdout, stderr
+  rerun = _train(tmp_path / 'stopped', *args)
+  assert rerun.returncode == 0, rerun.stderr
+  for name, flag in (('g_params', 'raw'), ('g_params_ema', 'ema')):
+    best = [checkpoint.make_best_manager(tmp_path / w / checkpoint.BEST_DIRECTORIES[name])
+            for w in ('straight', 'stopped')]
+    assert [m.all_steps() for m in best][0] == [m.all_steps() for m in best][1]
+    assert checkpoint.best_value(best[0]) == checkpoint.best_value(best[1])
+    states = [runs.restore_run(tmp_path / w, 'best', flag)[3] for w in ('straight', 'stopped')]
+    assert trees_equal(*states)
+
+
 def _kill_while_compiling(workdir):
   run = _start(workdir, *GAUSS)
   _wait_for(lambda: (workdir / 'config.json').exists(), run)

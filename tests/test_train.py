@@ -227,3 +227,28 @@ def test_one_discriminator_pass_over_real_and_fake_equals_two_separate_passes():
   np.testing.assert_allclose(fused_real, separate_real, rtol=1e-6, atol=1e-7)
   np.testing.assert_allclose(fused_fake, separate_fake, rtol=1e-6, atol=1e-7)
   assert float(jnp.abs(fused_real - train._discriminate(gan, state.d_params, x_real, None)).max()) > 0  # dropout on
+
+
+def test_the_generator_average_follows_its_recursion_and_never_feeds_back():
+  beta = 0.75
+  averaged, state = make_toy_gan(g_ema_decay=beta)
+  plain, _ = make_toy_gan()
+  assert plain.g_ema_decay == 0 and gan_jax.init_state(plain, state.g_params, state.d_params).g_params_ema is None
+  batches = _real_batches(jax.random.key(1), 2, 1, 32, 2)
+  expected, g_history = state.g_params, [state.g_params]
+  plain_state = gan_jax.init_state(plain, state.g_params, state.d_params)
+  for i in range(2):
+    state, _ = gan_jax.train_step(averaged, state, batches[i], jax.random.key(0))
+    plain_state, _ = gan_jax.train_step(plain, plain_state, batches[i], jax.random.key(0))
+    expected = jax.tree.map(lambda e, g: beta * e + (1 - beta) * g, expected, state.g_params)
+  assert tree_max_abs_diff(state.g_params_ema, expected) == 0
+  assert trees_equal(state.g_params, plain_state.g_params)  # the average changes nothing else
+
+
+def test_init_state_copies_the_parameters_so_donation_leaves_the_callers_arrays():
+  gan, state = make_toy_gan()
+  g_params, d_params = state.g_params, state.d_params
+  fresh = gan_jax.init_state(gan, g_params, d_params)
+  step = jax.jit(functools.partial(gan_jax.train_step, gan), donate_argnums=0)
+  step(fresh, _real_batches(jax.random.key(1), 1, 32, 2), jax.random.key(0))
+  assert all(float(jnp.sum(leaf)) == float(jnp.sum(leaf)) for leaf in jax.tree.leaves(g_params))  # still readable

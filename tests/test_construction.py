@@ -1,0 +1,68 @@
+"""Building the game from a config: one registry entry per network, optimiser and schedule."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from gan_jax import construction, data, losses, priors, train, validation
+from gan_jax.configs import gauss1d
+
+
+def _dataset():
+  return data.load('gauss1d', jax.random.key(0))
+
+
+def test_rmsprop_is_one_registry_entry_and_its_config_field():
+  config = gauss1d.get_config()
+  config.update(optimizer='rmsprop', learning_rate=1e-3, rmsprop_decay=0.95)
+  validation.validate(config)
+  gan, state = construction.build(config, _dataset())
+  assert float(state.g_opt_state.hyperparams['decay']) == pytest.approx(0.95)
+  grads = jax.tree.map(lambda p: jnp.full_like(p, 0.3), state.g_params)
+  ours, _ = gan.g_optimizer.update(grads, state.g_opt_state, state.g_params)
+  reference = optax.rmsprop(1e-3, decay=0.95)
+  expected, _ = reference.update(grads, reference.init(state.g_params), state.g_params)
+  # inject_hyperparams holds ε and the decay as float32 arrays, optax.rmsprop as Python floats that
+  # XLA folds in another order: a few float32 roundings apart (2^-21 relative), no more.
+  for got, want in zip(jax.tree.leaves(ours), jax.tree.leaves(expected)):
+    np.testing.assert_allclose(got, want, rtol=2.0 ** -21)
+
+
+@pytest.mark.parametrize('field, registry', [
+    ('optimizer', construction.OPTIMIZERS), ('lr_schedule', construction.LR_SCHEDULES),
+    ('model', construction.DISCRIMINATORS), ('g_output', construction.GENERATORS),
+    ('g_loss', losses.GENERATOR_LOSSES), ('prior', dict.fromkeys(priors.PRIOR_NAMES)),
+])
+def test_the_allowed_values_are_the_registry_keys(field, registry):
+  config = gauss1d.get_config()
+  config[field] = 'nope'
+  with pytest.raises(validation.ConfigError) as error:
+    validation.validate(config)
+  assert str(error.value) == f"config.{field}='nope' is not allowed; allowed: {sorted(registry) if field == 'g_loss' else list(registry)}"
+
+
+def test_every_registered_network_builds_and_runs_on_the_data_it_accepts():
+  config = gauss1d.get_config()
+  dataset = _dataset()
+  for field, registry in (('model', construction.DISCRIMINATORS), ('g_output', construction.GENERATORS)):
+    for name, network in registry.items():
+      config[field] = name
+      if network.needs_images:
+        with pytest.raises(validation.ConfigError, match=f"config.{field}='{name}' needs an image dataset"):
+          construction.build(config, dataset)
+      else:
+        gan, state = construction.build(config, dataset)
+        assert train.sample(gan, state.g_params, jax.random.key(0), 3).shape == (3, 1)
+    config[field] = gauss1d.get_config()[field]
+
+
+def test_game_rules_are_the_same_for_the_config_and_the_python_api():
+  config = gauss1d.get_config()
+  config.update(update_rule='simultaneous', d_steps=2)
+  with pytest.raises(validation.ConfigError) as from_config:
+    validation.validate(config)
+  with pytest.raises(ValueError) as from_api:
+    train.check_game(2, 'simultaneous', 0.0)
+  assert str(from_config.value) == f'config.{from_api.value}'
