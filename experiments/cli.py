@@ -6,6 +6,7 @@ load ends the program while absl parses the flags (``define_config_file``).
 """
 
 import os
+import re
 import pathlib
 import sys
 import tempfile
@@ -95,7 +96,10 @@ def check_output_dir(flag: str, path: str | None, what: str = 'a directory') -> 
 
 
 def check_output_file(flag: str, path: str | None, suffix: str) -> pathlib.Path:
-  """``path`` as a file to write; exits with one line and status 2 unless it ends in ``suffix`` and can be written."""
+  """``path`` as a file to write; exits with one line and status 2 unless it ends in ``suffix`` and can be written.
+
+  Its parent directory may not exist yet: the caller creates it.
+  """
   if not path:
     fail(f'--{flag} is empty; it must name a {suffix} file')
   if not path.endswith(suffix):
@@ -171,15 +175,34 @@ def define_config_file(name: str, help_string: str, flag_values: flags.FlagValue
   load = parser.parse
 
   def parse(path: str) -> ml_collections.ConfigDict:
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)  # config_flags' warning about a None config would be a second line
     try:
       config = load(path)
       if config is not None:
         config.keys()  # config_flags defers an OSError (a missing file) until the config is first used
     except Exception as error:  # anything the file raises: its SyntaxError, NameError, …
       fail(config_file_error(name, path, error))
+    finally:
+      logging.set_verbosity(verbosity)
     if not isinstance(config, ml_collections.ConfigDict):
       fail(f'--{name}={path} could not be loaded: get_config() returned {config!r:.40}, not a ConfigDict')
     return config
 
   parser.parse = parse
   return holder
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's parsing, but a bad flag is one line and exit status 2 (absl's own: usage text, 1)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as error:
+    fail(str(error).splitlines()[0])
+  except (AttributeError, KeyError) as error:  # --config.FIELD=… for a field the config lacks
+    detail = str(error.args[0]) if error.args else str(error)
+    suggestion = re.search(r'Did you mean "(\w+)" instead of "(\w+)"', detail)
+    if suggestion:
+      fail(f'--config.{suggestion[2]} is not a config field; did you mean --config.{suggestion[1]}?')
+    name = re.search(r'\w+', detail)
+    fail(f'--config.{name[0] if name else detail} is not a config field; see gan_jax/configs/base.py')

@@ -6,9 +6,9 @@
 --checkpoint: the latest (default), the best by the training loop's validation
 monitor, or a step; --params: the generator as trained (raw, default) or its
 weight average (ema, runs with config.g_ema_decay > 0). The metrics go to
-DIR/eval.json for the latest raw generator, else DIR/eval_<checkpoint>_<params>.json
-(eval_best_ema.json, eval_12500_raw.json); with --real_centres to
-DIR/eval_real_centres.json.
+DIR/eval.json for the latest raw generator, else to
+DIR/eval_<checkpoint>_<params>.json (eval_best_ema.json, eval_12500_raw.json);
+with --real_centres to DIR/eval_real_centres.json.
 
 Images: Parzen-window log-likelihood by the paper's protocol (parzen_ll ±
 parzen_se, parzen_sigma). Toy ring/grid: modes_covered, high_quality_frac,
@@ -33,7 +33,8 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'The training run to evaluate.')
 _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'Which checkpoint: latest, best (by the validation '
                                   'monitor of the training loop) or a step number.')
 _PARAMS = flags.DEFINE_string('params', 'raw', 'Which generator: raw (as trained) or ema (its weight average).')
-_NUM_SAMPLES = flags.DEFINE_integer('num_samples', None, 'Generator samples (default 10,000 images / 2,500 toy).')
+_NUM_SAMPLES = flags.DEFINE_integer('num_samples', None, "Generator samples, at least 2, with --classifier at least 4 "
+                                    "(default: the run's config.eval_num_samples for images, 2,500 otherwise).")
 _SAVE_SAMPLES = flags.DEFINE_string('save_samples', None, 'Also save the samples used here (.npy, [N, dim]).')
 _REAL_CENTRES = flags.DEFINE_bool('real_centres', False, 'Use training examples instead of generator samples '
                                   '(the estimator for a perfect generator); writes eval_real_centres.json.')
@@ -41,7 +42,7 @@ _CLASSIFIER = flags.DEFINE_string('classifier', None, 'A classifier workdir (exp
                                   'classifier_score, frechet_distance, precision and recall.')
 flags.mark_flags_as_required(['workdir'])
 
-# Precision and recall find each sample's k = 3rd nearest other sample.
+# Every metric needs 2 samples; precision and recall (k = 3) need each sample's 3rd nearest other sample.
 _MIN_SAMPLES, _MIN_SAMPLES_WITH_CLASSIFIER = 2, 4
 
 
@@ -87,11 +88,13 @@ def main(argv):
     cli.fail(str(error))
   output.write_text(json.dumps(metrics, indent=2) + '\n')
   if _SAVE_SAMPLES.value:
-    np.save(_SAVE_SAMPLES.value, samples)
+    path = pathlib.Path(_SAVE_SAMPLES.value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, samples)
   width = max(map(len, metrics))
   for name, value in metrics.items():
     print(f'{name:<{width}}  {value:.4g}' if isinstance(value, float) else f'{name:<{width}}  {value}')
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

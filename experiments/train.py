@@ -34,21 +34,6 @@ _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'Number of processe
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'This process, 0 … num_processes − 1 (with --distributed).')
 flags.mark_flags_as_required(['config', 'workdir'])
 
-def parse_flags(argv: list[str]) -> list[str]:
-  """absl's parsing, but a bad flag is one line and exit status 2 (absl's own: usage text, 1)."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as error:
-    cli.fail(str(error).splitlines()[0])
-  except (AttributeError, KeyError) as error:  # --config.FIELD=… for a field the config lacks
-    detail = str(error.args[0]) if error.args else str(error)
-    suggestion = re.search(r'Did you mean "(\w+)" instead of "(\w+)"', detail)
-    if suggestion:
-      cli.fail(f'--config.{suggestion[2]} is not a config field; did you mean --config.{suggestion[1]}?')
-    name = re.search(r'\w+', detail)
-    cli.fail(f'--config.{name[0] if name else detail} is not a config field; see gan_jax/configs/base.py')
-
-
 def check_distributed_flags(enabled: bool, coordinator: str | None, num_processes: int | None,
                             process_id: int | None) -> None:
   """Exits with status 2 and one line if the multi-process flags do not make sense together."""
@@ -92,4 +77,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -79,13 +79,9 @@ def _payload(state: GANState, train_key: jax.Array, data_key: jax.Array) -> dict
 
 
 def _leaf_names(tree) -> dict[str, object]:
-  """Leaves by a path name that is the same for dicts and dataclasses, int and str keys: 'state/g_params/0/bias'."""
-  def part(entry) -> str:
-    for attribute in ('key', 'name', 'idx'):
-      if hasattr(entry, attribute):
-        return str(getattr(entry, attribute))
-    return str(entry)
-  return {'/'.join(part(entry) for entry in path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+  """Leaves by path name, 'state/g_params/0/bias', the same for dicts and dataclasses, int and str keys."""
+  return {jax.tree_util.keystr(path, simple=True, separator='/'): leaf
+          for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
 
 
 def nonfinite_leaves(tree) -> list[str]:

@@ -58,7 +58,11 @@ def _replicated_everywhere() -> NamedSharding:
 
 
 def to_global(tree):
-  """Each leaf (equal in every process) as a global array replicated over all devices."""
+  """Each leaf (equal in every process) as a global array replicated over all devices.
+
+  JAX's own ``make_array_from_process_local_data`` does the work; orbax then
+  writes each array once and every process can restore it.
+  """
   sharding = _replicated_everywhere()
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), tree)
 

@@ -46,7 +46,7 @@ def check_divisible(global_batch_size: int, num_devices: int) -> None:
   """Raises a ValueError unless a minibatch of ``global_batch_size`` examples splits evenly over the devices."""
   if global_batch_size % num_devices:
     raise ValueError(
-        f'batch_size={global_batch_size} does not divide over {num_devices} devices; '
+        f'a minibatch of {global_batch_size} examples does not divide over {num_devices} devices; '
         f'use a multiple of {num_devices}')
 
 

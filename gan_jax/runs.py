@@ -6,6 +6,7 @@ these functions; the metrics themselves are in ``evaluation.py``.
 
 import json
 import pathlib
+import re
 
 import jax
 import jax.numpy as jnp
@@ -53,7 +54,7 @@ def _checkpoint_manager(workdir: pathlib.Path, which: str, params: str):
 
 def check_checkpoint_choice(which: str, params: str) -> None:
   """Raises ConfigError unless ``which`` is latest, best or a step number and ``params`` one of ``PARAMS``."""
-  if not (which in ('latest', 'best') or (which.isdigit() and not which.startswith('-'))):
+  if not (which in ('latest', 'best') or re.fullmatch('[0-9]+', which)):
     raise validation.ConfigError(f'--checkpoint={which!r} must be latest, best or a step number')
   if params not in PARAMS:
     raise validation.ConfigError(f'--params={params!r} is not allowed; allowed: {list(PARAMS)}')

@@ -120,7 +120,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   try:
     parallel.check_divisible(config.batch_size, num_devices)
   except ValueError as error:
-    raise ConfigError(f'config.{error}') from None
+    raise ConfigError(f'config.batch_size={config.batch_size}: {error}') from None
 
 
 def check_against_data(config: ml_collections.ConfigDict, dataset: data.Dataset,

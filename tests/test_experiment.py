@@ -189,7 +189,8 @@ def test_batch_that_does_not_divide_over_the_devices_is_rejected(tmp_path):
   result = _cli('--config', 'gan_jax/configs/gauss1d.py', '--workdir', str(tmp_path / 'run'),
                 '--config.batch_size=12', devices=8)
   assert result.returncode == 2
-  assert result.stderr == 'error: config.batch_size=12 does not divide over 8 devices; use a multiple of 8\n'
+  assert result.stderr == ('error: config.batch_size=12: a minibatch of 12 examples does not divide over 8 devices; '
+                           'use a multiple of 8\n')
 
 
 def test_missing_config_file_is_bad_input(tmp_path):

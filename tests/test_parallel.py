@@ -120,9 +120,9 @@ def test_indivisible_global_batch_is_a_clear_error(eight_devices):
   gan, state = make_toy_gan()
   batches = jnp.zeros((1, 1, 12, 2))
   run = parallel.make_pmap_train_steps(gan, eight_devices)
-  with pytest.raises(ValueError, match='batch_size=12 does not divide over 8 devices; use a multiple of 8'):
+  with pytest.raises(ValueError, match='a minibatch of 12 examples does not divide over 8 devices; use a multiple of 8'):
     run(parallel.replicate(state, eight_devices), batches, jax.random.key(0))
-  with pytest.raises(ValueError, match='batch_size=12 does not divide over 8 devices'):
+  with pytest.raises(ValueError, match='a minibatch of 12 examples does not divide over 8 devices'):
     parallel.make_shard_map_train_steps(gan, eight_devices)(state, batches, jax.random.key(0))
 
 
@@ -137,3 +137,11 @@ def test_split_for_devices_gives_each_device_a_contiguous_share():
 def test_replicate_then_unreplicate_round_trips(eight_devices):
   _, state = make_toy_gan()
   assert trees_equal(parallel.unreplicate(parallel.replicate(state, eight_devices)), state)
+
+
+def test_a_batch_without_its_iteration_axis_is_a_clear_error(eight_devices):
+  gan, state = make_toy_gan()
+  run = parallel.make_pmap_train_steps(gan, eight_devices)
+  with pytest.raises(ValueError, match=r'real_batches has shape \(1, 16, 2\); expected \[N, k, m, \*data_shape\] '
+                                       r'with k = d_steps = 1'):
+    run(parallel.replicate(state, eight_devices), jnp.zeros((1, 16, 2)), jax.random.key(0))

@@ -1,0 +1,263 @@
+"""Bad paths and config files given to the mains in experiments/: one line 'error: …', exit status 2, nothing written.
+
+Most cases call experiments/cli.py's checks and the mains' ``check_flags``
+in-process; the few marked slow run a main as a subprocess.
+"""
+
+import importlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+
+from experiments import cli
+from gan_jax.configs import gauss1d, mnist_paper
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+needs_proc = pytest.mark.skipif(not os.path.isdir('/proc'), reason='needs /proc (Linux)')
+
+
+def _main(name: str):
+  """experiments.<name>, with its flags taken out of absl's FLAGS again: the mains share flag names."""
+  before = set(flags.FLAGS)
+  module = importlib.import_module(f'experiments.{name}')
+  for flag in set(flags.FLAGS) - before:
+    delattr(flags.FLAGS, flag)
+  return module
+
+
+evaluate, figures = _main('evaluate'), _main('figures')
+
+
+def _error(capsys, check, *args, **kwargs) -> str:
+  """The message of ``check(*args, **kwargs)``, which must exit with status 2 after one line on stderr."""
+  with pytest.raises(SystemExit) as exit_:
+    check(*args, **kwargs)
+  assert exit_.value.code == 2
+  out, err = capsys.readouterr()
+  assert out == '' and err.startswith('error: ') and err.count('\n') == 1, err
+  return err.removeprefix('error: ').removesuffix('\n')
+
+
+def _listing(directory: pathlib.Path) -> list[str]:
+  return sorted(str(path.relative_to(directory)) for path in directory.rglob('*'))
+
+
+# ---------------------------------------------------------------- cli.check_*
+
+def test_output_dir_that_exists_or_can_be_created_is_accepted_and_nothing_is_written(tmp_path):
+  assert cli.check_output_dir('workdir', str(tmp_path)) == tmp_path
+  assert cli.check_output_dir('workdir', str(tmp_path / 'a' / 'b')) == tmp_path / 'a' / 'b'
+  assert _listing(tmp_path) == []
+
+
+def test_output_dir_problems(tmp_path, capsys):
+  (tmp_path / 'file').write_text('')
+  check = lambda path: _error(capsys, cli.check_output_dir, 'workdir', path, 'a directory (new or of this run)')
+  assert check('') == '--workdir is empty; it must name a directory (new or of this run)'
+  assert check(None) == '--workdir is empty; it must name a directory (new or of this run)'
+  assert check(f'{tmp_path}/file') == (f'--workdir={tmp_path}/file is a file; it must be a directory (new or of '
+                                      'this run)')
+  assert check(f'{tmp_path}/file/x/y') == (f'--workdir={tmp_path}/file/x/y: cannot create it '
+                                           f'({tmp_path}/file is not a directory)')
+  assert _listing(tmp_path) == ['file']
+
+
+@needs_proc
+def test_output_dir_and_file_where_nothing_can_be_created(capsys):
+  assert _error(capsys, cli.check_output_dir, 'workdir', '/proc/x/y') == \
+      '--workdir=/proc/x/y: cannot create it (/proc is not writable)'
+  assert _error(capsys, cli.check_output_dir, 'out_dir', '/proc') == '--out_dir=/proc is not writable'
+  assert _error(capsys, cli.check_output_file, 'save_samples', '/proc/x/s.npy', '.npy') == \
+      '--save_samples=/proc/x/s.npy: cannot write it (/proc is not writable)'
+
+
+def test_output_file_problems(tmp_path, capsys):
+  (tmp_path / 'file').write_text('')
+  (tmp_path / 'dir.npy').mkdir()
+  check = lambda path: _error(capsys, cli.check_output_file, 'save_samples', path, '.npy')
+  assert check('') == '--save_samples is empty; it must name a .npy file'
+  assert check(f'{tmp_path}/s.txt') == f'--save_samples={tmp_path}/s.txt must end in .npy'
+  assert check(f'{tmp_path}/dir.npy') == (f'--save_samples={tmp_path}/dir.npy: cannot write it '
+                                          f'({tmp_path}/dir.npy is a directory)')
+  assert check(f'{tmp_path}/file/s.npy') == (f'--save_samples={tmp_path}/file/s.npy: cannot write it '
+                                             f'({tmp_path}/file is not a directory)')
+  assert cli.check_output_file('save_samples', f'{tmp_path}/new/s.npy', '.npy') == tmp_path / 'new' / 's.npy'
+  assert _listing(tmp_path) == ['dir.npy', 'file']
+
+
+def test_input_dir_problems(tmp_path, capsys):
+  (tmp_path / 'file').write_text('')
+  (tmp_path / 'run').mkdir()
+  (tmp_path / 'run' / 'config.json').write_text('{}')
+  check = lambda path, *args: _error(capsys, cli.check_input_dir, 'run', path, *args)
+  assert check('') == '--run is empty; it must name a directory'
+  assert check(f'{tmp_path}/nowhere') == f'--run={tmp_path}/nowhere does not exist'
+  assert check(f'{tmp_path}/file') == f'--run={tmp_path}/file is not a directory'
+  assert check(f'{tmp_path}/run', ['config.json', 'metrics.jsonl'], 'training run') == \
+      f'--run={tmp_path}/run holds no training run (no metrics.jsonl)'
+  assert check(f'{tmp_path}/run', ['metrics.jsonl']) == f'--run={tmp_path}/run holds no metrics.jsonl'
+  assert cli.check_input_dir('run', str(tmp_path / 'run'), ['config.json']) == tmp_path / 'run'
+
+
+# ---------------------------------------------------------------- config files
+
+@pytest.fixture
+def load_config(capsys):
+  """Parses --config=PATH with cli.define_config_file into fresh FlagValues; returns (config, None) or (None, error)."""
+  def load(path):
+    sys.modules.pop('config_config', None)  # config_flags loads every file as this module, into the old one if any
+    flag_values = flags.FlagValues()
+    holder = cli.define_config_file('config', 'A config file.', flag_values=flag_values)
+    try:
+      flag_values(['main', f'--config={path}'])
+    except SystemExit as exit_:
+      assert exit_.code == 2
+      err = capsys.readouterr().err
+      assert err.startswith('error: ') and err.count('\n') == 1, err
+      return None, err.removeprefix('error: ').removesuffix('\n')
+    return holder.value, None
+  return load
+
+
+@pytest.mark.parametrize('source, reason', [
+    ('def get_config():\n  return ml_collections.ConfigDict(dict(a=1)\n', "3: SyntaxError: '(' was never closed"),
+    ('def get_config():\n  x = 1\n  return x +\n', '4: SyntaxError: invalid syntax'),
+    ('def get_config():\n  config = ml_collections.ConfigDict()\n  return confg\n',
+     "4: NameError: name 'confg' is not defined"),
+    ('def get_config():\n  return ml_collections.ConfigDict(dict(a=int("x")))\n',
+     "3: ValueError: invalid literal for int() with base 10: 'x'"),
+    ('def get_config():\n  return open("/nonexistent/x.json")\n',
+     "3: FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent/x.json'"),
+    ('import nonexistent_module_x\n', "2: ModuleNotFoundError: No module named 'nonexistent_module_x'"),
+])
+def test_config_file_that_does_not_load_names_the_file_the_line_and_the_reason(tmp_path, load_config, source,
+                                                                                  reason):
+  path = tmp_path / 'config.py'
+  path.write_text('import ml_collections\n' + source)
+  assert load_config(path) == (None, f'--config={path} could not be loaded: {path}:{reason}')
+
+
+def test_config_file_missing_or_without_a_config(tmp_path, load_config):
+  assert load_config(tmp_path / 'nope.py') == (
+      None, f"--config could not be loaded: [Errno 2] No such file or directory: '{tmp_path / 'nope.py'}'")
+  (tmp_path / 'empty.py').write_text('x = 1\n')
+  assert load_config(tmp_path / 'empty.py') == (
+      None, f'--config={tmp_path / "empty.py"} could not be loaded: {tmp_path / "empty.py"} defines no get_config()')
+  (tmp_path / 'none.py').write_text('def get_config():\n  pass\n')
+  assert load_config(tmp_path / 'none.py') == (
+      None, f'--config={tmp_path / "none.py"} could not be loaded: get_config() returned None, not a ConfigDict')
+
+
+def test_config_file_that_loads_is_the_locked_config(load_config):
+  config, error = load_config(REPO / 'gan_jax' / 'configs' / 'gauss1d.py')
+  assert error is None and config.to_dict() == gauss1d.get_config().to_dict() and config.is_locked
+
+
+# ---------------------------------------------------------------- experiments.evaluate
+
+@pytest.fixture
+def run_dir(tmp_path) -> pathlib.Path:
+  """A directory that passes for a training run before anything is loaded: it has a config.json."""
+  (tmp_path / 'run').mkdir()
+  (tmp_path / 'run' / 'config.json').write_text(json.dumps(gauss1d.get_config().to_dict()))
+  return tmp_path / 'run'
+
+
+def _evaluate_flags(workdir, checkpoint='latest', params='raw', num_samples=None, save_samples=None, classifier=None,
+                    real_centres=False):
+  return evaluate.check_flags(str(workdir), checkpoint, params, num_samples, save_samples, classifier, real_centres)
+
+
+def test_evaluate_writes_to_a_file_named_by_checkpoint_and_params(run_dir):
+  assert _evaluate_flags(run_dir) == run_dir / 'eval.json'
+  assert _evaluate_flags(run_dir, 'best', 'ema') == run_dir / 'eval_best_ema.json'
+  assert _evaluate_flags(run_dir, '12500', 'raw') == run_dir / 'eval_12500_raw.json'
+  assert _evaluate_flags(run_dir, 'latest', 'ema') == run_dir / 'eval_latest_ema.json'
+  assert _evaluate_flags(run_dir, 'best', 'ema', real_centres=True) == run_dir / 'eval_real_centres.json'
+  assert _listing(run_dir) == ['config.json']
+
+
+def test_evaluate_bad_flags(tmp_path, run_dir, capsys):
+  classifier = tmp_path / 'classifier'
+  classifier.mkdir()
+  check = lambda *args, **kwargs: _error(capsys, _evaluate_flags, *args, **kwargs)
+  assert check(tmp_path) == f'--workdir={tmp_path} holds no training run (no config.json)'
+  assert check(tmp_path / 'nowhere') == f'--workdir={tmp_path / "nowhere"} does not exist'
+  assert check(run_dir, checkpoint='last') == "--checkpoint='last' must be latest, best or a step number"
+  assert check(run_dir, checkpoint='-5') == "--checkpoint='-5' must be latest, best or a step number"
+  assert check(run_dir, params='average') == "--params='average' is not allowed; allowed: ['raw', 'ema']"
+  for count in (1, 0, -3):
+    assert check(run_dir, num_samples=count) == f'--num_samples={count} must be at least 2'
+  assert check(run_dir, num_samples=3, classifier=str(classifier)) == (
+      '--num_samples=3 must be at least 4 with --classifier (precision and recall use k = 3 nearest neighbours)')
+  assert check(run_dir, classifier=str(classifier)) == (f'--classifier={classifier} holds no classifier '
+                                                       '(no classifier.json)')
+  assert check(run_dir, classifier='') == '--classifier is empty; it must name a directory'
+  assert check(run_dir, save_samples=str(tmp_path / 'samples')) == (f'--save_samples={tmp_path / "samples"} must '
+                                                                   'end in .npy')
+  (run_dir / 'eval_best_raw.json').mkdir()
+  assert check(run_dir, 'best') == (f'--workdir={run_dir}: cannot write eval_best_raw.json there '
+                                    f'({run_dir / "eval_best_raw.json"} is a directory)')
+  (classifier / 'classifier.json').write_text('{}')
+  assert _evaluate_flags(run_dir, num_samples=4, classifier=str(classifier),
+                         save_samples=str(tmp_path / 's.npy')) == run_dir / 'eval.json'
+  assert _evaluate_flags(run_dir, num_samples=2) == run_dir / 'eval.json'
+  assert _listing(run_dir) == ['config.json', 'eval_best_raw.json']
+
+
+# ---------------------------------------------------------------- experiments.figures
+
+def test_figures_bad_flags(tmp_path, run_dir, capsys):
+  (tmp_path / 'file').write_text('')
+  check = lambda *args: _error(capsys, figures.check_flags, *args)
+  assert check(str(tmp_path / 'file'), None, 'latest', 'raw') == (f'--out_dir={tmp_path / "file"} is a file; it must '
+                                                                 'be a directory')
+  assert check(str(tmp_path / 'out'), str(run_dir), 'latest', 'raw') == (
+      f'--run={run_dir} holds no training run (no metrics.jsonl)')
+  (run_dir / 'metrics.jsonl').write_text('')
+  assert check(str(tmp_path / 'out'), str(run_dir), 'latest', 'raw') == (
+      f"--run={run_dir} is a 'gauss1d' run; Figure 3 needs images")
+  assert check(str(tmp_path / 'out'), None, 'newest', 'raw') == (
+      "--checkpoint='newest' must be latest, best or a step number")
+  assert check(str(tmp_path / 'out'), None, 'best', 'both') == "--params='both' is not allowed; allowed: ['raw', 'ema']"
+  (run_dir / 'config.json').write_text(json.dumps(mnist_paper.get_config().to_dict()))
+  assert figures.check_flags(str(tmp_path / 'out'), str(run_dir), 'best', 'ema') == tmp_path / 'out'
+  assert not (tmp_path / 'out').exists()
+
+
+# ---------------------------------------------------------------- the mains as commands
+
+def _command(module: str, *args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': '',
+         'PYTHONPATH': os.pathsep.join(filter(None, [str(REPO), os.environ.get('PYTHONPATH')]))}
+  return subprocess.run([sys.executable, '-m', f'experiments.{module}', *args], cwd=cwd, env=env,
+                        capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_train_with_an_empty_workdir_writes_nothing_in_the_current_directory(tmp_path):
+  result = _command('train', '--config', str(REPO / 'gan_jax/configs/gauss1d.py'), '--workdir=', cwd=tmp_path)
+  assert (result.returncode, result.stderr) == (2, 'error: --workdir is empty; it must name a directory (new or of '
+                                                   'this run)\n')
+  assert _listing(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_train_with_a_config_file_that_does_not_parse(tmp_path):
+  (tmp_path / 'broken.py').write_text('import ml_collections\n\ndef get_config(:\n  pass\n')
+  result = _command('train', '--config', 'broken.py', '--workdir', 'run', cwd=tmp_path)
+  assert (result.returncode, result.stderr) == (
+      2, 'error: --config=broken.py could not be loaded: broken.py:3: SyntaxError: invalid syntax\n')
+  assert _listing(tmp_path) == ['broken.py']
+
+
+@pytest.mark.slow
+def test_evaluate_with_too_few_samples(tmp_path, run_dir):
+  result = _command('evaluate', f'--workdir={run_dir}', '--num_samples=1', cwd=tmp_path)
+  assert (result.returncode, result.stderr) == (2, 'error: --num_samples=1 must be at least 2\n')
+  assert _listing(run_dir) == ['config.json']
