@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import trees_equal
+from experiments import cli
 from gan_jax import checkpoint, construction, data, experiment, validation
 from gan_jax.configs import base, cifar10_conv, cifar10_fc, gauss1d, mnist_paper, toy_grid, toy_ring
 from idx_files import write_mnist_idx
@@ -131,52 +132,88 @@ def _cli(*args, devices: int = 1):
                         capture_output=True, text=True, timeout=300)
 
 
-def _bad_input_cases(idx_dir: pathlib.Path, tmp: pathlib.Path):
+def _bad_config_cases(tmp: pathlib.Path):
+  """(config overrides of gauss1d, the one-line message): rejected by experiment.run before any compute."""
   malformed = tmp / 'malformed'
   write_mnist_idx(malformed)
   (malformed / 'train-images-idx3-ubyte.gz').write_bytes(b'\x1f\x8b garbage')
+  return [
+      (dict(dataset='imagenet'), "config.dataset='imagenet' is not a dataset; allowed: ['mnist', 'fashion_mnist', "
+                                 "'cifar10'], ['gauss1d', 'toy_ring', 'toy_grid'] or 'idx:/path/to/mnist_idx_dir'"),
+      (dict(dataset=f'idx:{tmp / "nowhere"}'), f"dataset='idx:{tmp / 'nowhere'}': {tmp / 'nowhere'} "
+                                               'is not a directory'),
+      (dict(dataset=f'idx:{malformed}'), f'cannot read IDX file {malformed / "train-images-idx3-ubyte.gz"}'),
+      (dict(batch_size=0), 'config.batch_size=0 must be a positive integer'),
+      (dict(num_steps=-5), 'config.num_steps=-5 must be a positive integer'),
+      (dict(d_steps=0), 'config.d_steps=0 must be a positive integer'),
+      (dict(learning_rate=0.0), 'config.learning_rate=0.0 must be a positive number'),
+      (dict(learning_rate=-0.1), 'config.learning_rate=-0.1 must be a positive number'),
+      (dict(g_loss='hinge'), "config.g_loss='hinge' is not allowed; allowed: ['minimax', 'non_saturating']"),
+      (dict(optimizer='lion'), "config.optimizer='lion' is not allowed; allowed: ['sgd_momentum', 'adam', "
+                               "'rmsprop']"),
+      (dict(batch_size=12), 'config.batch_size=12: a minibatch of 12 examples does not divide over 8 devices; '
+                            'use a multiple of 8'),
+      (dict(steps_per_call=500, checkpoint_every_steps=500, sample_every_steps=500, batch_size=512),
+       "config.steps_per_call=500 × d_steps=1 minibatches exceed the 195 minibatches of "
+                                 "one epoch of 'gauss1d'; lower steps_per_call"),
+      (dict(eval_every_steps=3), "config.eval_every_steps=3 (the Parzen monitor) needs an image dataset, not "
+                                   "'gauss1d'; use 0"),
+      (dict(dataset='mnist', data_dir=str(tmp / 'empty_tfds')),
+       "dataset='mnist': TFDS could not read or download the 'train' split"),
+  ]
+
+
+def test_bad_configs_fail_before_compute_with_one_line(tmp_path):
+  for overrides, message in _bad_config_cases(tmp_path):
+    workdir = tmp_path / 'run'
+    with pytest.raises(cli.BAD_INPUT) as error:
+      experiment.run(_tiny(gauss1d.get_config(), **overrides), workdir, print_fn=lambda _: None)
+    assert str(error.value).startswith(message), (overrides, str(error.value))
+    assert '\n' not in str(error.value)
+    assert not (workdir / 'checkpoints').exists(), overrides
+
+
+def _cluster(address, processes, process):
+  return [f'--coordinator_address={address}', f'--num_processes={processes}', f'--process_id={process}']
+
+
+@pytest.mark.parametrize('distributed, cluster, message', [
+    (False, (None, 2, None), '--num_processes is only used with --distributed'),
+    (True, (None, 2, None), '--coordinator_address, --num_processes and --process_id go together: give all '
+                            'three, or none to let JAX detect the cluster'),
+    (True, ('localhost', 2, 0), "--coordinator_address='localhost' must be host:port with a port in 1..65535"),
+    (True, ('10.0.0.2:99999', 2, 0), "--coordinator_address='10.0.0.2:99999' must be host:port with a port in "
+                                     "1..65535"),
+    (True, ('10.0.0.2:8476', 0, 0), '--num_processes=0 must be at least 1'),
+    (True, ('10.0.0.2:8476', 2, 2), '--process_id=2 must be in 0..1 (--num_processes=2)'),
+])
+def test_multi_host_flags_that_do_not_fit_together_are_one_line_and_status_2(distributed, cluster, message,
+                                                                           capsys):
+  from experiments import train as train_main  # defines the command's flags
+  with pytest.raises(SystemExit) as exit_:
+    train_main.check_distributed_flags(distributed, *cluster)
+  assert exit_.value.code == 2
+  assert capsys.readouterr().err == f'error: {message}\n'
+
+
+def _flag_cases(tmp: pathlib.Path):
   a_file = tmp / 'a_file'
   a_file.write_text('')
-  cluster = lambda address, processes, process: [f'--coordinator_address={address}',
-                                                 f'--num_processes={processes}', f'--process_id={process}']
   return [
-      (['--config.dataset=imagenet'], "config.dataset='imagenet' is not a dataset; allowed: ['mnist', "
-                                      "'fashion_mnist', 'cifar10'], ['gauss1d', 'toy_ring', 'toy_grid'] or "
-                                      "'idx:/path/to/mnist_idx_dir'"),
-      ([f'--config.dataset=idx:{tmp / "nowhere"}'], f"dataset='idx:{tmp / 'nowhere'}': {tmp / 'nowhere'} "
-                                                   'is not a directory'),
-      ([f'--config.dataset=idx:{malformed}'], f'cannot read IDX file {malformed / "train-images-idx3-ubyte.gz"}'),
-      (['--config.batch_size=0'], 'config.batch_size=0 must be a positive integer'),
-      (['--config.num_steps=-5'], 'config.num_steps=-5 must be a positive integer'),
-      (['--config.d_steps=0'], 'config.d_steps=0 must be a positive integer'),
-      (['--config.learning_rate=0.0'], 'config.learning_rate=0.0 must be a positive number'),
-      (['--config.learning_rate=-0.1'], 'config.learning_rate=-0.1 must be a positive number'),
-      (['--config.g_loss=hinge'], "config.g_loss='hinge' is not allowed; allowed: ['minimax', 'non_saturating']"),
       (['--config.batch_sise=3'], '--config.batch_sise is not a config field; did you mean --config.batch_size?'),
       (['--config.batch_size=abc'], "flag --config.batch_size=abc: invalid literal for int() with base 10: 'abc'"),
-      (['--config.steps_per_call=500'], "config.steps_per_call=500 × d_steps=1 minibatches exceed the 195 "
-                                         "minibatches of one epoch of 'gauss1d'; lower steps_per_call"),
-      (['--config.dataset=mnist', f'--config.data_dir={tmp / "empty_tfds"}'],
-       "dataset='mnist': TFDS could not read or download the 'train' split"),
       (['--bogus_flag=1'], "Unknown command line flag 'bogus_flag'"),
       (['leftover'], "unexpected arguments ['leftover']; pass settings as --config.FIELD=VALUE"),
       ([f'--workdir={a_file}'], f'--workdir={a_file} is a file; it must be a directory (new or of this run)'),
-      (['--num_processes=2'], '--num_processes is only used with --distributed'),
-      (['--distributed', '--num_processes=2'], '--coordinator_address, --num_processes and --process_id go '
-                                                'together: give all three, or none to let JAX detect the cluster'),
-      (['--distributed', *cluster('localhost', 2, 0)],
-       "--coordinator_address='localhost' must be host:port with a port in 1..65535"),
-      (['--distributed', *cluster('10.0.0.2:99999', 2, 0)],
-       "--coordinator_address='10.0.0.2:99999' must be host:port with a port in 1..65535"),
-      (['--distributed', *cluster('10.0.0.2:8476', 0, 0)], '--num_processes=0 must be at least 1'),
-      (['--distributed', *cluster('10.0.0.2:8476', 2, 2)], '--process_id=2 must be in 0..1 (--num_processes=2)'),
-      (['--distributed', *cluster('10.0.0.2:8476', 2, 0), '--config.batch_size=0'],
+      (['--distributed', *_cluster('10.0.0.2:8476', 2, 0), '--config.batch_size=0'],  # validated before joining
        'config.batch_size=0 must be a positive integer'),
   ]
 
 
-def test_bad_inputs_fail_before_compute_with_one_line_and_status_2(tmp_path, idx_dir):
-  for extra, message in _bad_input_cases(idx_dir, tmp_path):
+@pytest.mark.slow
+def test_bad_flags_fail_through_the_cli_with_one_line_and_status_2(tmp_path):
+  """The command line itself (flag parsing, exit codes); the config and data cases run in-process above."""
+  for extra, message in _flag_cases(tmp_path):
     workdir = tmp_path / 'run'
     result = _cli('--config', 'gan_jax/configs/gauss1d.py', '--workdir', str(workdir), *extra)
     assert result.returncode == 2, (extra, result.stderr)
@@ -185,14 +222,7 @@ def test_bad_inputs_fail_before_compute_with_one_line_and_status_2(tmp_path, idx
     assert not (workdir / 'checkpoints').exists(), extra
 
 
-def test_batch_that_does_not_divide_over_the_devices_is_rejected(tmp_path):
-  result = _cli('--config', 'gan_jax/configs/gauss1d.py', '--workdir', str(tmp_path / 'run'),
-                '--config.batch_size=12', devices=8)
-  assert result.returncode == 2
-  assert result.stderr == ('error: config.batch_size=12: a minibatch of 12 examples does not divide over 8 devices; '
-                           'use a multiple of 8\n')
-
-
+@pytest.mark.slow
 def test_missing_config_file_is_bad_input(tmp_path):
   result = _cli('--config', 'gan_jax/configs/nope.py', '--workdir', str(tmp_path))
   assert result.returncode == 2

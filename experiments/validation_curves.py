@@ -1,0 +1,61 @@
+"""Keep runs' validation curves as small result files and draw them against epoch, 225 marked.
+
+  python -m experiments.validation_curves --out_dir docs/results \
+      --curve faithful_uniform=RUN_DIR [--curve NAME=RUN_DIR ...]
+
+For each run: NAME.jsonl, one line per evaluation of the training loop's
+Parzen monitor (step, epoch, validation_ll, validation_sigma and the *_ema
+values where the run kept a weight average, run_time in seconds); and one
+figure of them all, validation_curves.png. Bad flags stop it before any work
+with one line and exit status 2.
+"""
+
+import json
+import pathlib
+import re
+
+from absl import app, flags
+
+from experiments import cli
+from gan_jax import figures
+
+_OUT_DIR = flags.DEFINE_string('out_dir', 'docs/results', 'Where NAME.jsonl and validation_curves.png go.')
+_CURVES = flags.DEFINE_multi_string('curve', [], 'NAME=RUN_DIR: a training run with the Parzen monitor on.')
+KEPT = ('step', 'epoch', 'validation_ll', 'validation_sigma', 'validation_ll_ema', 'validation_sigma_ema',
+        'run_time')
+
+
+def parse_curves(specs: list[str]) -> dict[str, pathlib.Path]:
+  """NAME → run directory; exits with one line and status 2 for a malformed or missing one."""
+  if not specs:
+    cli.fail('give at least one --curve=NAME=RUN_DIR')
+  curves = {}
+  for spec in specs:
+    name, _, run = spec.partition('=')
+    if not re.fullmatch(r'[\w.-]+', name) or not run:
+      cli.fail(f'--curve={spec!r} must be NAME=RUN_DIR with NAME of letters, digits, _ . -')
+    cli.check_input_dir('curve', run, ['metrics.jsonl'], holding='training run')
+    curves[name] = pathlib.Path(run)
+  return curves
+
+
+def evaluations(run: pathlib.Path) -> list[dict]:
+  """The metrics.jsonl records of ``run`` that hold a monitor estimate, cut to ``KEPT``."""
+  records = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines() if line.strip()]
+  return [{key: r[key] for key in KEPT if key in r} for r in records if 'validation_ll' in r]
+
+
+def main(argv):
+  cli.start(argv)
+  curves = parse_curves(_CURVES.value)
+  out = cli.check_output_dir('out_dir', _OUT_DIR.value)
+  out.mkdir(parents=True, exist_ok=True)
+  kept = {name: evaluations(run) for name, run in curves.items()}
+  for name, records in kept.items():
+    (out / f'{name}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in records))
+  figures.plot_validation_curves(kept).savefig(out / 'validation_curves.png', dpi=100)
+  print(f'wrote {", ".join(f"{name}.jsonl" for name in kept)} and validation_curves.png in {out}')
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=cli.parse_flags)
