@@ -116,6 +116,11 @@ def _divergence(metrics_finite: dict[str, np.ndarray], params_finite: dict[str, 
   return None
 
 
+def _crossed(before: int, after: int, interval: int) -> bool:
+  """True if a multiple of ``interval`` lies in (before, after]: a chunk ending at ``after`` passed one."""
+  return after // interval > before // interval
+
+
 def _ignore(line: str) -> None:
   del line
 
@@ -240,7 +245,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
                                                        num_steps)
         finite = jax.device_get(finite)
         problem = _divergence({name: finite[name] for name in metrics},
-                              {name: bool(finite[name]) for name in ('g_params', 'd_params')}, step)
+                              {name: bool(finite[name]) for name in ('d_params', 'g_params')}, step)
         if problem:
           last = manager.latest_step()
           kept = 'no checkpoint was written' if last is None else f'the last checkpoint is step {last}'
@@ -251,7 +256,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
         now = time.perf_counter()
         epoch = step * config.d_steps / minibatches_per_epoch
         summary = {'step': step, 'epoch': epoch, **means, 'it_per_s': num_steps / (now - chunk_start)}
-        if setup.monitor and (step % config.eval_every_steps == 0 or step == config.num_steps):
+        if setup.monitor and _crossed(step - num_steps, step, config.eval_every_steps):
           eval_start = time.perf_counter()
           scores = _evaluate(setup, parallel.unreplicate(replicated_state))
           summary.update(scores, eval_seconds=time.perf_counter() - eval_start)

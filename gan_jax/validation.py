@@ -114,7 +114,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
                                    'd_pool_strides must have one entry per conv layer')
   _require(_is_int(config.eval_every_steps) and config.eval_every_steps >= 0,
            f'config.eval_every_steps={config.eval_every_steps!r} must be a non-negative integer (0 = never)')
-  for name in ('checkpoint_every_steps', 'sample_every_steps', 'eval_every_steps'):
+  for name in ('checkpoint_every_steps', 'sample_every_steps'):
     _require(config[name] % config.steps_per_call == 0,
              f'config.{name}={config[name]} must be a multiple of config.steps_per_call={config.steps_per_call}')
   try:

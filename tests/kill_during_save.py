@@ -13,7 +13,7 @@ import sys
 from absl import app
 from orbax.checkpoint._src.path import atomicity
 
-from experiments import train
+from experiments import cli, train
 
 _KILL_AT_STEP = sys.argv.pop(1)
 _original_finalize = atomicity.AtomicRenameTemporaryPath.finalize
@@ -27,4 +27,4 @@ async def _finalize_or_die(self):
 
 if __name__ == '__main__':
   atomicity.AtomicRenameTemporaryPath.finalize = _finalize_or_die
-  app.run(train.main, flags_parser=train.parse_flags)
+  app.run(train.main, flags_parser=cli.parse_flags)

@@ -7,10 +7,13 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 HAS_TORCH = importlib.util.find_spec('torch') is not None
 
 
+@pytest.mark.slow
 def test_throughput_benchmark_runs_and_reports_every_variant(tmp_path):
   out = tmp_path / 'bench.json'
   env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
@@ -29,6 +32,7 @@ def test_throughput_benchmark_runs_and_reports_every_variant(tmp_path):
   assert any(name.startswith('torch_eager') for name in report['rates']) == HAS_TORCH
 
 
+@pytest.mark.slow
 def test_missing_pytorch_is_one_line_before_any_work(tmp_path):
   (tmp_path / 'torch.py').write_text("raise ImportError('No module named torch (stand-in)')\n")
   env = {**os.environ, 'PYTHONPATH': str(tmp_path)}

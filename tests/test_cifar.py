@@ -61,6 +61,7 @@ def test_cifar_presets_train_on_synthetic_images(preset):
   assert gan_jax.sample(gan, state.g_params, jax.random.key(1), 3).shape == (3, 3072)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('preset', [cifar10_fc, cifar10_conv])
 def test_cifar_presets_run_end_to_end_on_tfds_mock_data(tmp_path, preset):
   with tfds.testing.mock_data(num_examples=40):

@@ -110,6 +110,7 @@ def _tiny_run(config, workdir):
   experiment.run(config, workdir, print_fn=lambda _: None)
 
 
+@pytest.mark.slow
 def test_evaluate_cli_on_a_toy_ring_run(tmp_path):
   _tiny_run(toy_ring.get_config(), tmp_path)
   result = _evaluate_cli('--workdir', str(tmp_path), '--save_samples', str(tmp_path / 'samples.npy'))
@@ -134,6 +135,7 @@ def mnist_run(tmp_path_factory) -> pathlib.Path:
   return directory / 'run'
 
 
+@pytest.mark.slow
 def test_evaluate_cli_on_an_mnist_paper_run_gives_the_parzen_fields(mnist_run):
   result = _evaluate_cli('--workdir', str(mnist_run), '--num_samples=50')
   assert result.returncode == 0, result.stderr
@@ -145,12 +147,14 @@ def test_evaluate_cli_on_an_mnist_paper_run_gives_the_parzen_fields(mnist_run):
   assert json.loads((mnist_run / 'eval_real_centres.json').read_text())['real_centres'] is True
 
 
+@pytest.mark.slow
 def test_evaluate_cli_without_a_run_is_bad_input(tmp_path):
   result = _evaluate_cli('--workdir', str(tmp_path))
   assert result.returncode == 2
   assert result.stderr == f'error: --workdir={tmp_path} holds no training run (no config.json)\n'
 
 
+@pytest.mark.slow
 def test_figures_command_writes_every_figure(tmp_path, mnist_run):
   env = {**os.environ, 'XLA_FLAGS': ''}
   result = subprocess.run([sys.executable, '-m', 'experiments.figures', '--out_dir', str(tmp_path / 'figures'),
@@ -216,6 +220,7 @@ def _write_learnable_idx(directory: pathlib.Path, num_train=600, num_test=100):
     (directory / f'{prefix}-labels-idx1-ubyte').write_bytes(idx_bytes(labels))
 
 
+@pytest.mark.slow
 def test_classifier_learns_and_feeds_the_classifier_metrics(tmp_path):
   from gan_jax import classifier
   _write_learnable_idx(tmp_path / 'idx')

@@ -17,6 +17,7 @@ from gan_jax.configs import base, cifar10_conv, cifar10_fc, gauss1d, mnist_paper
 from idx_files import write_mnist_idx
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+TIMINGS = ('it_per_s', 'wall_time', 'run_time', 'eval_seconds')  # metrics.jsonl fields that are clock readings
 
 
 def _tiny(config, **overrides):
@@ -94,11 +95,12 @@ def test_stop_and_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path, id
   straight, resumed = _final_state(config, tmp_path / 'straight'), _final_state(config, tmp_path / 'resumed')
   assert int(resumed.step) == 12
   assert trees_equal(straight, resumed)
-  strip = lambda path: [{k: v for k, v in json.loads(line).items() if k not in ('it_per_s', 'wall_time')}
+  strip = lambda path: [{k: v for k, v in json.loads(line).items() if k not in TIMINGS}
                         for line in path.read_text().splitlines()]
   assert strip(tmp_path / 'straight' / 'metrics.jsonl') == strip(tmp_path / 'resumed' / 'metrics.jsonl')
 
 
+@pytest.mark.slow
 def test_gauss1d_preset_reaches_its_documented_result_through_the_cli(tmp_path):
   result = _cli('--config', 'gan_jax/configs/gauss1d.py', '--workdir', str(tmp_path))
   assert result.returncode == 0, result.stderr
@@ -112,13 +114,14 @@ def test_gauss1d_preset_reaches_its_documented_result_through_the_cli(tmp_path):
   assert result.stderr == ''
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_identical_metrics(tmp_path):
   config = _tiny(gauss1d.get_config())
   for name in ('a', 'b'):
     experiment.run(config, tmp_path / name, print_fn=lambda _: None)
   config.seed = 1
   experiment.run(config, tmp_path / 'c', print_fn=lambda _: None)
-  metrics = {name: [{k: v for k, v in json.loads(line).items() if k not in ('it_per_s', 'wall_time')}
+  metrics = {name: [{k: v for k, v in json.loads(line).items() if k not in TIMINGS}
                     for line in (tmp_path / name / 'metrics.jsonl').read_text().splitlines()]
              for name in 'abc'}
   assert metrics['a'] == metrics['b'] != metrics['c']

@@ -57,6 +57,7 @@ def test_notebook_is_committed_without_outputs(name):
   assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', NOTEBOOKS)
 def test_notebook_runs_top_to_bottom_in_small_mode(name, tmp_path):
   idx_dir = tmp_path / 'mnist_idx'

@@ -39,7 +39,7 @@ def _to_numpy(tree):
 def paper_gan_and_batches():
   """The shrunk paper model in float64 with 3 iterations × k = 2 minibatches × 32 examples (4 per device)."""
   with jax.enable_x64(True):
-    gan, state = make_paper_mnist_gan(hidden=(256, 256), maxout_units=(64, 64), d_steps=2)
+    gan, state = make_paper_mnist_gan(hidden=(64, 64), maxout_units=(32, 32), d_steps=2)
     state = gan_jax.init_state(gan, _float64(state.g_params), _float64(state.d_params))
     batches = jax.random.uniform(jax.random.key(1), (3, 2, 32, 784), jnp.float64)
   return gan, state, batches

@@ -79,6 +79,7 @@ def _free_port() -> int:
     return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_of_four_devices_train_like_one_process_of_eight(tmp_path):
   write_mnist_idx(tmp_path / 'mnist', num_train=240, num_test=24)  # 200 training images: 8 shards of 25
   args = ['--config', 'gan_jax/configs/mnist_paper.py', f'--config.dataset=idx:{tmp_path / "mnist"}',
@@ -114,6 +115,7 @@ def test_two_processes_of_four_devices_train_like_one_process_of_eight(tmp_path)
 
 # ---------------------------------------------------------------- preemption and kills
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_the_current_step_and_a_rerun_ends_as_if_never_stopped(tmp_path, uninterrupted):
   run = _start(tmp_path, *GAUSS)
   _wait_for(lambda: (tmp_path / 'metrics.jsonl').exists() and (tmp_path / 'metrics.jsonl').read_text(), run)
@@ -131,6 +133,7 @@ def test_sigterm_checkpoints_the_current_step_and_a_rerun_ends_as_if_never_stopp
   assert trees_equal(_final_state(tmp_path), uninterrupted)
 
 
+@pytest.mark.slow
 def test_sigterm_keeps_the_best_checkpoints_and_a_rerun_keeps_the_same_ones(tmp_path):
   write_mnist_idx(tmp_path / 'mnist', num_train=240, num_test=24)
   args = ['--config', 'gan_jax/configs/mnist_paper.py', f'--config.dataset=idx:{tmp_path / "mnist"}',
@@ -176,6 +179,7 @@ def _kill_while_saving_step_600(workdir):
   return _start(workdir, *GAUSS, runner=('tests/kill_during_save.py', '600'))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kill', [_kill_while_compiling, _kill_between_checkpoints, _kill_while_saving_step_600])
 def test_kill_9_at_any_moment_then_a_rerun_ends_bit_identical(tmp_path, uninterrupted, kill):
   run = kill(tmp_path)
@@ -195,6 +199,7 @@ def test_kill_9_at_any_moment_then_a_rerun_ends_bit_identical(tmp_path, uninterr
 
 # ---------------------------------------------------------------- divergence
 
+@pytest.mark.slow
 def test_a_diverging_run_names_the_step_and_quantity_and_keeps_its_last_good_checkpoint(tmp_path):
   write_mnist_idx(tmp_path / 'mnist', num_train=240, num_test=24)
   args = ['--config', 'gan_jax/configs/mnist_paper.py', f'--config.dataset=idx:{tmp_path / "mnist"}',
@@ -257,6 +262,7 @@ def _garble_metadata(step_dir: pathlib.Path) -> None:
   (step_dir / 'default' / '_METADATA').write_text('{"tree_metadata": ')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('corrupt', [_truncate_arrays, _garble_metadata])
 def test_a_corrupted_latest_checkpoint_is_set_aside_and_the_previous_one_resumed(tmp_path, corrupt):
   experiment.run(_tiny_gauss(num_steps=9), tmp_path / 'straight', print_fn=lambda _: None)
@@ -282,6 +288,7 @@ def test_a_directory_where_no_checkpoint_can_be_read_is_an_error_that_moves_noth
   assert _complete_steps(tmp_path) == [3, 6]
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_model_names_the_directory_and_the_mismatch(tmp_path):
   experiment.run(_tiny_gauss(), tmp_path / 'small', print_fn=lambda _: None)
   shutil.copytree(tmp_path / 'small' / 'checkpoints', tmp_path / 'wide' / 'checkpoints')

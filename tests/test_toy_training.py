@@ -1,3 +1,4 @@
+import pytest
 """Training on 1-D data: D approaches D* for a fixed G; a small GAN learns a Gaussian."""
 
 import functools
@@ -11,6 +12,7 @@ import gan_jax
 from gan_jax import theory
 
 
+@pytest.mark.slow
 def test_training_d_alone_approaches_the_optimal_discriminator():
   """Proposition 1: for fixed G, D → D* = p_data / (p_data + p_g).
 

@@ -73,7 +73,8 @@ def get_config() -> ml_collections.ConfigDict:
       num_shown_samples=100,      # images in the grid / points in the toy plots
       g_ema_decay=0.0,            # β of an average of G's weights, ḡ ← βḡ + (1−β)g per iteration; 0 = none
       # Images: the validation Parzen estimate (Table 1's protocol on validation data, evaluation.ParzenMonitor)
-      # every eval_every_steps (0 = never; a multiple of steps_per_call), logged, and the checkpoint
+      # every eval_every_steps (0 = never; at the end of the chunk of steps_per_call that reaches a
+      # multiple, so a run extended later evaluates the same steps), logged, and the checkpoint
       # with the best estimate kept in checkpoints_best/ (and checkpoints_best_ema/ for the average).
       eval_every_steps=0,
       eval_num_samples=10_000,    # generator samples: the Parzen window's centres

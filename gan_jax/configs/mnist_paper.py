@@ -44,5 +44,5 @@ def get_config():
       model='maxout', prior='uniform', latent_dim=100, g_hidden_dims=(1200, 1200), d_hidden_dims=(240, 240),
       maxout_pieces=5, d_input_keep=0.8, d_hidden_keep=0.5, g_init_range=0.05, d_init_range=0.005,
       g_output_bias_from_data=True, steps_per_call=100, checkpoint_every_steps=1000,
-      sample_every_steps=500, num_shown_samples=100))
+      sample_every_steps=500, num_shown_samples=100, eval_every_steps=2500, g_ema_decay=0.0))
   return config
