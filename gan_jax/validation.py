@@ -125,7 +125,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
 
 def check_against_data(config: ml_collections.ConfigDict, dataset: data.Dataset,
                        shards: data.Shards = data.Shards()) -> None:
-  """Raises ConfigError if the batch, the scan length, a network or the monitor does not fit the data.
+  """Raises ConfigError if the batch, the scan length or the monitor does not fit the data.
+
+  (Whether the networks fit the data is ``construction.build``'s check.)
 
   ``dataset`` holds the training examples of ``shards`` (all of them for
   the default, one process with one device).
@@ -138,7 +140,6 @@ def check_against_data(config: ml_collections.ConfigDict, dataset: data.Dataset,
   _require(config.steps_per_call * config.d_steps <= minibatches_per_epoch,
            f'config.steps_per_call={config.steps_per_call} × d_steps={config.d_steps} minibatches exceed the '
            f'{minibatches_per_epoch} minibatches of one epoch of {config.dataset!r}; lower steps_per_call')
-  construction.check_networks_fit(config, dataset)
   _require(config.eval_every_steps == 0 or dataset.is_image,
            f'config.eval_every_steps={config.eval_every_steps} (the Parzen monitor) needs an image dataset, '
            f'not {config.dataset!r}; use 0')

@@ -47,7 +47,7 @@ def _tiny(config):
   return config
 
 
-@pytest.mark.parametrize('preset', [cifar10_fc, cifar10_conv])
+@pytest.mark.parametrize('preset', [cifar10_fc, pytest.param(cifar10_conv, marks=pytest.mark.slow)])
 def test_cifar_presets_train_on_synthetic_images(preset):
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (64, 3072), dtype=np.uint8)
