@@ -29,6 +29,7 @@ def test_deconv_generator_checks_its_geometry():
     models.DeconvGenerator(100, (8000,), (28, 28, 1), rngs=nnx.Rngs(0))
 
 
+@pytest.mark.slow
 def test_conv_maxout_discriminator_of_the_paper():
   apply, params = models.as_pure_function(models.ConvMaxoutDiscriminator((32, 32, 3), rngs=nnx.Rngs(0)))
   assert [params['convs'][i]['kernel'].shape for i in range(3)] == [(8, 8, 3, 64), (8, 8, 32, 64),
@@ -47,7 +48,8 @@ def _tiny(config):
   return config
 
 
-@pytest.mark.parametrize('preset', [cifar10_fc, pytest.param(cifar10_conv, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize('preset', [cifar10_fc, cifar10_conv])
 def test_cifar_presets_train_on_synthetic_images(preset):
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (64, 3072), dtype=np.uint8)

@@ -169,6 +169,7 @@ def test_figures_command_writes_every_figure(tmp_path, mnist_run):
   assert sizes['figure1.png'][0] > sizes['figure1.png'][1]
 
 
+@pytest.mark.slow
 def test_figure1_discriminator_moves_toward_dstar_and_ends_near_half():
   from gan_jax import figures
   snapshots = figures.figure1_snapshots(checkpoints=(0, 3000))

@@ -47,6 +47,7 @@ def _final_state(config, workdir):
   return checkpoint.restore_latest(manager, initial, key, key)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('preset', [gauss1d, toy_ring, toy_grid])
 def test_toy_presets_run_end_to_end(tmp_path, preset):
   lines = []
@@ -59,6 +60,7 @@ def test_toy_presets_run_end_to_end(tmp_path, preset):
   assert 'epoch' in lines[-1] and 'it/s' in lines[-1] and 'ETA' in lines[-1] and 'D(G(z))' in lines[-1]
 
 
+@pytest.mark.slow
 def test_mnist_paper_preset_on_idx_files(tmp_path, idx_dir):
   config = _tiny(mnist_paper.get_config(), dataset=f'idx:{idx_dir}')
   summary = experiment.run(config, tmp_path, print_fn=lambda _: None)
@@ -71,6 +73,7 @@ def test_mnist_paper_preset_on_idx_files(tmp_path, idx_dir):
   assert grid.size == (4 * 30 + 2, 4 * 30 + 2)  # 16 samples, 4 × 4 tiles of 28 + 2 padding
 
 
+@pytest.mark.slow
 def test_mnist_paper_preset_on_tfds_mock_data(tmp_path):
   import tensorflow_datasets as tfds
   config = _tiny(mnist_paper.get_config(), steps_per_call=1, checkpoint_every_steps=1, sample_every_steps=1,
@@ -264,6 +267,7 @@ def test_every_preset_validates_and_has_exactly_the_documented_fields():
     assert sorted(config.keys()) == sorted(validation.FIELDS) == sorted(base.get_config().keys())
 
 
+@pytest.mark.slow
 def test_runs_written_before_a_field_existed_resume_and_evaluate_with_its_default(tmp_path):
   from gan_jax import runs
   config = _tiny(gauss1d.get_config())

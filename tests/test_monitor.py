@@ -92,6 +92,7 @@ def test_evaluate_best_and_step_restore_those_checkpoints(straight_run):
     runs.evaluate_run(straight_run, which='4')
 
 
+@pytest.mark.slow
 def test_best_checkpoints_and_the_average_resume_exactly(idx_dir, straight_run, tmp_path):
   experiment.run(_config(idx_dir, num_steps=6), tmp_path, print_fn=lambda _: None)
   experiment.run(_config(idx_dir), tmp_path, print_fn=lambda _: None)  # resumes at 6
