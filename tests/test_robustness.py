@@ -137,8 +137,8 @@ def test_sigterm_checkpoints_the_current_step_and_a_rerun_ends_as_if_never_stopp
 def test_sigterm_keeps_the_best_checkpoints_and_a_rerun_keeps_the_same_ones(tmp_path):
   write_mnist_idx(tmp_path / 'mnist', num_train=240, num_test=24)
   args = ['--config', 'gan_jax/configs/mnist_paper.py', f'--config.dataset=idx:{tmp_path / "mnist"}',
-          '--config.num_steps=120', '--config.steps_per_call=6', '--config.checkpoint_every_steps=6',
-          '--config.eval_every_steps=6', '--config.sample_every_steps=120', '--config.batch_size=16',
+          '--config.num_steps=48', '--config.steps_per_call=6', '--config.checkpoint_every_steps=6',
+          '--config.eval_every_steps=6', '--config.sample_every_steps=48', '--config.batch_size=16',
           '--config.num_shown_samples=16', '--config.g_hidden_dims=(32,)', '--config.d_hidden_dims=(16,)',
           '--config.maxout_pieces=2', '--config.eval_num_samples=64', '--config.g_ema_decay=0.9',
           '--config.log_every_seconds=0.01']
