@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
@@ -138,6 +137,7 @@ class _Setup:
   manager: ocp.CheckpointManager
   monitor: evaluation.ParzenMonitor | None
   best_managers: dict[str, ocp.CheckpointManager]  # 'g_params' / 'g_params_ema' → its best checkpoint
+
 
 def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: Callable[[str], None]) -> _Setup:
   """Validates, loads this process's data, builds the game and restores the latest checkpoint."""

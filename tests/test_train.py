@@ -235,7 +235,7 @@ def test_the_generator_average_follows_its_recursion_and_never_feeds_back():
   plain, _ = make_toy_gan()
   assert plain.g_ema_decay == 0 and gan_jax.init_state(plain, state.g_params, state.d_params).g_params_ema is None
   batches = _real_batches(jax.random.key(1), 2, 1, 32, 2)
-  expected, g_history = state.g_params, [state.g_params]
+  expected = state.g_params
   plain_state = gan_jax.init_state(plain, state.g_params, state.d_params)
   for i in range(2):
     state, _ = gan_jax.train_step(averaged, state, batches[i], jax.random.key(0))
