@@ -95,7 +95,7 @@ PAPER_PARZEN_LL = 225.0  # Table 1 of the paper, MNIST (± 2)
 
 
 def plot_validation_curves(curves: dict[str, list[dict]]):
-  """Validation Parzen log-likelihood against epoch, one line per run and generator, 225 marked.
+  """Validation Parzen log-likelihood against epoch, a colour per run (dashed: its weight average), 225 marked.
 
   ``curves``: run label → metrics.jsonl records holding ``validation_ll``
   (and ``validation_ll_ema`` where the run kept a weight average); records
@@ -103,12 +103,12 @@ def plot_validation_curves(curves: dict[str, list[dict]]):
   """
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   fig, ax = plt.subplots(figsize=(7, 4.2))
-  for label, records in curves.items():
+  for index, (label, records) in enumerate(curves.items()):
     for suffix, style, name in (('', '-', ''), ('_ema', '--', ', weight average')):
       evaluated = [r for r in records if f'validation_ll{suffix}' in r]
       if evaluated:
         ax.plot([r['epoch'] for r in evaluated], [r[f'validation_ll{suffix}'] for r in evaluated], style,
-                label=f'{label}{name}')
+                color=f'C{index}', label=f'{label}{name}')
   ax.axhline(PAPER_PARZEN_LL, color='k', lw=0.8, ls=':', label='paper, Table 1 (test)')
   ax.set_xlabel('epoch')
   ax.set_ylabel('validation Parzen log-likelihood (nats)')
