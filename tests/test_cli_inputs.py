@@ -261,3 +261,23 @@ def test_evaluate_with_too_few_samples(tmp_path, run_dir):
   result = _command('evaluate', f'--workdir={run_dir}', '--num_samples=1', cwd=tmp_path)
   assert (result.returncode, result.stderr) == (2, 'error: --num_samples=1 must be at least 2\n')
   assert _listing(run_dir) == ['config.json']
+
+
+def test_validation_curves_keep_only_the_monitor_records_and_reject_bad_curves(tmp_path, capsys):
+  from experiments import validation_curves
+  run = tmp_path / 'run'
+  run.mkdir()
+  records = [{'step': 100, 'epoch': 0.2, 'd_loss': 0.7, 'wall_time': 3.0, 'run_time': 3.0},
+             {'step': 200, 'epoch': 0.4, 'd_loss': 0.6, 'validation_ll': 12.5, 'validation_sigma': 0.2,
+              'best_validation_ll': 12.5, 'eval_seconds': 1.0, 'wall_time': 6.0, 'run_time': 6.0}]
+  (run / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in records))
+  assert validation_curves.evaluations(run) == [{'step': 200, 'epoch': 0.4, 'validation_ll': 12.5,
+                                                 'validation_sigma': 0.2, 'run_time': 6.0}]
+  assert validation_curves.parse_curves([f'faithful={run}']) == {'faithful': run}
+  for spec, message in (('nameless', "--curve='nameless' must be NAME=RUN_DIR"),
+                        (f'a b={run}', f"--curve='a b={run}' must be NAME=RUN_DIR"),
+                        (f'x={tmp_path / "nowhere"}', f'--curve={tmp_path / "nowhere"} does not exist')):
+    with pytest.raises(SystemExit) as exit_:
+      validation_curves.parse_curves([spec])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith(f'error: {message}')
