@@ -6,8 +6,8 @@ load ends the program while absl parses the flags (``define_config_file``).
 """
 
 import os
-import re
 import pathlib
+import re
 import sys
 import tempfile
 import traceback
