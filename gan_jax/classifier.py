@@ -39,9 +39,10 @@ class MLPClassifier(nnx.Module):
 def train_classifier(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
                      print_fn=print) -> dict[str, float]:
   """Trains the classifier on ``config.dataset``'s training split; saves it; returns test accuracy."""
-  dataset = data.load(config.dataset, jax.random.key(config.seed), config.data_dir)
-  if not dataset.is_image:
-    raise ValueError(f'config.dataset={config.dataset!r} has no labels; the classifier needs an image dataset')
+  dataset = data.load(config.dataset, jax.random.key(config.seed), data.SourceOptions(data_dir=config.data_dir))
+  if not dataset.is_image or not dataset.train_labels.size:
+    raise ValueError(f'config.dataset={config.dataset!r} has no class labels; the classifier needs an image '
+                     'dataset with labels (a TFDS dataset with a label feature, or idx:DIR)')
   apply, params = models.as_pure_function(MLPClassifier(dataset.dim, tuple(config.hidden_dims),
                                                         rngs=nnx.Rngs(config.seed)))
   optimizer = optax.adam(config.learning_rate)

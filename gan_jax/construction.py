@@ -132,6 +132,16 @@ def check_networks_fit(config: ml_collections.ConfigDict, dataset: data.Dataset)
       raise ConfigError(f'config.{field}={config[field]!r} needs an image dataset, not {config.dataset!r}')
 
 
+def _build_network(field: str, registry: dict[str, Network], config: ml_collections.ConfigDict,
+                   dataset: data.Dataset, rngs: nnx.Rngs, **extra) -> nnx.Module:
+  """``registry[config[field]]``'s network for the data; ConfigError naming the fields to change if it cannot take it."""
+  try:
+    return registry[config[field]].build(config, dataset, rngs, **extra)
+  except ValueError as error:
+    raise ConfigError(f'config.{field}={config[field]!r} cannot take the examples of dataset={config.dataset!r} '
+                      f'(shape {dataset.example_shape}): {error}; change config.image_size or config.{field}') from None
+
+
 def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data.Shards = data.Shards(),
           pixel_means: np.ndarray | None = None) -> tuple[train.GAN, train.GANState]:
   """The game and its initial state for a validated ``config`` and its dataset.
@@ -144,12 +154,13 @@ def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data
     pixel_means: [dim] mean pixel values in [0, 1] over the whole training
       set, for ``g_output_bias_from_data``; default: the means over ``dataset``.
   Raises:
-    ConfigError: an image-only network with non-image data.
+    ConfigError: an image-only network with non-image data, or a network
+      whose geometry does not take the data's shape.
   """
   check_networks_fit(config, dataset)
   rngs = nnx.Rngs(config.seed)
-  generator = GENERATORS[config.g_output].build(config, dataset, rngs, pixel_means=pixel_means)
-  discriminator = DISCRIMINATORS[config.model].build(config, dataset, rngs)
+  generator = _build_network('g_output', GENERATORS, config, dataset, rngs, pixel_means=pixel_means)
+  discriminator = _build_network('model', DISCRIMINATORS, config, dataset, rngs)
   g_apply, g_params = models.as_pure_function(generator)
   d_apply, d_params = models.as_pure_function(discriminator)
   minibatches_per_epoch = data.minibatches_per_epoch(dataset, shards, config.batch_size)

@@ -1,25 +1,23 @@
 """Data p_data: where the examples come from, and how minibatches are drawn on device.
 
-A config's ``dataset`` names one of three kinds of source:
-
-* a TFDS dataset, ``mnist``, ``fashion_mnist`` or ``cifar10``, read with
-  ``tfds.data_source`` (no TensorFlow needed to read a prepared dataset;
-  preparing/downloading one needs the ``download`` extra, see the README);
-* ``idx:DIR``, a directory holding the four MNIST IDX files
-  (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-  ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each raw or ``.gz``),
-  for machines without network;
-* a toy density needing no download: ``gauss1d`` (N(3, 0.5²)), ``toy_ring``
-  (8 Gaussians of std 0.01 on the unit circle) or ``toy_grid`` (25 Gaussians
-  of std 0.05 at {−4, −2, 0, 2, 4}²), the PacGAN/VEEGAN settings. Its
-  "training set" is 100,000 samples drawn once from the run's seed.
+A config's ``dataset`` names an image source (``sources``: ``mnist``,
+``fashion_mnist``, ``cifar10``, any ``tfds:NAME[:CONFIG]``, ``idx:DIR``,
+``images:DIR``, ``npy:PATH`` / ``npz:PATH``) or a toy density needing no
+download: ``gauss1d`` (N(3, 0.5²)), ``toy_ring`` (8 Gaussians of std 0.01
+on the unit circle) or ``toy_grid`` (25 Gaussians of std 0.05 at
+{−4, −2, 0, 2, 4}²), the PacGAN/VEEGAN settings. A toy "training set" is
+100,000 samples drawn once from the run's seed.
 
 Images keep their uint8 pixels (value/255 ∈ [0, 1], as the paper scaled MNIST)
 and are flattened to vectors ``[n, H·W·C]``; conversion to float happens on
-device, inside the step. The paper's split: the first 5/6 of the official
-training set for training (MNIST train[0:50000]), the last 1/6 for validation
-(train[50000:60000]) and the official test set for testing; CIFAR-10, as the
+device, inside the step. The splits are the source's (``sources``): for
+MNIST the paper's, train[0:50000] for training, train[50000:60000] for
+validation and the official test set for testing; CIFAR-10, as the
 original code, train[0:40000] and train[40000:50000].
+
+The whole training set is held in device memory, one shard per device;
+``check_fits_on_device`` refuses, before training, a dataset that does not
+fit there next to the model (a streaming input path is not built yet).
 
 Shards and minibatches. A run on D devices cuts the training set of n
 examples into D contiguous shards of n div D examples (the last n mod D are
@@ -38,35 +36,24 @@ spread over processes.
 """
 
 import dataclasses
-import gzip
 import math
-import pathlib
-import zlib
+import os
 from collections.abc import Callable
 
-from absl import logging as absl_logging
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
-from gan_jax import parallel
+from gan_jax import parallel, sources
+from gan_jax.sources import DataError, SourceOptions
 
-TFDS_DATASETS = ('mnist', 'fashion_mnist', 'cifar10')
 TOY_DATASETS = ('gauss1d', 'toy_ring', 'toy_grid')
-IDX_PREFIX = 'idx:'
 TOY_TRAIN_SIZE = 100_000
-VALIDATION_FRACTION = {'mnist': 1 / 6, 'fashion_mnist': 1 / 6, 'cifar10': 1 / 5, 'idx': 1 / 6}
-IDX_FILES = {
-    'train_images': 'train-images-idx3-ubyte', 'train_labels': 'train-labels-idx1-ubyte',
-    'test_images': 't10k-images-idx3-ubyte', 'test_labels': 't10k-labels-idx1-ubyte'}
 
 GAUSS1D_MEAN, GAUSS1D_STD = 3.0, 0.5
 RING_RADIUS, RING_STD, RING_MODES = 1.0, 0.01, 8
 GRID_STD = 0.05
-
-
-class DataError(ValueError):
-  """A dataset cannot be read; the message names the dataset and what to do."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,10 +83,11 @@ class Dataset:
   Attributes:
     name: the config's ``dataset`` string.
     train, validation, test: [n, dim] arrays: uint8 pixels for images (value
-      255 means 1.0), float32 coordinates for toy data. ``validation`` and
-      ``test`` are empty for toy data.
+      255 means 1.0), float32 coordinates for toy data, uint8 or float32 in
+      [0, 1] for vectors from an array file. ``validation`` and ``test`` are
+      empty for toy data.
     example_shape: the shape of one example before flattening, (H, W, C) for
-      images, (dim,) for toy data.
+      images, (dim,) for toy data and vectors.
     train_labels, validation_labels, test_labels: int32 [n] class labels of
       the three splits (empty for toy data); only the classifier uses them.
   """
@@ -164,127 +152,22 @@ def _toy_dataset(name: str, key: jax.Array) -> Dataset:
   return Dataset(name, train, empty, empty, (train.shape[1],))
 
 
-# ---------------------------------------------------------------- IDX files
-
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype('>i2'), 0x0C: np.dtype('>i4'),
-               0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
-
-
-def read_idx(path: str | pathlib.Path) -> np.ndarray:
-  """Reads one IDX file (raw, or gzip if its name ends in .gz) into an array.
-
-  Format: two zero bytes, a type code, the number of dimensions d, then d
-  big-endian uint32 sizes and the data in C order. Raises DataError naming
-  the file if it is unreadable, truncated or not IDX.
-  """
-  path = pathlib.Path(path)
-  try:
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == '.gz' else path.read_bytes()
-  except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as error:
-    raise DataError(f'cannot read IDX file {path}: {error}') from None
-  if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-    raise DataError(f'{path} is not an IDX file (bad magic number {raw[:4].hex() or "<empty>"})')
-  dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
-  header = 4 + 4 * ndim
-  if len(raw) < header:
-    raise DataError(f'{path} is truncated: its header needs {header} bytes, the file has {len(raw)}')
-  shape = tuple(int(s) for s in np.frombuffer(raw, '>u4', count=ndim, offset=4))
-  expected = header + math.prod(shape) * dtype.itemsize
-  if len(raw) != expected:
-    raise DataError(f'{path} has {len(raw)} bytes; its header {shape} says {expected}')
-  return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder('='))
-
-
-def _find_idx_file(directory: pathlib.Path, stem: str) -> pathlib.Path:
-  """The file for ``stem`` in ``directory``: raw or .gz, '-idx' or '.idx' spelling."""
-  for name in (stem, stem.replace('-idx', '.idx')):
-    for candidate in (directory / name, directory / f'{name}.gz'):
-      if candidate.is_file():
-        return candidate
-  raise DataError(f"dataset='idx:{directory}': missing {stem}[.gz] in {directory}; the directory "
-                  f"must hold the four MNIST IDX files {sorted(IDX_FILES.values())}")
-
-
-def load_idx_directory(directory: str | pathlib.Path) -> Dataset:
-  """MNIST-format IDX files in ``directory`` as a Dataset with the paper's split."""
-  directory = pathlib.Path(directory).expanduser()
-  if not directory.is_dir():
-    raise DataError(f"dataset='idx:{directory}': {directory} is not a directory")
-  arrays = {key: read_idx(_find_idx_file(directory, stem)) for key, stem in IDX_FILES.items()}
-  for split in ('train', 'test'):
-    images, labels = arrays[f'{split}_images'], arrays[f'{split}_labels']
-    if images.ndim != 3 or images.dtype != np.uint8 or labels.shape != images.shape[:1]:
-      raise DataError(f"dataset='idx:{directory}': {split} images {images.shape} {images.dtype} and labels "
-                      f'{labels.shape} are not MNIST-format (uint8 [n, rows, cols] and [n])')
-  return _split(f'idx:{directory}', (arrays['train_images'][..., None], arrays['train_labels']),
-                (arrays['test_images'][..., None], arrays['test_labels']), VALIDATION_FRACTION['idx'])
-
-
-def _split(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
-           validation_fraction: float) -> Dataset:
-  """Flattens (images [n, H, W, C] uint8, labels [n]) pairs; the last fraction of train is validation."""
-  (train_images, train_labels), (test_images, test_labels) = train, test
-  num_train = _num_training_examples(train_images.shape[0], validation_fraction)
-  flat = lambda images: images.reshape(images.shape[0], -1)
-  labels = lambda values: np.asarray(values, np.int32)
-  return Dataset(name, flat(train_images[:num_train]), flat(train_images[num_train:]), flat(test_images),
-                 tuple(train_images.shape[1:]), labels(train_labels[:num_train]),
-                 labels(train_labels[num_train:]), labels(test_labels))
-
-
-# ---------------------------------------------------------------- TFDS
-
-def _tfds_split(name: str, split: str, data_dir: str | None,
-                indices: Callable[[int], range] = range) -> tuple[np.ndarray, np.ndarray]:
-  """(images [n, H, W, C] uint8, labels [n]) of the records ``indices(len(split))`` of one TFDS split."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  (slow import)
-  verbosity = absl_logging.get_verbosity()
-  absl_logging.set_verbosity(absl_logging.ERROR)  # TFDS warns about every folder it looks into
-  try:
-    source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=True)
-    records = [source[i] for i in indices(len(source))]
-    return (np.stack([r['image'] for r in records]).astype(np.uint8),
-            np.asarray([r['label'] for r in records], np.int32))
-  except Exception as error:  # TFDS raises many types: missing TensorFlow, network, checksum…
-    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-    raise DataError(
-        f"dataset={name!r}: TFDS could not read or download the '{split}' split ({type(error).__name__}: "
-        f'{reason[:200]}). Downloading needs network and the download extra '
-        f"(pip install -e '.[download]'); without network, use MNIST IDX files: "
-        f'--config.dataset=idx:/path/to/mnist') from None
-  finally:
-    absl_logging.set_verbosity(verbosity)
-
-
-def _num_training_examples(split_size: int, validation_fraction: float) -> int:
-  return split_size - round(split_size * validation_fraction)
-
-
-def load_tfds(name: str, data_dir: str | None = None) -> Dataset:
-  """A TFDS image dataset (``TFDS_DATASETS``) with the paper's split."""
-  train, test = (_tfds_split(name, split, data_dir) for split in ('train', 'test'))
-  return _split(name, train, test, VALIDATION_FRACTION[name])
-
-
-def _load_tfds_shards(name: str, data_dir: str | None, shards: Shards) -> Dataset:
-  """Only ``shards`` of a TFDS dataset's training examples: the records this process reads."""
-  def share(split_size: int) -> range:
-    return range(*shards.example_range(_num_training_examples(split_size, VALIDATION_FRACTION[name])))
-  images, labels = _tfds_split(name, 'train', data_dir, share)
-  empty = np.zeros((0, math.prod(images.shape[1:])), np.uint8)
-  return Dataset(name, images.reshape(images.shape[0], -1), empty, empty, tuple(images.shape[1:]), labels)
-
-
 # ---------------------------------------------------------------- by name
+
+def source_options(config: ml_collections.ConfigDict) -> SourceOptions:
+  """How ``config`` reads an image source: its image_size, image_feature, splits, data_dir and cache_dir."""
+  return SourceOptions(**{field.name: config[field.name] for field in dataclasses.fields(SourceOptions)})
+
 
 def check_name(spec: str) -> None:
   """Raises DataError unless ``spec`` names a known kind of dataset (reads nothing)."""
-  if spec in TFDS_DATASETS or spec in TOY_DATASETS:
+  if spec in TOY_DATASETS:
     return
-  if spec.startswith(IDX_PREFIX) and len(spec) > len(IDX_PREFIX):
-    return
-  raise DataError(f'config.dataset={spec!r} is not a dataset; allowed: {list(TFDS_DATASETS)}, '
-                  f"{list(TOY_DATASETS)} or 'idx:/path/to/mnist_idx_dir'")
+  try:
+    sources.kind_of(spec)
+  except DataError:
+    raise DataError(f'config.dataset={spec!r} is not a dataset; allowed: {list(sources.TFDS_ALIASES)}, '
+                    f'{list(TOY_DATASETS)}, {sources.FORMS}') from None
 
 
 def take_shards(dataset: Dataset, shards: Shards) -> Dataset:
@@ -295,7 +178,12 @@ def take_shards(dataset: Dataset, shards: Shards) -> Dataset:
                              validation_labels=dataset.validation_labels[:0], test_labels=dataset.test_labels[:0])
 
 
-def load(spec: str, key: jax.Array, data_dir: str | None = None, shards: Shards | None = None) -> Dataset:
+def _flat(split: sources.Split) -> np.ndarray:
+  return split.examples.reshape(split.examples.shape[0], math.prod(split.examples.shape[1:]))
+
+
+def load(spec: str, key: jax.Array, options: SourceOptions = SourceOptions(),
+         shards: Shards | None = None) -> Dataset:
   """The dataset named by a config's ``dataset`` string; ``key`` draws toy training sets.
 
   With ``shards``, only those shards of the training set (what one process
@@ -303,31 +191,76 @@ def load(spec: str, key: jax.Array, data_dir: str | None = None, shards: Shards 
   test examples.
   """
   check_name(spec)
-  if shards is not None and spec in TFDS_DATASETS:
-    return _load_tfds_shards(spec, data_dir, shards)
   if spec in TOY_DATASETS:
     dataset = _toy_dataset(spec, key)
-  elif spec.startswith(IDX_PREFIX):
-    dataset = load_idx_directory(spec[len(IDX_PREFIX):])
+    return dataset if shards is None else take_shards(dataset, shards)
+  if shards is None:
+    splits = sources.read(spec, options, {split: range for split in sources.SPLITS})
   else:
-    dataset = load_tfds(spec, data_dir)
-  return dataset if shards is None else take_shards(dataset, shards)
+    splits = sources.read(spec, options, {'train': lambda size: range(*shards.example_range(size))})
+    empty = sources.Split(splits['train'].examples[:0], splits['train'].labels[:0])
+    splits.update(validation=empty, test=empty)
+  train = splits['train']
+  return Dataset(spec, _flat(train), _flat(splits['validation']), _flat(splits['test']), train.examples.shape[1:],
+                 train.labels, splits['validation'].labels, splits['test'].labels)
 
 
-def load_validation(spec: str, key: jax.Array, data_dir: str | None = None,
+def load_validation(spec: str, key: jax.Array, options: SourceOptions = SourceOptions(),
                     num_examples: int | None = None) -> np.ndarray:
   """The first ``num_examples`` (default: all) validation examples of a dataset, [n, dim] as stored.
 
   What a run's Parzen monitor scores against; from TFDS it reads only those records.
   """
   check_name(spec)
-  if spec in TFDS_DATASETS:
-    def validation_records(split_size: int) -> range:
-      start = _num_training_examples(split_size, VALIDATION_FRACTION[spec])
-      return range(start, split_size if num_examples is None else min(split_size, start + num_examples))
-    images, _ = _tfds_split(spec, 'train', data_dir, validation_records)
-    return images.reshape(images.shape[0], -1)
-  return load(spec, key, data_dir).validation[:num_examples]
+  if spec in TOY_DATASETS:
+    return load(spec, key, options).validation[:num_examples]
+  first = lambda size: range(size if num_examples is None else min(size, num_examples))
+  return _flat(sources.read(spec, options, {'validation': first})['validation'])
+
+
+# ---------------------------------------------------------------- device memory
+
+DEVICE_MEMORY_SHARE = 0.9  # of a device's memory, the most the training set and the model may take
+
+
+def device_memory_bytes(device: jax.Device) -> int:
+  """One device's memory: its allocator's limit (GPU, TPU); on CPU, the host's memory over its local devices."""
+  try:
+    stats = device.memory_stats()
+  except (NotImplementedError, RuntimeError):  # some backends have no memory statistics
+    stats = None
+  if stats and 'bytes_limit' in stats:
+    return int(stats['bytes_limit'])
+  return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // jax.local_device_count()
+
+
+def _size(num_bytes: int) -> str:
+  return f'{num_bytes / 2**30:.2f} GiB' if num_bytes >= 2**30 else f'{num_bytes / 2**20:.1f} MiB'
+
+
+def check_fits_on_device(dataset: Dataset, shards: Shards, model_bytes: int, memory_bytes: int) -> None:
+  """Raises DataError if a device's shard of the training set does not fit next to the model.
+
+  Args:
+    dataset: the training examples of ``shards``; device d holds shard d.
+    model_bytes: what a device needs besides its shard (the game's state, its
+      gradients and updates, the monitor's images), an estimate.
+    memory_bytes: one device's memory; ``DEVICE_MEMORY_SHARE`` of it may be used.
+  """
+  shard_examples = dataset.train.shape[0] // shards.count
+  example_bytes = dataset.train.itemsize * dataset.dim
+  budget = int(memory_bytes * DEVICE_MEMORY_SHARE) - model_bytes
+  if shard_examples * example_bytes <= budget:
+    return
+  fitting = max(budget, 0) // example_bytes * shards.total
+  raise DataError(
+      f'dataset={dataset.name!r} does not fit in device memory: each of the {shards.total} device(s) would hold '
+      f'{shard_examples:,} examples of shape {dataset.example_shape} {dataset.train.dtype} '
+      f'({_size(shard_examples * example_bytes)}) next to the model ({_size(model_bytes)}), and may use '
+      f'{_size(int(memory_bytes * DEVICE_MEMORY_SHARE))} of its {_size(memory_bytes)}; about {fitting:,} such '
+      f'examples fit. Use fewer or smaller images (config.image_size) or more devices; set '
+      f'config.device_memory_mib if a device has more memory than that. (Training streams no data from the '
+      f'host yet: the whole training set is held on the devices.)')
 
 
 # ---------------------------------------------------------------- minibatches on device

@@ -145,11 +145,13 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
   validation.validate(config, num_devices)
   train_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
   shards = data.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
-  dataset = data.load(config.dataset, data_key, config.data_dir, shards)
+  dataset = data.load(config.dataset, data_key, data.source_options(config), shards)
   validation.check_against_data(config, dataset, shards)
   _check_resume_compatible(config, workdir)
   pixel_means = global_pixel_means(dataset) if dataset.is_image else None
   gan, state = construction.build(config, dataset, shards, pixel_means)
+  memory_bytes = config.device_memory_mib * 2**20 or data.device_memory_bytes(jax.local_devices()[0])
+  data.check_fits_on_device(dataset, shards, _device_bytes_besides_data(config, state, dataset.dim), memory_bytes)
 
   if distributed.is_primary():
     workdir.mkdir(parents=True, exist_ok=True)
@@ -164,12 +166,24 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
     _note_device_count(workdir, num_devices, print_fn)
   monitor, best_managers = None, {}
   if config.eval_every_steps:
-    validation_images = data.load_validation(config.dataset, data_key, config.data_dir, config.eval_num_validation)
+    validation_images = data.load_validation(config.dataset, data_key, data.source_options(config),
+                                             config.eval_num_validation)
     monitor = evaluation.ParzenMonitor(gan.generator, gan.prior, np.asarray(data.to_float(validation_images)),
                                        jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), config.eval_num_samples)
     best_managers = {name: checkpoint.make_best_manager(workdir / checkpoint.BEST_DIRECTORIES[name])
                      for name in _generator_params(state)}
   return _Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager, monitor, best_managers)
+
+
+def _device_bytes_besides_data(config: ml_collections.ConfigDict, state: train.GANState, dim: int) -> int:
+  """An estimate of a device's memory for all but the training set: the state four times over (itself,
+  gradients, updates, the donated copy) and, with the monitor, its float32 images, samples and distances."""
+  state_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves(state) if hasattr(leaf, 'nbytes'))
+  monitor_bytes = 0
+  if config.eval_every_steps:
+    monitor_bytes = 4 * (dim * (config.eval_num_validation + config.eval_num_samples)
+                         + config.eval_num_validation * config.eval_num_samples)
+  return 4 * state_bytes + monitor_bytes
 
 
 def _generator_params(state: train.GANState) -> dict[str, train.Params]:

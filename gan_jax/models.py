@@ -188,12 +188,17 @@ class ConvMaxoutDiscriminator(nnx.Module):
     if not len(conv_channels) == len(kernels) == len(pads) == len(pools):
       raise ValueError('conv_channels, kernels, pads and pools must have one entry per conv layer')
     kwargs = {} if init_range is None else {'kernel_init': uniform_init(init_range)}
+    if len(image_shape) != 3 or image_shape[0] != image_shape[1]:
+      raise ValueError(f'image_shape={tuple(image_shape)} must be square images (H, H, C)')
     in_channels, size = image_shape[2], image_shape[0]
     convs = []
-    for channels, kernel, pad, (pool, stride) in zip(conv_channels, kernels, pads, pools):
+    for layer, (channels, kernel, pad, (pool, stride)) in enumerate(zip(conv_channels, kernels, pads, pools)):
       convs.append(nnx.Conv(in_channels, channels * conv_pieces, (kernel, kernel), padding=((pad, pad), (pad, pad)),
                             rngs=rngs, **kwargs))
       size = (size + 2 * pad - kernel + 1 - pool) // stride + 1
+      if size < 1:
+        raise ValueError(f'{image_shape[0]}×{image_shape[1]} images are too small: conv layer {layer} leaves '
+                         'no pixels after pooling')
       in_channels = channels
     self.convs = nnx.List(convs)
     dims = [size * size * in_channels, *hidden_units]

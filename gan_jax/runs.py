@@ -77,7 +77,7 @@ def restore_run(workdir: str | pathlib.Path, which: str = 'latest', params: str 
     raise validation.ConfigError(f'--params=ema needs a run trained with config.g_ema_decay > 0; '
                                  f'the run in {workdir} keeps no weight average')
   _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  dataset = data.load(config.dataset, data_key, config.data_dir)
+  dataset = data.load(config.dataset, data_key, data.source_options(config))
   gan, state = construction.build(config, dataset)
   manager, step = _checkpoint_manager(workdir, which, params)
   if step is None:

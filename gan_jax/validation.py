@@ -14,7 +14,7 @@ import math
 
 import ml_collections
 
-from gan_jax import construction, data, losses, models, parallel, priors, train
+from gan_jax import construction, data, losses, models, parallel, priors, sources, train
 from gan_jax.configs import base
 from gan_jax.configs.base import ConfigError
 
@@ -22,7 +22,8 @@ FIELDS = tuple(base.get_config().keys())
 # Fields a resumed run must share with the run that wrote the checkpoints.
 RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
                        'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
-                       'd_conv_channels', 'g_ema_decay')
+                       'd_conv_channels', 'g_ema_decay', 'image_size', 'image_feature', 'train_split',
+                       'validation_split')
 __all__ = ['ConfigError', 'FIELDS', 'RUN_DEFINING_FIELDS', 'check_against_data', 'validate']
 
 
@@ -57,6 +58,31 @@ def _check_dims(config, name: str) -> None:
            f'config.{name}={dims!r} must be a non-empty sequence of positive integers')
 
 
+def _check_source_options(config) -> None:
+  """The fields that say how an image source is read: types, split strings, and which sources take them."""
+  for name in ('data_dir', 'image_feature', 'train_split', 'validation_split', 'test_split', 'cache_dir'):
+    _require(isinstance(config[name], str), f'config.{name}={config[name]!r} must be a string')
+  _require(_is_int(config.image_size) and config.image_size >= 0,
+           f'config.image_size={config.image_size!r} must be a non-negative integer (0 = images as stored)')
+  _require(_is_number(config.device_memory_mib) and config.device_memory_mib >= 0,
+           f'config.device_memory_mib={config.device_memory_mib!r} must be a non-negative number (0 = ask the device)')
+  is_tfds = config.dataset not in data.TOY_DATASETS and sources.kind_of(config.dataset)[0] == 'tfds'
+  for name in ('image_feature', 'train_split', 'validation_split', 'test_split'):
+    _require(not config[name] or is_tfds,
+             f'config.{name}={config[name]!r} applies to TFDS datasets only, not dataset={config.dataset!r}; use \'\'')
+  for name in ('train_split', 'validation_split', 'test_split'):
+    try:
+      if config[name]:
+        sources.parse_split(config[name])
+    except ValueError as error:
+      raise ConfigError(f'config.{name}={error}') from None
+  _require(bool(config.train_split) == bool(config.validation_split),
+           f'config.train_split={config.train_split!r} and validation_split={config.validation_split!r}: '
+           "set both, or neither (then the last 1/6 of 'train' is validation)")
+  _require(not config.image_size or config.dataset not in data.TOY_DATASETS,
+           f'config.image_size={config.image_size} applies to image datasets, not {config.dataset!r}; use 0')
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   """Raises ConfigError for the first field whose value is not allowed; reads nothing."""
   missing = [name for name in FIELDS if name not in config]
@@ -67,6 +93,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
     data.check_name(config.dataset)
   except data.DataError as error:
     raise ConfigError(str(error)) from None
+  _check_source_options(config)
   _check_positive_ints(config, ('batch_size', 'num_steps', 'latent_dim', 'maxout_pieces',
                                 'lr_decay_steps', 'steps_per_call', 'checkpoint_every_steps',
                                 'keep_checkpoints', 'sample_every_steps', 'num_shown_samples',

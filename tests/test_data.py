@@ -7,14 +7,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import data
+from gan_jax import data, idx, sources
 from idx_files import idx_bytes, write_mnist_idx
 
 
 @pytest.mark.parametrize('compress', [True, False])
 def test_idx_directory_gives_the_paper_split(tmp_path, compress):
   arrays = write_mnist_idx(tmp_path, num_train=120, num_test=20, compress=compress)
-  dataset = data.load_idx_directory(tmp_path)
+  dataset = data.load(f'idx:{tmp_path}', jax.random.key(0))
   train_images = arrays['train-images-idx3-ubyte'].reshape(120, 784)
   # The first 5/6 train (MNIST: train[0:50000]), the last 1/6 validation (train[50000:60000]).
   np.testing.assert_array_equal(dataset.train, train_images[:100])
@@ -27,14 +27,14 @@ def test_idx_directory_gives_the_paper_split(tmp_path, compress):
 def test_idx_reader_accepts_the_dotted_spelling(tmp_path):
   write_mnist_idx(tmp_path, compress=False)
   (tmp_path / 'train-images-idx3-ubyte').rename(tmp_path / 'train-images.idx3-ubyte')
-  assert data.load_idx_directory(tmp_path).train.shape == (100, 784)
+  assert data.load(f'idx:{tmp_path}', jax.random.key(0)).train.shape == (100, 784)
 
 
 def test_read_idx_handles_other_types_and_shapes(tmp_path):
   array = np.arange(24, dtype='>i4').reshape(2, 3, 4)
   raw = bytes([0, 0, 0x0C, 3]) + np.asarray(array.shape, '>u4').tobytes() + array.tobytes()
   (tmp_path / 'x.gz').write_bytes(gzip.compress(raw))
-  np.testing.assert_array_equal(data.read_idx(tmp_path / 'x.gz'), np.arange(24).reshape(2, 3, 4))
+  np.testing.assert_array_equal(idx.read_idx(tmp_path / 'x.gz'), np.arange(24).reshape(2, 3, 4))
 
 
 @pytest.mark.parametrize('corruption, message', [
@@ -47,7 +47,7 @@ def test_malformed_idx_files_raise_data_errors_naming_the_file(tmp_path, corrupt
   path = tmp_path / 'bad-idx3-ubyte'
   path.write_bytes(corruption(idx_bytes(np.zeros((2, 28, 28), np.uint8))))
   with pytest.raises(data.DataError, match=str(path)) as error:
-    data.read_idx(path)
+    idx.read_idx(path)
   assert message in str(error.value)
 
 
@@ -55,16 +55,16 @@ def test_corrupt_gzip_is_a_data_error(tmp_path):
   path = tmp_path / 'train-images-idx3-ubyte.gz'
   path.write_bytes(b'not gzip at all')
   with pytest.raises(data.DataError, match='cannot read IDX file'):
-    data.read_idx(path)
+    idx.read_idx(path)
 
 
 def test_missing_idx_file_names_the_file_and_the_expected_set(tmp_path):
   write_mnist_idx(tmp_path)
   (tmp_path / 't10k-labels-idx1-ubyte.gz').unlink()
   with pytest.raises(data.DataError, match=r'missing t10k-labels-idx1-ubyte\[\.gz\]'):
-    data.load_idx_directory(tmp_path)
+    data.load(f'idx:{tmp_path}', jax.random.key(0))
   with pytest.raises(data.DataError, match='is not a directory'):
-    data.load_idx_directory(tmp_path / 'nowhere')
+    data.load(f'idx:{tmp_path / "nowhere"}', jax.random.key(0))
 
 
 @pytest.mark.parametrize('name, shape', [('mnist', (28, 28, 1)), ('fashion_mnist', (28, 28, 1)),
@@ -76,13 +76,13 @@ def test_tfds_datasets_under_mock_data(name, shape):
   assert dataset.example_shape == shape
   assert dataset.train.dtype == np.uint8 and dataset.train.shape[1] == np.prod(shape)
   assert dataset.train.shape[0] + dataset.validation.shape[0] == 30
-  assert dataset.validation.shape[0] == round(30 * data.VALIDATION_FRACTION[name])
+  assert dataset.validation.shape[0] == round(30 * sources.VALIDATION_FRACTION[name])
   assert dataset.test.shape == (30, np.prod(shape))
 
 
 def test_tfds_without_download_support_is_a_data_error_pointing_to_idx(tmp_path):
   with pytest.raises(data.DataError) as error:
-    data.load('mnist', jax.random.key(0), data_dir=str(tmp_path / 'empty_tfds'))
+    data.load('mnist', jax.random.key(0), data.SourceOptions(data_dir=str(tmp_path / 'empty_tfds')))
   message = str(error.value)
   assert message.startswith("dataset='mnist': TFDS could not read or download")
   assert '--config.dataset=idx:/path/to/mnist' in message

@@ -145,7 +145,7 @@ def _bad_config_cases(tmp: pathlib.Path):
   (malformed / 'train-images-idx3-ubyte.gz').write_bytes(b'\x1f\x8b garbage')
   return [
       (dict(dataset='imagenet'), "config.dataset='imagenet' is not a dataset; allowed: ['mnist', 'fashion_mnist', "
-                                 "'cifar10'], ['gauss1d', 'toy_ring', 'toy_grid'] or 'idx:/path/to/mnist_idx_dir'"),
+                                 "'cifar10'], ['gauss1d', 'toy_ring', 'toy_grid'], 'tfds:NAME[:CONFIG]', 'idx:DIR', "),
       (dict(dataset=f'idx:{tmp / "nowhere"}'), f"dataset='idx:{tmp / 'nowhere'}': {tmp / 'nowhere'} "
                                                'is not a directory'),
       (dict(dataset=f'idx:{malformed}'), f'cannot read IDX file {malformed / "train-images-idx3-ubyte.gz"}'),

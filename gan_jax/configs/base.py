@@ -29,8 +29,19 @@ def from_saved(saved: Mapping) -> ml_collections.ConfigDict:
 
 def get_config() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
-      dataset='gauss1d',          # mnist | fashion_mnist | cifar10 | idx:/dir | gauss1d | toy_ring | toy_grid
+      # mnist | fashion_mnist | cifar10 | tfds:NAME[:CONFIG] | idx:DIR | images:DIR | npy:PATH | npz:PATH
+      # | gauss1d | toy_ring | toy_grid  (gan_jax/sources.py says how each is read and split)
+      dataset='gauss1d',
       data_dir='',                # TFDS data_dir ('' = TFDS's default, ~/tensorflow_datasets)
+      image_size=0,               # images: shorter side resized to this, then centre-cropped square; 0 = as stored
+      image_feature='',           # TFDS: which Image feature ('' = the dataset's only one)
+      # TFDS split strings ('train', 'train[:50000]', 'train[-10%:]', 'a+b'). '' = the default: the last
+      # 1/6 of 'train' (1/5 for cifar10) is validation, the rest training, 'test' is test.
+      train_split='',
+      validation_split='',
+      test_split='',
+      cache_dir='',               # decoded image folders ('' = $XDG_CACHE_HOME/gan_jax or ~/.cache/gan_jax)
+      device_memory_mib=0,        # one device's memory for the fit check before training; 0 = ask the device
       batch_size=64,              # global minibatch m (split over the local devices)
       num_steps=1000,             # iterations of Algorithm 1 (each: k D updates + 1 G update)
       seed=0,                     # everything random derives from jax.random.key(seed)

@@ -1,0 +1,374 @@
+"""Image sources: where a config's ``dataset`` reads its examples from, split into train / validation / test.
+
+Kinds of ``dataset`` string read here (the toy densities live in ``data``):
+
+* ``tfds:NAME[:CONFIG]``: any TFDS dataset with an image feature, read with
+  ``tfds.data_source`` (random access; only the records needed are read).
+  ``mnist``, ``fashion_mnist`` and ``cifar10`` are aliases of
+  ``tfds:mnist`` …. The image feature is the dataset's only ``Image``
+  feature, or ``config.image_feature``; labels come from a ``label``
+  ``ClassLabel`` feature where there is one. Splits are TFDS split strings
+  (``train``, ``train[:50000]``, ``train[-10%:]``, ``a+b``) in
+  ``config.train_split`` / ``validation_split`` / ``test_split``; by
+  default the last 1/6 of ``train`` is validation (1/5 for CIFAR-10, as the
+  paper's code) and ``test`` is test.
+* ``idx:DIR``: the four MNIST IDX files (raw or .gz; ``gan_jax.idx``), the paper's split.
+* ``images:DIR``: every PNG and JPEG file under DIR (``gan_jax.image_folder``).
+* ``npy:PATH`` / ``npz:PATH``: an array [N, H, W, C] (images, C = 1 or 3) or
+  [N, D] (vectors), uint8 in [0, 255] or float in [0, 1]; an .npz holds one
+  array, or ``train`` (and optionally ``validation`` and ``test``).
+
+Image folders and array files without their own splits are split by a
+fixed rule (``holdout_split``): examples ranked by a hash of their name
+(relative path or index), the last 1/12 is test and the 1/12 before it
+validation. It depends on nothing but the names, so it is the same on every
+machine and for every seed.
+
+Images are kept as uint8 pixels [n, H, W, C] (floats in [0, 1] are stored
+as round(255·x)); with ``config.image_size`` = s > 0 each image is resized
+so that its shorter side is s (Lanczos) and centre-cropped to s × s;
+grayscale and colour stay as stored.
+"""
+
+import contextlib
+import dataclasses
+import hashlib
+import pathlib
+import re
+import zlib
+from collections.abc import Callable, Mapping
+
+from absl import logging as absl_logging
+import numpy as np
+from PIL import Image
+
+TFDS_ALIASES = ('mnist', 'fashion_mnist', 'cifar10')
+PREFIXES = ('tfds:', 'idx:', 'images:', 'npy:', 'npz:')
+FORMS = "'tfds:NAME[:CONFIG]', 'idx:DIR', 'images:DIR', 'npy:PATH' or 'npz:PATH'"
+SPLITS = ('train', 'validation', 'test')
+VALIDATION_FRACTION = {'mnist': 1 / 6, 'fashion_mnist': 1 / 6, 'cifar10': 1 / 5}
+DEFAULT_VALIDATION_FRACTION = 1 / 6   # TFDS datasets and IDX files: the last 1/6 of 'train'
+HOLDOUT_FRACTION = 1 / 12             # folders and arrays: validation and test, each
+
+
+class DataError(ValueError):
+  """A dataset cannot be read; the message names the dataset and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceOptions:
+  """How an image source is read (the config fields of the same names; see ``configs/base.py``)."""
+  image_size: int = 0
+  image_feature: str = ''
+  train_split: str = ''
+  validation_split: str = ''
+  test_split: str = ''
+  data_dir: str = ''
+  cache_dir: str = ''
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+  """One split's examples: ``examples`` uint8 [n, H, W, C] (images) or [n, D]; ``labels`` int32 [n] or [0]."""
+  examples: np.ndarray
+  labels: np.ndarray
+
+
+def kind_of(spec: str) -> tuple[str, str]:
+  """(kind, argument) of an image source string: ('tfds', 'mnist'), ('images', '/data/faces'), …
+
+  Raises DataError if ``spec`` is not one.
+  """
+  if spec in TFDS_ALIASES:
+    return 'tfds', spec
+  for prefix in PREFIXES:
+    if spec.startswith(prefix) and len(spec) > len(prefix):
+      return prefix[:-1], spec[len(prefix):]
+  raise DataError(f'config.dataset={spec!r} is not an image source; allowed: {list(TFDS_ALIASES)} or {FORMS}')
+
+
+# ---------------------------------------------------------------- split strings
+
+_SPLIT_PART = re.compile(r'^(?P<name>[\w-]+)(\[(?P<start>[^:\]]*):(?P<stop>[^:\]]*)\])?$')
+_BOUND = re.compile(r'^-?\d+%?$')
+
+
+def parse_split(text: str) -> list[tuple[str, str, str]]:
+  """A TFDS split string as (split name, start, stop) parts; '' bounds are open. Raises ValueError."""
+  parts = []
+  for part in text.replace(' ', '').split('+'):
+    match = _SPLIT_PART.match(part)
+    if not match or any(bound and not _BOUND.match(bound) for bound in (match['start'], match['stop'])):
+      raise ValueError(f'{text!r} is not a split string; write NAME, NAME[start:stop] (integers, or percentages '
+                       "like 90%) or parts joined by '+', e.g. 'train[:50000]'")
+    parts.append((match['name'], match['start'] or '', match['stop'] or ''))
+  return parts
+
+
+def _bound(text: str, size: int, default: int) -> int:
+  if not text:
+    return default
+  value = round(float(text[:-1]) / 100 * size) if text.endswith('%') else int(text)
+  return min(max(value + size if value < 0 else value, 0), size)
+
+
+def split_ranges(text: str, size_of: Callable[[str], int]) -> list[tuple[str, int, int]]:
+  """The [start, stop) ranges of named splits that a split string selects; ``size_of(name)`` is a split's size."""
+  ranges = []
+  for name, start, stop in parse_split(text):
+    size = size_of(name)
+    ranges.append((name, _bound(start, size, 0), _bound(stop, size, size)))
+  return ranges
+
+
+def _default_ranges(size_of: Callable[[str], int], validation_fraction: float) -> dict[str, list]:
+  """The paper's split: the last fraction of 'train' is validation; 'test' is test."""
+  size = size_of('train')
+  num_train = size - round(size * validation_fraction)
+  return {'train': [('train', 0, num_train)], 'validation': [('train', num_train, size)],
+          'test': [('test', 0, size_of('test'))]}
+
+
+def holdout_split(names: list[str]) -> dict[str, np.ndarray]:
+  """Indices of the training, validation and test examples of ``names`` (one per example), by the fixed rule.
+
+  Examples are ranked by the SHA-1 of their names; the last
+  round(n/12) are test, the round(n/12) before them validation.
+  """
+  order = sorted(range(len(names)), key=lambda i: hashlib.sha1(names[i].encode()).digest())
+  num_holdout = round(len(names) * HOLDOUT_FRACTION)
+  num_train = len(names) - 2 * num_holdout
+  cut = lambda a, b: np.sort(np.asarray(order[a:b], np.int64))
+  return {'train': cut(0, num_train), 'validation': cut(num_train, num_train + num_holdout),
+          'test': cut(num_train + num_holdout, len(names))}
+
+
+# ---------------------------------------------------------------- images
+
+def resize_and_crop(image: np.ndarray, size: int) -> np.ndarray:
+  """uint8 [H, W, C] → uint8 [size, size, C]: shorter side scaled to ``size`` (Lanczos), centre crop."""
+  height, width, channels = image.shape
+  if (height, width) == (size, size):
+    return image
+  scale = size / min(height, width)
+  new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
+  picture = Image.fromarray(image[..., 0] if channels == 1 else image)
+  resized = np.asarray(picture.resize((new_width, new_height), Image.Resampling.LANCZOS))
+  top, left = (new_height - size) // 2, (new_width - size) // 2
+  return resized[top:top + size, left:left + size].reshape(size, size, channels)
+
+
+def stack_images(images: list[np.ndarray], image_size: int, describe: str) -> np.ndarray:
+  """uint8 [n, H, W, C] from images [H, W, C], resized and cropped when ``image_size`` > 0.
+
+  Raises DataError, naming ``config.image_size``, when the images differ in
+  shape and no size is set.
+  """
+  if image_size:
+    images = [resize_and_crop(image, image_size) for image in images]
+  shapes = sorted({image.shape for image in images})
+  if len(shapes) > 1:
+    raise DataError(f'{describe}: images have {len(shapes)} different shapes ({shapes[0]}, {shapes[-1]}, …); '
+                    f'set config.image_size to resize and centre-crop them all to one size')
+  return np.stack(images).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- TFDS
+
+def tfds_name(argument: str) -> str:
+  """TFDS's name for ``NAME[:CONFIG]``: 'NAME' or 'NAME/CONFIG'."""
+  return argument.replace(':', '/', 1)
+
+
+def _tfds():
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  (slow import)
+  return tfds
+
+
+@contextlib.contextmanager
+def _quiet_absl():
+  """TFDS logs a warning for every folder it looks into; only errors are shown meanwhile."""
+  verbosity = absl_logging.get_verbosity()
+  absl_logging.set_verbosity(absl_logging.ERROR)
+  try:
+    yield
+  finally:
+    absl_logging.set_verbosity(verbosity)
+
+
+def _image_feature(builder, spec: str, chosen: str) -> tuple[str, str | None]:
+  """(image feature, label feature or None) of a TFDS dataset, from its info."""
+  tfds = _tfds()
+  features = builder.info.features
+  images = [name for name, feature in features.items() if isinstance(feature, tfds.features.Image)]
+  if chosen:
+    if chosen not in images:
+      raise DataError(f'config.image_feature={chosen!r}: dataset={spec!r} has no image feature of that name; '
+                      f'its image features: {images}')
+  elif len(images) != 1:
+    raise DataError(f'dataset={spec!r} has {len(images)} image features {images}; '
+                    'set config.image_feature to one of them' if images else
+                    f'dataset={spec!r} has no image feature (its features: {list(features)})')
+  label = features['label'] if 'label' in features else None
+  return chosen or images[0], 'label' if isinstance(label, tfds.features.ClassLabel) else None
+
+
+def _tfds_error(spec: str, what: str, error: Exception) -> DataError:
+  reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+  return DataError(
+      f"dataset={spec!r}: TFDS could not read or download {what} ({type(error).__name__}: {reason[:200]}). "
+      f"Downloading needs network and the download extra (pip install -e '.[download]'); without network, "
+      f'use MNIST IDX files: --config.dataset=idx:/path/to/mnist, an image folder (images:DIR) or an array '
+      f'file (npy:PATH)')
+
+
+def _read_tfds(spec: str, argument: str, options: SourceOptions,
+               selections: Mapping[str, Callable[[int], range]]) -> dict[str, Split]:
+  tfds = _tfds()
+  name, data_dir = tfds_name(argument), options.data_dir or None
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+  except Exception as error:  # DatasetNotFoundError and friends
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    raise DataError(f'dataset={spec!r}: {name!r} is not a TFDS dataset ({reason[:200]})') from None
+  image_key, label_key = _image_feature(builder, spec, options.image_feature)
+  sources = {}
+
+  def source(split_name: str):
+    if split_name not in sources:
+      try:
+        sources[split_name] = tfds.data_source(name, split=split_name, data_dir=data_dir, download=True)
+      except Exception as error:  # TFDS raises many types: missing TensorFlow, network, checksum, split…
+        raise _tfds_error(spec, f'the {split_name!r} split', error) from None
+    return sources[split_name]
+
+  size_of = lambda split_name: len(source(split_name))
+  chosen = {'train': options.train_split, 'validation': options.validation_split, 'test': options.test_split}
+  defaults = None
+  result = {}
+  for split, select in selections.items():
+    if chosen[split]:
+      ranges = split_ranges(chosen[split], size_of)
+    elif split == 'test':
+      ranges = [('test', 0, size_of('test'))]
+    else:
+      defaults = defaults or _default_ranges(size_of, VALIDATION_FRACTION.get(argument, DEFAULT_VALIDATION_FRACTION))
+      ranges = defaults[split]
+    records = [(split_name, index) for split_name, start, stop in ranges for index in range(start, stop)]
+    records = [records[i] for i in select(len(records))]
+    images = [np.asarray(source(split_name)[index][image_key]) for split_name, index in records]
+    labels = [source(split_name)[index][label_key] for split_name, index in records] if label_key else []
+    examples = (stack_images(images, options.image_size, f'dataset={spec!r}') if images
+                else np.zeros((0, 0, 0, 0), np.uint8))
+    result[split] = Split(examples, np.asarray(labels, np.int32))
+  return result
+
+
+# ---------------------------------------------------------------- array files
+
+def check_array(array: np.ndarray, describe: str) -> np.ndarray:
+  """Examples of an array file: uint8 [N, H, W, C] / [N, D] as they are; floats in [0, 1] as uint8 images or float32 vectors.
+
+  Raises DataError saying what the array is and what it must be.
+  """
+  shape_rule = 'shape [N, H, W, C] (images, C = 1 or 3) or [N, D] (vectors)'
+  if array.ndim not in (2, 4) or (array.ndim == 4 and array.shape[-1] not in (1, 3)) or array.shape[0] == 0:
+    hint = '; for grayscale images add a channel axis: x[..., None]' if array.ndim == 3 else ''
+    raise DataError(f'{describe}: an array of shape {array.shape} is not allowed; it must have {shape_rule}{hint}')
+  if array.dtype == np.uint8:
+    return array
+  if not np.issubdtype(array.dtype, np.floating):
+    raise DataError(f'{describe}: dtype {array.dtype} is not allowed; use uint8 in [0, 255] or float in [0, 1] '
+                    '(e.g. x.astype(np.uint8))')
+  low, high = float(np.min(array)), float(np.max(array))
+  if not (np.isfinite(low) and np.isfinite(high) and 0.0 <= low and high <= 1.0):
+    raise DataError(f'{describe}: float values must lie in [0, 1]; this array has values in [{low:g}, {high:g}] '
+                    '(scale them, or store uint8 pixels in [0, 255])')
+  if array.ndim == 4:
+    return np.round(array.astype(np.float64) * 255).astype(np.uint8)
+  return array.astype(np.float32)
+
+
+def _read_array_file(kind: str, path_text: str, image_size: int) -> dict[str, np.ndarray]:
+  """The arrays of an .npy / .npz file: {'all': x} or {'train': x[, 'validation': …, 'test': …]}."""
+  spec = f'{kind}:{path_text}'
+  path = pathlib.Path(path_text).expanduser()
+  try:
+    loaded = np.load(path, allow_pickle=False)
+  except (OSError, ValueError, EOFError, zlib.error) as error:
+    raise DataError(f'dataset={spec!r}: cannot read {path} as a {kind} file ({type(error).__name__}: '
+                    f'{str(error)[:200]})') from None
+  if kind == 'npy' and isinstance(loaded, np.ndarray):
+    arrays = {'all': loaded}
+  elif kind == 'npz' and not isinstance(loaded, np.ndarray):
+    with loaded:
+      keys = list(loaded.keys())
+      if 'train' in keys:
+        arrays = {split: loaded[split] for split in SPLITS if split in keys}
+      elif len(keys) == 1:
+        arrays = {'all': loaded[keys[0]]}
+      else:
+        raise DataError(f"dataset={spec!r}: the .npz file holds {keys}; it must hold one array, or 'train' "
+                        "(and optionally 'validation' and 'test')")
+  else:
+    raise DataError(f'dataset={spec!r}: {path} is not a .{kind} file')
+  arrays = {split: check_array(array, f'dataset={spec!r}' + ('' if split == 'all' else f' ({split!r})'))
+            for split, array in arrays.items()}
+  if image_size:
+    if any(array.ndim != 4 for array in arrays.values()):
+      raise DataError(f'config.image_size={image_size}: dataset={spec!r} holds vectors [N, D], not images; use 0')
+    arrays = {split: stack_images(list(array), image_size, f'dataset={spec!r}') for split, array in arrays.items()}
+  shapes = {array.shape[1:] for array in arrays.values()}
+  if len(shapes) > 1:
+    raise DataError(f'dataset={spec!r}: its splits have different example shapes {sorted(shapes)}')
+  return arrays
+
+
+def _holdout(examples: np.ndarray, names: list[str]) -> dict[str, Split]:
+  no_labels = np.zeros(0, np.int32)
+  return {split: Split(examples[indices], no_labels) for split, indices in holdout_split(names).items()}
+
+
+def _read_arrays(kind: str, argument: str, image_size: int) -> dict[str, Split]:
+  arrays = _read_array_file(kind, argument, image_size)
+  if 'all' in arrays:
+    return _holdout(arrays['all'], [str(i) for i in range(arrays['all'].shape[0])])
+  held_out = [split for split in ('validation', 'test') if split in arrays]
+  if len(held_out) == 1:
+    raise DataError(f"dataset='{kind}:{argument}': the .npz file holds 'train' and {held_out[0]!r}; it must hold "
+                    "both 'validation' and 'test', or neither (then they are carved from 'train')")
+  if not held_out:
+    return _holdout(arrays['train'], [str(i) for i in range(arrays['train'].shape[0])])
+  return {split: Split(arrays[split], np.zeros(0, np.int32)) for split in SPLITS}
+
+
+# ---------------------------------------------------------------- by name
+
+def read(spec: str, options: SourceOptions,
+         selections: Mapping[str, Callable[[int], range]]) -> dict[str, Split]:
+  """The splits of an image source that ``selections`` names, each cut to ``selection(split size)``.
+
+  ``selections`` maps 'train' / 'validation' / 'test' to a function from the
+  split's size to the positions wanted (``range`` for all); from TFDS only
+  those records are read.
+  """
+  kind, argument = kind_of(spec)
+  if kind == 'tfds':
+    with _quiet_absl():
+      return _read_tfds(spec, argument, options, selections)
+  # The IDX and folder readers import this module, so they are imported here.
+  if kind == 'idx':
+    from gan_jax import idx  # pylint: disable=g-import-not-at-top
+    splits = idx.read_directory(argument, options.image_size)
+  elif kind == 'images':
+    from gan_jax import image_folder  # pylint: disable=g-import-not-at-top
+    examples, names = image_folder.load(argument, options.image_size, options.cache_dir)
+    splits = _holdout(examples, names)
+  else:
+    splits = _read_arrays(kind, argument, options.image_size)
+  result = {}
+  for split, select in selections.items():
+    positions = np.asarray(select(splits[split].examples.shape[0]), np.int64)
+    labels = splits[split].labels
+    result[split] = Split(splits[split].examples[positions], labels[positions] if labels.size else labels)
+  return result
