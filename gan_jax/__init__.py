@@ -9,12 +9,13 @@ Where to find the paper:
   Table 1, mode and classifier metrics . gan_jax.evaluation (gan_jax.classifier, gan_jax.runs)
   Figures 1 and 3 ...................... gan_jax.figures
   data, checkpoints, the training loop . gan_jax.data, gan_jax.checkpoint, gan_jax.experiment
+  data sources (TFDS, folders, arrays) . gan_jax.sources (gan_jax.image_folder, gan_jax.idx)
   building from a config, config checks  gan_jax.construction, gan_jax.validation
   multi-host, preemption ............... gan_jax.distributed, gan_jax.preemption
 """
 
-from gan_jax import (checkpoint, construction, data, distributed, evaluation, experiment, losses, models, optim, parallel,
-                     preemption, priors, runs, theory, train, validation)
+from gan_jax import (checkpoint, construction, data, distributed, evaluation, experiment, idx, image_folder, losses,
+                     models, optim, parallel, preemption, priors, runs, sources, theory, train, validation)
 from gan_jax.losses import (discriminator_loss, minimax_generator_loss,
                             non_saturating_generator_loss, value_function)
 from gan_jax.models import (ConvMaxoutDiscriminator, DeconvGenerator, MaxoutDiscriminator, MLPDiscriminator,
@@ -28,8 +29,8 @@ from gan_jax.train import (GAN, GANState, all_finite, d_step, finite_checks, g_s
 __version__ = '0.1.0'
 
 __all__ = [
-    'checkpoint', 'construction', 'data', 'distributed', 'evaluation', 'experiment', 'losses', 'models', 'optim', 'parallel',
-    'preemption', 'priors', 'runs', 'theory', 'train', 'validation',
+    'checkpoint', 'construction', 'data', 'distributed', 'evaluation', 'experiment', 'idx', 'image_folder', 'losses',
+    'models', 'optim', 'parallel', 'preemption', 'priors', 'runs', 'sources', 'theory', 'train', 'validation',
     'discriminator_loss', 'minimax_generator_loss', 'non_saturating_generator_loss', 'value_function',
     'ConvMaxoutDiscriminator', 'DeconvGenerator', 'MaxoutDiscriminator', 'MLPDiscriminator', 'MLPGenerator',
     'as_pure_function', 'sigmoid_bias_from_marginals',

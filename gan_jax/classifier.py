@@ -84,9 +84,13 @@ def save(workdir: str | pathlib.Path, params) -> None:
 
 
 def load(workdir: str | pathlib.Path, input_dim: int, hidden_dims) -> tuple:
-  """(apply, params) of a classifier saved by ``train_classifier``."""
+  """(apply, params) of a classifier saved by ``train_classifier``; ValueError if it takes other inputs."""
   apply, template = models.as_pure_function(MLPClassifier(input_dim, tuple(hidden_dims), rngs=nnx.Rngs(0)))
   target = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
   with ocp.StandardCheckpointer() as checkpointer:
+    saved = checkpointer.metadata(pathlib.Path(workdir).absolute() / 'classifier').item_metadata.tree
+    saved_input_dim = saved['hidden']['0']['kernel'].shape[0]
+    if saved_input_dim != input_dim:
+      raise ValueError(f'the classifier in {workdir} takes inputs of {saved_input_dim} values, not {input_dim}')
     params = checkpointer.restore(pathlib.Path(workdir).absolute() / 'classifier', target)
   return apply, params

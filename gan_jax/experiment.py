@@ -150,7 +150,7 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
   _check_resume_compatible(config, workdir)
   pixel_means = global_pixel_means(dataset) if dataset.is_image else None
   gan, state = construction.build(config, dataset, shards, pixel_means)
-  memory_bytes = config.device_memory_mib * 2**20 or data.device_memory_bytes(jax.local_devices()[0])
+  memory_bytes = int(config.device_memory_mib * 2**20) or data.device_memory_bytes(jax.local_devices()[0])
   data.check_fits_on_device(dataset, shards, _device_bytes_besides_data(config, state, dataset.dim), memory_bytes)
 
   if distributed.is_primary():

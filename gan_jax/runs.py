@@ -97,7 +97,13 @@ def generator_params(state: train.GANState, params: str = 'raw'):
 def _classifier_metrics(classifier_dir: str | pathlib.Path, samples: np.ndarray, dataset: data.Dataset) -> dict:
   """Classifier score of the samples; Fréchet distance and precision/recall (k = 3) against the test set."""
   saved = json.loads((pathlib.Path(classifier_dir) / 'classifier.json').read_text())
-  apply, params = classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
+  try:
+    apply, params = classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
+  except ValueError:  # its inputs are not this data's examples
+    raise validation.ConfigError(
+        f"--classifier={classifier_dir} was trained on dataset={saved.get('dataset')!r}, whose examples are not "
+        f'the {dataset.example_shape} examples of dataset={dataset.name!r}; train one on this data with '
+        f'experiments.train_classifier --config.dataset={dataset.name}') from None
   classify = jax.jit(apply)
   fake_logits, fake_features = classify(params, jnp.asarray(samples))
   real = data.to_float(jnp.asarray(dataset.test[:len(samples)]))

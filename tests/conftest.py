@@ -20,6 +20,10 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='gan_jax_tests_xla_cache_')
   atexit.register(shutil.rmtree, os.environ['JAX_COMPILATION_CACHE_DIR'], ignore_errors=True)
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+# Decoded image folders go to a temporary cache, never the user's ~/.cache/gan_jax.
+if 'GAN_JAX_TESTS_XDG_CACHE' not in os.environ:
+  os.environ['GAN_JAX_TESTS_XDG_CACHE'] = os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='gan_jax_tests_cache_')
+  atexit.register(shutil.rmtree, os.environ['GAN_JAX_TESTS_XDG_CACHE'], ignore_errors=True)
 
 import jax  # noqa: E402  (must follow the environment set-up above)
 import numpy as np  # noqa: E402

@@ -41,7 +41,7 @@ def get_config() -> ml_collections.ConfigDict:
       validation_split='',
       test_split='',
       cache_dir='',               # decoded image folders ('' = $XDG_CACHE_HOME/gan_jax or ~/.cache/gan_jax)
-      device_memory_mib=0,        # one device's memory for the fit check before training; 0 = ask the device
+      device_memory_mib=0.0,      # one device's memory for the fit check before training; 0 = ask the device
       batch_size=64,              # global minibatch m (split over the local devices)
       num_steps=1000,             # iterations of Algorithm 1 (each: k D updates + 1 G update)
       seed=0,                     # everything random derives from jax.random.key(seed)
