@@ -219,7 +219,19 @@ def _tfds_error(spec: str, what: str, error: Exception) -> DataError:
       f"dataset={spec!r}: TFDS could not read or download {what} ({type(error).__name__}: {reason[:200]}). "
       f"Downloading needs network and the download extra (pip install -e '.[download]'); without network, "
       f'use MNIST IDX files: --config.dataset=idx:/path/to/mnist, an image folder (images:DIR) or an array '
-      f'file (npy:PATH)')
+      f'file (npy:PATH). A split the dataset does not have: choose its splits with config.train_split, '
+      f'validation_split and test_split')
+
+
+def _tfds_ranges(split: str, argument: str, options: SourceOptions,
+                 size_of: Callable[[str], int]) -> list[tuple[str, int, int]]:
+  """The (TFDS split, start, stop) ranges that make up ``split``: the config's split string, or the default."""
+  chosen = {'train': options.train_split, 'validation': options.validation_split, 'test': options.test_split}[split]
+  if chosen:
+    return split_ranges(chosen, size_of)
+  if split == 'test':
+    return [('test', 0, size_of('test'))]
+  return _default_ranges(size_of, VALIDATION_FRACTION.get(argument, DEFAULT_VALIDATION_FRACTION))[split]
 
 
 def _read_tfds(spec: str, argument: str, options: SourceOptions,
@@ -232,34 +244,26 @@ def _read_tfds(spec: str, argument: str, options: SourceOptions,
     reason = str(error).splitlines()[0] if str(error) else type(error).__name__
     raise DataError(f'dataset={spec!r}: {name!r} is not a TFDS dataset ({reason[:200]})') from None
   image_key, label_key = _image_feature(builder, spec, options.image_feature)
-  sources = {}
+  opened = {}
 
-  def source(split_name: str):
-    if split_name not in sources:
+  def records_of(split_name: str):
+    if split_name not in opened:
       try:
-        sources[split_name] = tfds.data_source(name, split=split_name, data_dir=data_dir, download=True)
+        opened[split_name] = tfds.data_source(name, split=split_name, data_dir=data_dir, download=True)
       except Exception as error:  # TFDS raises many types: missing TensorFlow, network, checksum, split…
         raise _tfds_error(spec, f'the {split_name!r} split', error) from None
-    return sources[split_name]
+    return opened[split_name]
 
-  size_of = lambda split_name: len(source(split_name))
-  chosen = {'train': options.train_split, 'validation': options.validation_split, 'test': options.test_split}
-  defaults = None
   result = {}
   for split, select in selections.items():
-    if chosen[split]:
-      ranges = split_ranges(chosen[split], size_of)
-    elif split == 'test':
-      ranges = [('test', 0, size_of('test'))]
-    else:
-      defaults = defaults or _default_ranges(size_of, VALIDATION_FRACTION.get(argument, DEFAULT_VALIDATION_FRACTION))
-      ranges = defaults[split]
-    records = [(split_name, index) for split_name, start, stop in ranges for index in range(start, stop)]
-    records = [records[i] for i in select(len(records))]
-    images = [np.asarray(source(split_name)[index][image_key]) for split_name, index in records]
-    labels = [source(split_name)[index][label_key] for split_name, index in records] if label_key else []
+    ranges = _tfds_ranges(split, argument, options, lambda split_name: len(records_of(split_name)))
+    positions = [(split_name, index) for split_name, start, stop in ranges for index in range(start, stop)]
+    records = [records_of(split_name)[index] for split_name, index in
+               (positions[i] for i in select(len(positions)))]
+    images = [np.asarray(record[image_key]) for record in records]
     examples = (stack_images(images, options.image_size, f'dataset={spec!r}') if images
                 else np.zeros((0, 0, 0, 0), np.uint8))
+    labels = [record[label_key] for record in records] if label_key else []
     result[split] = Split(examples, np.asarray(labels, np.int32))
   return result
 
