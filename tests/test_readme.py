@@ -28,4 +28,4 @@ def test_ci_runs_the_readme_test_command_verbatim():
   install_and_run, install_and_test, fast_lane = [block.strip() for block in _code_blocks('bash')]
   assert 'experiments.train' in install_and_run
   assert install_and_test in (REPO / '.ci' / 'run').read_text().splitlines()
-  assert fast_lane == '.venv/bin/python -m pytest -q tests -m "not slow"'
+  assert fast_lane == '.venv/bin/python -m pytest -q -n 2 tests -m "not slow"'
