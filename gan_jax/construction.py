@@ -134,7 +134,7 @@ def check_networks_fit(config: ml_collections.ConfigDict, dataset: data.Dataset)
 
 def _build_network(field: str, registry: dict[str, Network], config: ml_collections.ConfigDict,
                    dataset: data.Dataset, rngs: nnx.Rngs, **extra) -> nnx.Module:
-  """``registry[config[field]]``'s network for the data; ConfigError naming the fields to change if it cannot take it."""
+  """``registry[config[field]]``'s network for the data; ConfigError naming what to change if it cannot take it."""
   try:
     return registry[config[field]].build(config, dataset, rngs, **extra)
   except ValueError as error:
@@ -169,5 +169,5 @@ def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data
       g_optimizer=optimizer(config, 1.0, 1, minibatches_per_epoch),
       d_optimizer=optimizer(config, config.d_learning_rate_scale, config.d_steps, minibatches_per_epoch),
       g_loss=config.g_loss, d_steps=config.d_steps, update_rule=config.update_rule,
-      g_ema_decay=config.g_ema_decay)
+      g_ema_decay=config.g_ema_decay, g_ema_warmup=config.g_ema_warmup)
   return gan, train.init_state(gan, g_params, d_params)

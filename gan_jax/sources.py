@@ -271,7 +271,7 @@ def _read_tfds(spec: str, argument: str, options: SourceOptions,
 # ---------------------------------------------------------------- array files
 
 def check_array(array: np.ndarray, describe: str) -> np.ndarray:
-  """Examples of an array file: uint8 [N, H, W, C] / [N, D] as they are; floats in [0, 1] as uint8 images or float32 vectors.
+  """An array file's examples: uint8 as they are; floats in [0, 1] as uint8 images or float32 vectors.
 
   Raises DataError saying what the array is and what it must be.
   """

@@ -94,6 +94,10 @@ class GAN:
     g_ema_decay: β of the generator's weight average, updated after every
       iteration as ḡ ← β ḡ + (1 − β) g (starting from the initial g); 0 keeps
       no average (``GANState.g_params_ema`` is None).
+    g_ema_warmup: if True, iteration t uses min(β, (1 + t)/(10 + t)) instead
+      of β: the average then covers about the last t/9 iterations until that
+      reaches 1/(1 − β), so the initial weights fade from it at once and a
+      large β averages over a window that grows with training.
     axis_name: the named device axis to average over, or None on one device.
   """
   generator: GeneratorFn
@@ -105,6 +109,7 @@ class GAN:
   d_steps: int = 1
   update_rule: str = 'alternating'
   g_ema_decay: float = 0.0
+  g_ema_warmup: bool = False
   axis_name: str | None = None
 
   def __post_init__(self):
@@ -304,11 +309,19 @@ def train_step(gan: GAN, state: GANState, real_batches: jax.Array,
   return _update_average(gan, state).replace(step=state.step + 1), metrics
 
 
+def average_decay(gan: GAN, step: jax.Array) -> jax.Array | float:
+  """β of iteration ``step``: ``gan.g_ema_decay``, capped by (1 + step)/(10 + step) with ``g_ema_warmup``."""
+  if not gan.g_ema_warmup:
+    return gan.g_ema_decay
+  steps = step.astype(jnp.float32)
+  return jnp.minimum(gan.g_ema_decay, (1.0 + steps) / (10.0 + steps))
+
+
 def _update_average(gan: GAN, state: GANState) -> GANState:
-  """ḡ ← β ḡ + (1 − β) g, when the game keeps an average (β = ``gan.g_ema_decay`` > 0)."""
+  """ḡ ← β ḡ + (1 − β) g, when the game keeps an average (β = ``average_decay``, ``gan.g_ema_decay`` > 0)."""
   if not gan.g_ema_decay:
     return state
-  beta = gan.g_ema_decay
+  beta = average_decay(gan, state.step)
   average = jax.tree.map(lambda mean, new: beta * mean + (1.0 - beta) * new, state.g_params_ema, state.g_params)
   return state.replace(g_params_ema=average)
 

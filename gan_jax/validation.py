@@ -22,7 +22,7 @@ FIELDS = tuple(base.get_config().keys())
 # Fields a resumed run must share with the run that wrote the checkpoints.
 RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
                        'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
-                       'd_conv_channels', 'g_ema_decay', 'image_size', 'image_feature', 'train_split',
+                       'd_conv_channels', 'g_ema_decay', 'g_ema_warmup', 'image_size', 'image_feature', 'train_split',
                        'validation_split')
 __all__ = ['ConfigError', 'FIELDS', 'RUN_DEFINING_FIELDS', 'check_against_data', 'validate']
 
@@ -120,8 +120,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   for name in ('g_init_range', 'd_init_range'):
     _require(_is_number(config[name]) and config[name] >= 0,
              f"config.{name}={config[name]!r} must be >= 0 (0 means Flax's default initialiser)")
-  _require(isinstance(config.g_output_bias_from_data, bool),
-           f'config.g_output_bias_from_data={config.g_output_bias_from_data!r} must be True or False')
+  for name in ('g_output_bias_from_data', 'g_ema_warmup'):
+    _require(isinstance(config[name], bool), f'config.{name}={config[name]!r} must be True or False')
   _check_dims(config, 'g_hidden_dims')
   _check_dims(config, 'd_hidden_dims')
   _check_one_of(config, 'g_output', list(construction.GENERATORS))

@@ -254,3 +254,18 @@ def test_init_state_copies_the_parameters_so_donation_leaves_the_callers_arrays(
   # Reading a donated buffer raises "Buffer has been deleted or donated"; the caller's arrays are intact.
   for leaf, copy in zip(jax.tree.leaves((g_params, d_params)), jax.tree.leaves(before)):
     np.testing.assert_array_equal(np.asarray(leaf), copy)
+
+
+def test_the_average_warmup_caps_beta_by_the_step():
+  gan, state = make_toy_gan(g_ema_decay=0.9999, g_ema_warmup=True)
+  assert float(train.average_decay(gan, jnp.asarray(0))) == pytest.approx(0.1)
+  assert float(train.average_decay(gan, jnp.asarray(990))) == pytest.approx(0.991)
+  assert float(train.average_decay(gan, jnp.asarray(10**6))) == pytest.approx(0.9999)
+  assert train.average_decay(make_toy_gan(g_ema_decay=0.9999)[0], jnp.asarray(0)) == 0.9999
+  # Iterations 0 and 1 use β = 0.1 and 2/11: the initial weights keep 0.1 · 2/11 of the average.
+  batches = _real_batches(jax.random.key(1), 2, 1, 32, 2)
+  expected = state.g_params
+  for i, beta in enumerate((0.1, 2 / 11)):
+    state, _ = gan_jax.train_step(gan, state, batches[i], jax.random.key(0))
+    expected = jax.tree.map(lambda e, g, b=beta: b * e + (1 - b) * g, expected, state.g_params)
+  assert tree_max_abs_diff(state.g_params_ema, expected) < 1e-6

@@ -83,6 +83,7 @@ def get_config() -> ml_collections.ConfigDict:
       sample_every_steps=500,     # sample picture interval, multiple of steps_per_call
       num_shown_samples=100,      # images in the grid / points in the toy plots
       g_ema_decay=0.0,            # β of an average of G's weights, ḡ ← βḡ + (1−β)g per iteration; 0 = none
+      g_ema_warmup=False,         # iteration t uses min(β, (1+t)/(10+t)): an average over the last ~t/9 iterations
       # Images: the validation Parzen estimate (Table 1's protocol on validation data, evaluation.ParzenMonitor)
       # every eval_every_steps (0 = never; at the end of the chunk of steps_per_call that reaches a
       # multiple, so a run extended later evaluates the same steps), logged, and the checkpoint
