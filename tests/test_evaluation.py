@@ -246,3 +246,13 @@ def test_classifier_learns_and_feeds_the_classifier_metrics(tmp_path):
   report = json.loads((tmp_path / 'run' / 'eval.json').read_text())
   assert 1.0 <= report['classifier_score'] <= 10.0
   assert report['frechet_distance'] > 0 and 0 <= report['precision'] <= 1 and 0 <= report['recall'] <= 1
+
+
+def test_neighbour_averages_average_each_centre_with_its_nearest_pool_examples():
+  rng = np.random.default_rng(0)
+  centres, pool = rng.random((7, 5)).astype(np.float32), rng.random((30, 5)).astype(np.float32)
+  np.testing.assert_array_equal(evaluation.neighbour_averages(centres, pool, 0), centres)
+  distances = ((centres[:, None, :] - pool[None, :, :]) ** 2).sum(-1)
+  nearest = np.argsort(distances, axis=1)[:, :2]
+  expected = (centres + pool[nearest].sum(1)) / 3
+  np.testing.assert_allclose(evaluation.neighbour_averages(centres, pool, 2, chunk=3), expected, rtol=1e-6)
