@@ -152,6 +152,12 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
   gan, state = construction.build(config, dataset, shards, pixel_means)
   memory_bytes = int(config.device_memory_mib * 2**20) or data.device_memory_bytes(jax.local_devices()[0])
   data.check_fits_on_device(dataset, shards, _device_bytes_besides_data(config, state, dataset.dim), memory_bytes)
+  if config.eval_every_steps:
+    validation_images = data.load_validation(config.dataset, data_key, data.source_options(config),
+                                             config.eval_num_validation)
+    if not validation_images.shape[0]:
+      raise validation.ConfigError(f'config.eval_every_steps={config.eval_every_steps}: dataset={config.dataset!r} '
+                                   'has no validation examples for the monitor; use 0, or a larger dataset')
 
   if distributed.is_primary():
     workdir.mkdir(parents=True, exist_ok=True)
@@ -166,8 +172,6 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
     _note_device_count(workdir, num_devices, print_fn)
   monitor, best_managers = None, {}
   if config.eval_every_steps:
-    validation_images = data.load_validation(config.dataset, data_key, data.source_options(config),
-                                             config.eval_num_validation)
     monitor = evaluation.ParzenMonitor(gan.generator, gan.prior, np.asarray(data.to_float(validation_images)),
                                        jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), config.eval_num_samples)
     best_managers = {name: checkpoint.make_best_manager(workdir / checkpoint.BEST_DIRECTORIES[name])

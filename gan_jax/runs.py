@@ -141,9 +141,13 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   metrics: dict = {'step': int(state.step), 'checkpoint': which, 'params': params, 'num_samples': len(samples),
                    'real_centres': real_centres}
   if dataset.is_image:
-    validation, test = (np.asarray(data.to_float(jnp.asarray(split))) for split in
-                        (dataset.validation[:config.eval_num_validation], dataset.test))
-    metrics.update(evaluation.parzen_evaluation(samples, validation, test))
+    if not (dataset.validation.shape[0] and dataset.test.shape[0]):
+      raise validation.ConfigError(
+          f'dataset={config.dataset!r} has {dataset.validation.shape[0]} validation and {dataset.test.shape[0]} '
+          'test examples; the Parzen protocol needs both (a larger dataset, or config.validation_split / test_split)')
+    validation_images, test_images = (np.asarray(data.to_float(jnp.asarray(split))) for split in
+                                      (dataset.validation[:config.eval_num_validation], dataset.test))
+    metrics.update(evaluation.parzen_evaluation(samples, validation_images, test_images))
     if classifier_dir:
       metrics.update(_classifier_metrics(classifier_dir, samples, dataset))
   elif config.dataset in ('toy_ring', 'toy_grid'):

@@ -335,3 +335,17 @@ def test_classifier_metrics_need_a_classifier_for_data_of_this_shape(tmp_path):
   with pytest.raises(cli.BAD_INPUT, match=r"was trained on dataset='npy:other.npy', whose examples are not the "
                                           r'\(5, 5, 1\) examples'):
     runs._classifier_metrics(tmp_path / 'c', np.zeros((4, 25), np.float32), dataset)
+
+
+def test_empty_held_out_splits_are_refused_by_the_monitor_and_by_evaluate(tmp_path):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  config = _tiny(mnist_paper.get_config(), dataset='tfds:kmnist', train_split='train', validation_split='train[:0]',
+                 test_split='test[:0]', eval_every_steps=3)
+  with tfds.testing.mock_data(num_examples=24):
+    with pytest.raises(cli.BAD_INPUT, match='has no validation examples for the monitor; use 0'):
+      experiment.run(config, tmp_path / 'run', print_fn=lambda _: None)
+    assert not (tmp_path / 'run').exists()
+    config.eval_every_steps = 0
+    experiment.run(config, tmp_path / 'run', print_fn=lambda _: None)
+    with pytest.raises(cli.BAD_INPUT, match='has 0 validation and 0 test examples; the Parzen protocol needs both'):
+      runs.evaluate_run(tmp_path / 'run', num_samples=4)
