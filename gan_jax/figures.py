@@ -102,7 +102,7 @@ def plot_validation_curves(curves: dict[str, list[dict]]):
   without an estimate are skipped.
   """
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, ax = plt.subplots(figsize=(7, 4.2))
+  fig, ax = plt.subplots(figsize=(10, 4.5))
   for index, (label, records) in enumerate(curves.items()):
     for suffix, style, name in (('', '-', ''), ('_ema', '--', ', weight average')):
       evaluated = [r for r in records if f'validation_ll{suffix}' in r]
@@ -113,6 +113,6 @@ def plot_validation_curves(curves: dict[str, list[dict]]):
   ax.set_xlabel('epoch')
   ax.set_ylabel('validation Parzen log-likelihood (nats)')
   ax.set_ylim(bottom=-100)
-  ax.legend(fontsize=8, loc='lower right')
+  ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.01, 0.5))
   fig.tight_layout()
   return fig
