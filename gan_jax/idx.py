@@ -65,8 +65,9 @@ def read_directory(directory: str | pathlib.Path, image_size: int = 0) -> dict[s
       raise DataError(f"dataset='idx:{directory}': {split} images {images.shape} {images.dtype} and labels "
                       f'{labels.shape} are not MNIST-format (uint8 [n, rows, cols] and [n])')
   describe = f"dataset='idx:{directory}'"
-  train = stack_images(list(arrays['train_images'][..., None]), image_size, describe)
-  test = stack_images(list(arrays['test_images'][..., None]), image_size, describe)
+  train, test = arrays['train_images'][..., None], arrays['test_images'][..., None]
+  if image_size:
+    train, test = (stack_images(list(images), image_size, describe) for images in (train, test))
   num_train = train.shape[0] - round(train.shape[0] * DEFAULT_VALIDATION_FRACTION)
   labels = lambda values: np.asarray(values, np.int32)
   return {'train': Split(train[:num_train], labels(arrays['train_labels'][:num_train])),

@@ -213,10 +213,14 @@ def _image_feature(builder, spec: str, chosen: str) -> tuple[str, str | None]:
   return chosen or images[0], 'label' if isinstance(label, tfds.features.ClassLabel) else None
 
 
+def _first_line(error: Exception) -> str:
+  """The first line of an exception's message (at most 200 characters), or its type's name."""
+  return (str(error).splitlines()[0] if str(error) else type(error).__name__)[:200]
+
+
 def _tfds_error(spec: str, what: str, error: Exception) -> DataError:
-  reason = str(error).splitlines()[0] if str(error) else type(error).__name__
   return DataError(
-      f"dataset={spec!r}: TFDS could not read or download {what} ({type(error).__name__}: {reason[:200]}). "
+      f"dataset={spec!r}: TFDS could not read or download {what} ({type(error).__name__}: {_first_line(error)}). "
       f"Downloading needs network and the download extra (pip install -e '.[download]'); without network, "
       f'use MNIST IDX files: --config.dataset=idx:/path/to/mnist, an image folder (images:DIR) or an array '
       f'file (npy:PATH). A split the dataset does not have: choose its splits with config.train_split, '
@@ -241,8 +245,7 @@ def _read_tfds(spec: str, argument: str, options: SourceOptions,
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except Exception as error:  # DatasetNotFoundError and friends
-    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-    raise DataError(f'dataset={spec!r}: {name!r} is not a TFDS dataset ({reason[:200]})') from None
+    raise DataError(f'dataset={spec!r}: {name!r} is not a TFDS dataset ({_first_line(error)})') from None
   image_key, label_key = _image_feature(builder, spec, options.image_feature)
   opened = {}
 
