@@ -27,7 +27,7 @@ import numpy as np
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import runs
+from gan_jax import files, runs
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The training run to evaluate.')
 _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'Which checkpoint: latest, best (by the validation '
@@ -86,7 +86,7 @@ def main(argv):
                                          which=_CHECKPOINT.value, params=_PARAMS.value)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
-  output.write_text(json.dumps(metrics, indent=2) + '\n')
+  files.write_text_atomically(output, json.dumps(metrics, indent=2) + '\n')
   if _SAVE_SAMPLES.value:
     path = pathlib.Path(_SAVE_SAMPLES.value)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import json
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import classifier, data
+from gan_jax import classifier, data, files
 
 _CONFIG = cli.define_config_file('config', 'gan_jax/configs/mnist_classifier.py')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Where the classifier checkpoint goes.')
@@ -26,8 +26,8 @@ def main(argv):
     result = classifier.train_classifier(_CONFIG.value, workdir, print_fn=lambda line: print(line, flush=True))
   except (ValueError, data.DataError) as error:
     cli.fail(str(error))
-  (workdir / 'classifier.json').write_text(json.dumps({**_CONFIG.value.to_dict(), **result}, indent=2,
-                                                      default=list) + '\n')
+  files.write_text_atomically(workdir / 'classifier.json',
+                              json.dumps({**_CONFIG.value.to_dict(), **result}, indent=2, default=list) + '\n')
 
 
 if __name__ == '__main__':

@@ -28,7 +28,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from gan_jax import (checkpoint, construction, data, distributed, evaluation, monitoring, parallel, preemption,
+from gan_jax import (checkpoint, construction, data, distributed, evaluation, files, monitoring, parallel, preemption,
                      train, validation, viz)
 from gan_jax.configs import base
 
@@ -85,11 +85,11 @@ def _note_device_count(workdir: pathlib.Path, num_devices: int, print_fn) -> Non
     if before != num_devices:
       print_fn(f'note: this run used {before} devices and now has {num_devices}; its data order from here on '
                f'differs from an uninterrupted run on {before} (see gan_jax/data.py)')
-  path.write_text(json.dumps({'num_devices': num_devices}) + '\n')
+  files.write_text_atomically(path, json.dumps({'num_devices': num_devices}) + '\n')
 
 
 def _save_config(config, workdir: pathlib.Path) -> None:
-  (workdir / 'config.json').write_text(json.dumps(config.to_dict(), indent=2, default=list) + '\n')
+  files.write_text_atomically(workdir / 'config.json', json.dumps(config.to_dict(), indent=2, default=list) + '\n')
 
 
 def _print_now(line: str) -> None:
@@ -304,5 +304,5 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
     samples = np.asarray(train.sample(gan, g_params, jax.random.fold_in(setup.sample_key, 1), 10_000))
     summary.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
   if primary:
-    (workdir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+    files.write_text_atomically(workdir / 'summary.json', json.dumps(summary, indent=2) + '\n')
   return summary

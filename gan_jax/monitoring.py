@@ -20,7 +20,7 @@ import pathlib
 import numpy as np
 from tensorboardX import SummaryWriter
 
-from gan_jax import viz
+from gan_jax import files, viz
 
 CONSOLE_METRICS = (('d_loss', 'd_loss', '.4f'), ('g_loss', 'g_loss', '.4f'),
                    ('d_real', 'D(x)', '.3f'), ('d_fake', 'D(G(z))', '.3f'))
@@ -43,6 +43,16 @@ def evaluation_line(step: int, epoch: float, scores: dict[str, float]) -> str:
   return '  '.join(parts)
 
 
+def _complete_lines(path: pathlib.Path) -> list[str]:
+  """The non-empty lines of a metrics.jsonl, less a last line cut short by a kill (it does not end in a newline)."""
+  if not path.exists():
+    return []
+  text = path.read_text(encoding='utf-8')
+  lines = text.split('\n')
+  complete = lines[:-1]  # the part after the last newline is '' or a cut record
+  return [line for line in complete if line.strip()]
+
+
 class RunLog:
   """Appends metrics to metrics.jsonl and TensorBoard, and writes sample pictures.
 
@@ -54,9 +64,8 @@ class RunLog:
   def __init__(self, workdir: str | pathlib.Path, start_step: int = 0):
     self.workdir = pathlib.Path(workdir)
     path = self.workdir / 'metrics.jsonl'
-    kept = [line for line in (path.read_text(encoding='utf-8').splitlines() if path.exists() else [])
-            if line.strip() and json.loads(line)['step'] <= start_step]
-    path.write_text(''.join(line + '\n' for line in kept), encoding='utf-8')
+    kept = [line for line in _complete_lines(path) if json.loads(line)['step'] <= start_step]
+    files.write_text_atomically(path, ''.join(line + '\n' for line in kept))
     self._earlier_run_time = float(json.loads(kept[-1]).get('run_time', 0.0)) if kept else 0.0
     self._jsonl = open(path, 'a', encoding='utf-8')
     self._tensorboard = SummaryWriter(str(self.workdir / 'tensorboard'))

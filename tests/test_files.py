@@ -1,0 +1,58 @@
+"""files.write_text_atomically: a kill at any moment leaves the old text or the new, never a part."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gan_jax import files
+
+
+def test_writes_and_replaces_the_text_and_leaves_no_temporary_file(tmp_path):
+  path = tmp_path / 'config.json'
+  files.write_text_atomically(path, 'first\n')
+  files.write_text_atomically(path, 'second\n')
+  assert path.read_text() == 'second\n'
+  assert [p.name for p in tmp_path.iterdir()] == ['config.json']
+
+
+def test_a_write_that_fails_before_the_rename_leaves_the_old_text(tmp_path, monkeypatch):
+  path = tmp_path / 'devices.json'
+  files.write_text_atomically(path, '{"num_devices": 8}\n')
+
+  def fail(descriptor):
+    raise OSError('disk full')
+
+  monkeypatch.setattr(os, 'fsync', fail)
+  with pytest.raises(OSError, match='disk full'):
+    files.write_text_atomically(path, '{"num_devices": 1}\n')
+  assert path.read_text() == '{"num_devices": 8}\n'
+
+
+_WRITER = '''
+import importlib.util, sys
+module_path, path = sys.argv[1:]
+spec = importlib.util.spec_from_file_location('files', module_path)  # just the module: no JAX to import
+files = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(files)
+print('ready', flush=True)
+for round in range(10**9):
+  files.write_text_atomically(path, str(round % 10) * 200_000)
+'''
+
+
+def test_kill_9_in_a_write_loop_always_leaves_one_whole_text(tmp_path):
+  path = tmp_path / 'summary.json'
+  for delay in (0.0, 0.01, 0.03, 0.07, 0.15):
+    writer = subprocess.Popen([sys.executable, '-c', _WRITER, files.__file__, str(path)], stdout=subprocess.PIPE,
+                              text=True)
+    assert writer.stdout.readline() == 'ready\n'
+    time.sleep(delay)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=60)
+    if path.exists():  # absent only if killed before the first rename
+      text = path.read_text()
+      assert len(text) == 200_000 and len(set(text)) == 1
