@@ -94,10 +94,14 @@ class GAN:
     g_ema_decay: β of the generator's weight average, updated after every
       iteration as ḡ ← β ḡ + (1 − β) g (starting from the initial g); 0 keeps
       no average (``GANState.g_params_ema`` is None).
-    g_ema_warmup: if True, iteration t uses min(β, (1 + t)/(10 + t)) instead
-      of β: the average then covers about the last t/9 iterations until that
-      reaches 1/(1 − β), so the initial weights fade from it at once and a
-      large β averages over a window that grows with training.
+    g_ema_warmup: c ≥ 2, or 0 for none. With c, iteration t uses
+      min(β, (1 + t)/(c + t)) instead of β (polynomial-decay averaging):
+      until the cap β is reached, at t ≈ (c − 1)/(1 − β), the average
+      weights iterate s of t about as (s/t)^(c − 2) and lies about t/c
+      iterations behind (an EMA's lag is 1/(1 − β)). c = 2 is the plain mean
+      of all iterates, c = 10 TensorFlow's ExponentialMovingAverage with
+      ``num_updates``. The initial weights fade at once, and the window grows
+      with training.
     axis_name: the named device axis to average over, or None on one device.
   """
   generator: GeneratorFn
@@ -109,16 +113,16 @@ class GAN:
   d_steps: int = 1
   update_rule: str = 'alternating'
   g_ema_decay: float = 0.0
-  g_ema_warmup: bool = False
+  g_ema_warmup: float = 0.0
   axis_name: str | None = None
 
   def __post_init__(self):
     losses.generator_loss_fn(self.g_loss)  # raises on an unknown name
-    check_game(self.d_steps, self.update_rule, self.g_ema_decay)
+    check_game(self.d_steps, self.update_rule, self.g_ema_decay, self.g_ema_warmup)
 
 
-def check_game(d_steps: int, update_rule: str, g_ema_decay: float) -> None:
-  """Raises ValueError, naming the field, unless k, the update rule and the average's decay fit together."""
+def check_game(d_steps: int, update_rule: str, g_ema_decay: float, g_ema_warmup: float = 0.0) -> None:
+  """Raises ValueError, naming the field, unless k, the update rule and the average's β and c fit together."""
   if not (isinstance(d_steps, int) and d_steps >= 1):
     raise ValueError(f'd_steps={d_steps!r} must be a positive integer (k of Algorithm 1)')
   if update_rule not in UPDATE_RULES:
@@ -127,6 +131,11 @@ def check_game(d_steps: int, update_rule: str, g_ema_decay: float) -> None:
     raise ValueError(f"d_steps={d_steps} is not allowed with update_rule='simultaneous'; it needs d_steps=1")
   if not 0.0 <= g_ema_decay < 1.0:
     raise ValueError(f'g_ema_decay={g_ema_decay!r} must be in [0, 1)')
+  if not (g_ema_warmup == 0 or g_ema_warmup >= 2):
+    raise ValueError(f'g_ema_warmup={g_ema_warmup!r} must be 0 (off) or a number c >= 2 '
+                     '(iteration t uses min(β, (1+t)/(c+t)); 10 is TensorFlow\'s rule)')
+  if g_ema_warmup and not g_ema_decay:
+    raise ValueError(f'g_ema_warmup={g_ema_warmup!r} needs an average: set g_ema_decay > 0 (the cap β)')
 
 
 def init_state(gan: GAN, g_params: Params, d_params: Params) -> GANState:
@@ -310,11 +319,11 @@ def train_step(gan: GAN, state: GANState, real_batches: jax.Array,
 
 
 def average_decay(gan: GAN, step: jax.Array) -> jax.Array | float:
-  """β of iteration ``step``: ``gan.g_ema_decay``, capped by (1 + step)/(10 + step) with ``g_ema_warmup``."""
+  """β of iteration ``step``: ``gan.g_ema_decay``, capped by (1 + step)/(c + step) with c = ``g_ema_warmup`` > 0."""
   if not gan.g_ema_warmup:
     return gan.g_ema_decay
   steps = step.astype(jnp.float32)
-  return jnp.minimum(gan.g_ema_decay, (1.0 + steps) / (10.0 + steps))
+  return jnp.minimum(gan.g_ema_decay, (1.0 + steps) / (gan.g_ema_warmup + steps))
 
 
 def _update_average(gan: GAN, state: GANState) -> GANState:

@@ -111,7 +111,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   for name in ('momentum', 'rmsprop_decay', 'g_ema_decay'):
     _require(_is_number(config[name]) and 0 <= config[name] < 1, f'config.{name}={config[name]!r} must be in [0, 1)')
   try:
-    train.check_game(config.d_steps, config.update_rule, config.g_ema_decay)
+    train.check_game(config.d_steps, config.update_rule, config.g_ema_decay, config.g_ema_warmup)
   except ValueError as error:
     raise ConfigError(f'config.{error}') from None
   for name in ('d_input_keep', 'd_hidden_keep'):
@@ -120,8 +120,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   for name in ('g_init_range', 'd_init_range'):
     _require(_is_number(config[name]) and config[name] >= 0,
              f"config.{name}={config[name]!r} must be >= 0 (0 means Flax's default initialiser)")
-  for name in ('g_output_bias_from_data', 'g_ema_warmup'):
-    _require(isinstance(config[name], bool), f'config.{name}={config[name]!r} must be True or False')
+  _require(isinstance(config.g_output_bias_from_data, bool),
+           f'config.g_output_bias_from_data={config.g_output_bias_from_data!r} must be True or False')
   _check_dims(config, 'g_hidden_dims')
   _check_dims(config, 'd_hidden_dims')
   _check_one_of(config, 'g_output', list(construction.GENERATORS))

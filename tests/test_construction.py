@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from gan_jax import construction, data, losses, priors, train, validation
-from gan_jax.configs import gauss1d
+from gan_jax.configs import base, gauss1d
 
 
 def _dataset():
@@ -66,3 +66,15 @@ def test_game_rules_are_the_same_for_the_config_and_the_python_api():
   with pytest.raises(ValueError) as from_api:
     train.check_game(2, 'simultaneous', 0.0)
   assert str(from_config.value) == f'config.{from_api.value}'
+
+
+def test_a_warmup_below_2_is_refused_by_the_config_check_with_the_field_named():
+  config = gauss1d.get_config()
+  config.update(g_ema_decay=0.999, g_ema_warmup=1.0)  # what --config.g_ema_warmup=True now parses to
+  with pytest.raises(validation.ConfigError, match=r'config\.g_ema_warmup=1\.0 must be 0 \(off\) or a number c >= 2'):
+    validation.validate(config)
+
+
+@pytest.mark.parametrize('saved, c', [(True, 10.0), (False, 0.0), (4.0, 4.0)])
+def test_a_saved_run_with_the_warmup_as_on_or_off_reads_as_c_10_or_0(saved, c):
+  assert base.from_saved({'g_ema_warmup': saved, 'g_ema_decay': 0.99998}).g_ema_warmup == c

@@ -257,11 +257,13 @@ def test_init_state_copies_the_parameters_so_donation_leaves_the_callers_arrays(
 
 
 def test_the_average_warmup_caps_beta_by_the_step():
-  gan, state = make_toy_gan(g_ema_decay=0.9999, g_ema_warmup=True)
+  gan, state = make_toy_gan(g_ema_decay=0.9999, g_ema_warmup=10.0)
   assert float(train.average_decay(gan, jnp.asarray(0))) == pytest.approx(0.1)
   assert float(train.average_decay(gan, jnp.asarray(990))) == pytest.approx(0.991)
   assert float(train.average_decay(gan, jnp.asarray(10**6))) == pytest.approx(0.9999)
   assert train.average_decay(make_toy_gan(g_ema_decay=0.9999)[0], jnp.asarray(0)) == 0.9999
+  c4 = make_toy_gan(g_ema_decay=0.9999, g_ema_warmup=4.0)[0]
+  assert float(train.average_decay(c4, jnp.asarray(2))) == pytest.approx(3 / 6)
   # Iterations 0 and 1 use β = 0.1 and 2/11: the initial weights keep 0.1 · 2/11 of the average.
   batches = _real_batches(jax.random.key(1), 2, 1, 32, 2)
   expected = state.g_params
@@ -269,3 +271,22 @@ def test_the_average_warmup_caps_beta_by_the_step():
     state, _ = gan_jax.train_step(gan, state, batches[i], jax.random.key(0))
     expected = jax.tree.map(lambda e, g, b=beta: b * e + (1 - b) * g, expected, state.g_params)
   assert tree_max_abs_diff(state.g_params_ema, expected) < 1e-6
+
+
+def test_the_warmup_with_c_2_keeps_the_plain_mean_of_all_iterates():
+  gan, state = make_toy_gan(g_ema_decay=0.9999, g_ema_warmup=2.0)
+  iterates = [state.g_params]
+  batches = _real_batches(jax.random.key(2), 5, 1, 32, 2)
+  for batch in batches:
+    state, _ = gan_jax.train_step(gan, state, batch, jax.random.key(0))
+    iterates.append(state.g_params)
+  mean = jax.tree.map(lambda *leaves: sum(leaves) / len(leaves), *iterates)
+  # Five float32 recursions against one float32 sum of six terms: a few ulps of values of size ~1.
+  assert tree_max_abs_diff(state.g_params_ema, mean) < 1e-5
+
+
+@pytest.mark.parametrize('decay, warmup, message', [(0.999, 1.5, 'g_ema_warmup=1.5 must be 0'),
+                                                    (0.0, 10.0, 'needs an average: set g_ema_decay > 0')])
+def test_a_warmup_below_2_or_without_an_average_is_refused(decay, warmup, message):
+  with pytest.raises(ValueError, match=message):
+    make_toy_gan(g_ema_decay=decay, g_ema_warmup=warmup)

@@ -23,6 +23,8 @@ def from_saved(saved: Mapping) -> ml_collections.ConfigDict:
   """
   config = get_config()
   for name, value in saved.items():
+    if name == 'g_ema_warmup' and isinstance(value, bool):  # saved when the field was on/off: on meant c = 10
+      value = 10.0 if value else 0.0
     config[name] = tuple(value) if isinstance(value, list) else value
   return config
 
@@ -83,7 +85,9 @@ def get_config() -> ml_collections.ConfigDict:
       sample_every_steps=500,     # sample picture interval, multiple of steps_per_call
       num_shown_samples=100,      # images in the grid / points in the toy plots
       g_ema_decay=0.0,            # β of an average of G's weights, ḡ ← βḡ + (1−β)g per iteration; 0 = none
-      g_ema_warmup=False,         # iteration t uses min(β, (1+t)/(10+t)): an average over the last ~t/9 iterations
+      # c ≥ 2 (0 = off): iteration t uses min(β, (1+t)/(c+t)), an average lagging ~t/c iterations behind
+      # (c = 2: the mean of all iterates; 10: TensorFlow's num_updates rule); see train.GAN
+      g_ema_warmup=0.0,
       # Images: the validation Parzen estimate (Table 1's protocol on validation data, evaluation.ParzenMonitor)
       # every eval_every_steps (0 = never; at the end of the chunk of steps_per_call that reaches a
       # multiple, so a run extended later evaluates the same steps), logged, and the checkpoint
