@@ -59,7 +59,7 @@ def main(argv):
       _, dataset, gan, state, sample_key = runs.restore_run(_RUN.value, _CHECKPOINT.value, _PARAMS.value)
     except cli.BAD_INPUT as error:
       cli.fail(str(error))
-    g_params = runs.generator_params(state, _PARAMS.value)
+    g_params = runs.generator_params(gan, state, _PARAMS.value)
     viz.save_png(out / 'figure3_interpolation.png',
                  figures.interpolation_grid(gan, g_params, jax.random.fold_in(sample_key, 3), dataset.example_shape))
     samples = np.asarray(train.sample(gan, g_params, jax.random.fold_in(sample_key, 4), 100))

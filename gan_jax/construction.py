@@ -29,8 +29,14 @@ class Network:
   needs_images: bool = False
 
 
-def _init_range(value: float) -> float | None:
-  return value if value > 0 else None
+INIT_DISTRIBUTIONS = ('uniform', 'normal')  # config.init_distribution
+
+
+def _init_range(config, value: float) -> models.InitRange:
+  """U(±value) or N(0, value²) (``config.init_distribution``) weights; None (Flax's default) for value 0."""
+  if value <= 0:
+    return None
+  return value if config.init_distribution == 'uniform' else nnx.initializers.normal(value)
 
 
 # ---------------------------------------------------------------- networks
@@ -42,11 +48,16 @@ def _dense_generator(config, dataset: data.Dataset, rngs: nnx.Rngs,
     if pixel_means is None:
       pixel_means = dataset.train.mean(axis=0, dtype=np.float64) / 255.0
     output_bias = models.sigmoid_bias_from_marginals(pixel_means)
+  output_activation = 'sigmoid' if dataset.is_image else 'identity'
+  if config.g_batch_norm:
+    return models.BatchNormMLPGenerator(config.latent_dim, tuple(config.g_hidden_dims), dataset.dim,
+                                        output_activation=output_activation,
+                                        init_range=_init_range(config, config.g_init_range), rngs=rngs)
   return models.MLPGenerator(
       config.latent_dim, tuple(config.g_hidden_dims), dataset.dim,
       hidden_activations=tuple(config.g_hidden_activations) or None,
-      output_activation='sigmoid' if dataset.is_image else 'identity',
-      init_range=_init_range(config.g_init_range), output_bias=output_bias, rngs=rngs)
+      output_activation=output_activation,
+      init_range=_init_range(config, config.g_init_range), output_bias=output_bias, rngs=rngs)
 
 
 def _deconv_generator(config, dataset: data.Dataset, rngs: nnx.Rngs,
@@ -54,18 +65,18 @@ def _deconv_generator(config, dataset: data.Dataset, rngs: nnx.Rngs,
   del pixel_means  # the deconvolutional output layer has no per-pixel bias
   return models.DeconvGenerator(config.latent_dim, tuple(config.g_hidden_dims), dataset.example_shape,
                                 hidden_activations=tuple(config.g_hidden_activations) or None,
-                                init_range=_init_range(config.g_init_range), rngs=rngs)
+                                init_range=_init_range(config, config.g_init_range), rngs=rngs)
 
 
 def _mlp_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.MLPDiscriminator(dataset.dim, tuple(config.d_hidden_dims),
-                                 init_range=_init_range(config.d_init_range), rngs=rngs)
+                                 init_range=_init_range(config, config.d_init_range), rngs=rngs)
 
 
 def _maxout_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.MaxoutDiscriminator(
       dataset.dim, tuple(config.d_hidden_dims), config.maxout_pieces, input_keep=config.d_input_keep,
-      hidden_keep=config.d_hidden_keep, init_range=_init_range(config.d_init_range), rngs=rngs)
+      hidden_keep=config.d_hidden_keep, init_range=_init_range(config, config.d_init_range), rngs=rngs)
 
 
 def _conv_maxout_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
@@ -74,7 +85,7 @@ def _conv_maxout_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) ->
       tuple(config.d_conv_pads), tuple(zip(config.d_pool_shapes, config.d_pool_strides)),
       config.d_conv_pieces, tuple(config.d_hidden_dims), config.maxout_pieces,
       input_keep=config.d_input_keep, hidden_keep=config.d_hidden_keep,
-      init_range=_init_range(config.d_init_range), rngs=rngs)
+      init_range=_init_range(config, config.d_init_range), rngs=rngs)
 
 
 GENERATORS: dict[str, Network] = {
@@ -106,7 +117,7 @@ def _sgd_momentum(config, learning_rate: optax.ScalarOrSchedule, updates_per_epo
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     # (config, learning rate or schedule, this player's updates per epoch) → optimiser
     'sgd_momentum': _sgd_momentum,
-    'adam': lambda config, learning_rate, updates_per_epoch: optim.adam(learning_rate),
+    'adam': lambda config, learning_rate, updates_per_epoch: optim.adam(learning_rate, config.adam_b1),
     'rmsprop': lambda config, learning_rate, updates_per_epoch: optim.rmsprop(learning_rate, config.rmsprop_decay),
 }
 
@@ -161,7 +172,12 @@ def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data
   rngs = nnx.Rngs(config.seed)
   generator = _build_network('g_output', GENERATORS, config, dataset, rngs, pixel_means=pixel_means)
   discriminator = _build_network('model', DISCRIMINATORS, config, dataset, rngs)
-  g_apply, g_params = models.as_pure_function(generator)
+  if nnx.state(generator, nnx.BatchStat):  # batch norm: G has state the steps carry
+    pure_generator = models.as_pure_generator(generator)
+    g_apply, g_params, g_state, g_train = (pure_generator.sample, pure_generator.params, pure_generator.state,
+                                           pure_generator.train)
+  else:
+    (g_apply, g_params), g_state, g_train = models.as_pure_function(generator), None, None
   d_apply, d_params = models.as_pure_function(discriminator)
   minibatches_per_epoch = data.minibatches_per_epoch(dataset, shards, config.batch_size)
   gan = train.GAN(
@@ -169,5 +185,5 @@ def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data
       g_optimizer=optimizer(config, 1.0, 1, minibatches_per_epoch),
       d_optimizer=optimizer(config, config.d_learning_rate_scale, config.d_steps, minibatches_per_epoch),
       g_loss=config.g_loss, d_steps=config.d_steps, update_rule=config.update_rule,
-      g_ema_decay=config.g_ema_decay, g_ema_warmup=config.g_ema_warmup)
-  return gan, train.init_state(gan, g_params, d_params)
+      g_ema_decay=config.g_ema_decay, g_ema_warmup=config.g_ema_warmup, generator_train=g_train)
+  return gan, train.init_state(gan, g_params, d_params, g_state)

@@ -175,7 +175,7 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
     monitor = evaluation.ParzenMonitor(gan.generator, gan.prior, np.asarray(data.to_float(validation_images)),
                                        jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), config.eval_num_samples)
     best_managers = {name: checkpoint.make_best_manager(workdir / checkpoint.BEST_DIRECTORIES[name])
-                     for name in _generator_params(state)}
+                     for name in _generator_params(gan, state)}
   return _Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager, monitor, best_managers)
 
 
@@ -190,10 +190,12 @@ def _device_bytes_besides_data(config: ml_collections.ConfigDict, state: train.G
   return 4 * state_bytes + monitor_bytes
 
 
-def _generator_params(state: train.GANState) -> dict[str, train.Params]:
-  """The generators a state holds: {'g_params': …} and, with a weight average, {'g_params_ema': …}."""
+def _generator_params(gan: train.GAN, state: train.GANState) -> dict[str, train.Params]:
+  """The generators a state holds, as ``gan.generator`` takes them: {'g_params': …} and, with a weight
+  average, {'g_params_ema': …} (each with G's state, for a generator with state)."""
   kept = {'g_params': state.g_params, 'g_params_ema': state.g_params_ema}
-  return {name: params for name, params in kept.items() if params is not None}
+  return {name: train.generator_variables(gan, params, state.g_state)
+          for name, params in kept.items() if params is not None}
 
 
 def _evaluate(setup: _Setup, state: train.GANState) -> dict[str, float]:
@@ -203,7 +205,7 @@ def _evaluate(setup: _Setup, state: train.GANState) -> dict[str, float]:
   (suffixed ``_ema`` for the weight average). Only validation data is used.
   """
   scores = {}
-  for name, g_params in _generator_params(state).items():
+  for name, g_params in _generator_params(setup.gan, state).items():
     suffix = name.removeprefix('g_params')
     result = setup.monitor(g_params)
     manager = setup.best_managers[name]
@@ -286,8 +288,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
           print_fn(monitoring.console_line(step, config.num_steps, epoch, means, window_rate))
           last_console_step, last_console_time = step, now
         if primary and (step % config.sample_every_steps == 0 or step == config.num_steps):
-          g_params = parallel.unreplicate(replicated_state.g_params)
-          log.picture(step, samples_picture(np.asarray(generate(g_params, shown_noise)), dataset))
+          g_variables = _generator_params(gan, parallel.unreplicate(replicated_state))['g_params']
+          log.picture(step, samples_picture(np.asarray(generate(g_variables, shown_noise)), dataset))
         stopping = distributed.any_process(stop.requested)
         if stopping or step % config.checkpoint_every_steps == 0 or step == config.num_steps:
           checkpoint.save(manager, parallel.unreplicate(replicated_state), setup.train_key, setup.data_key)
@@ -300,8 +302,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
       each_manager.wait_until_finished()
     log.close()
   if dataset.dim == 1:
-    g_params = parallel.unreplicate(replicated_state.g_params)
-    samples = np.asarray(train.sample(gan, g_params, jax.random.fold_in(setup.sample_key, 1), 10_000))
+    g_variables = _generator_params(gan, parallel.unreplicate(replicated_state))['g_params']
+    samples = np.asarray(train.sample(gan, g_variables, jax.random.fold_in(setup.sample_key, 1), 10_000))
     summary.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
   if primary:
     files.write_text_atomically(workdir / 'summary.json', json.dumps(summary, indent=2) + '\n')

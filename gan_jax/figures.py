@@ -33,7 +33,8 @@ def figure1_snapshots(checkpoints=(0, 50, 300, 3000), grid=np.linspace(-1.0, 6.0
       batches = data.sample_toy('gauss1d', jax.random.key(done + 1), (target - done) * config.batch_size)
       state, _ = steps(state, batches.reshape(target - done, 1, config.batch_size, 1), jax.random.key(7))
       done = target
-    samples = train.sample(gan, state.g_params, jax.random.key(11), 20_000)[:, 0]
+    samples = train.sample(gan, train.generator_variables(gan, state.g_params, state.g_state), jax.random.key(11),
+                           20_000)[:, 0]
     bandwidth = 1.06 * float(jnp.std(samples)) * 20_000 ** -0.2 + 1e-3  # Silverman's rule
     p_g = jnp.mean(theory.gaussian_density(x[:, None], samples[None, :], bandwidth), axis=1)
     d = jax.nn.sigmoid(gan.discriminator(state.d_params, x[:, None], None))

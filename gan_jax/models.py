@@ -10,6 +10,7 @@ returns one logit per example, ``[batch]``, with D(x) = sigmoid(logit).
 A discriminator's ``dropout_key`` switches dropout on (a key) or off (None).
 """
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax import lax
 
 Params = dict[str, Any]
 
@@ -32,10 +34,20 @@ def uniform_init(limit: float) -> nnx.Initializer:
   return init
 
 
-def _linear(in_dim: int, out_dim: int, init_range: float | None, rngs: nnx.Rngs,
+InitRange = float | nnx.Initializer | None  # U(±range), an initializer, or None for Flax's default
+
+
+def _kernel_init(init_range: InitRange) -> dict[str, nnx.Initializer]:
+  """``nnx.Linear``'s keyword for weights ~ ``init_range`` (every network's ``init_range`` takes these forms)."""
+  if init_range is None:
+    return {}
+  return {'kernel_init': init_range if callable(init_range) else uniform_init(init_range)}
+
+
+def _linear(in_dim: int, out_dim: int, init_range: InitRange, rngs: nnx.Rngs,
             bias: np.ndarray | None = None) -> nnx.Linear:
-  """Dense layer with U(±init_range) weights (Flax's default if None) and zero (or given) bias."""
-  kwargs = {} if init_range is None else {'kernel_init': uniform_init(init_range)}
+  """Dense layer with weights ~ ``init_range`` (see ``InitRange``) and zero (or given) bias."""
+  kwargs = _kernel_init(init_range)
   if bias is not None:
     bias = np.asarray(bias, np.float32)
     if bias.shape != (out_dim,):
@@ -124,6 +136,72 @@ class DeconvGenerator(nnx.Module):
     h = HIDDEN_ACTIVATIONS[self.last_activation](self.dense(z))
     images = self.deconv(h.reshape(h.shape[:-1] + self.feature_map))
     return jax.nn.sigmoid(images).reshape(z.shape[:-1] + (-1,))
+
+
+class BatchNorm(nnx.Module):
+  """Batch normalisation over the batch axis, its statistics over the *global* batch under pmap/shard_map.
+
+  As Blocks' ``BatchNormalization`` (PacGAN's generator): in training
+  (``training=True``) h [batch, features] becomes (h − μ)/s · scale + offset
+  with the batch's mean μ and s = √(σ² + ε), σ² the biased variance. With
+  ``axis_name`` both are ``lax.pmean``-ed over that device axis in two passes
+  (the mean, then the mean squared deviation from it), which equals the
+  statistics of the whole batch when every device holds as many examples.
+  The running averages of μ and s move towards them by ``update_weight``:
+  μ̄ ← (1 − w) μ̄ + w μ, s̄ ← (1 − w) s̄ + w s. Sampling (``training=False``)
+  uses μ̄ and s̄. The running averages are ``nnx.BatchStat`` variables:
+  state, not parameters.
+  """
+
+  def __init__(self, features: int, *, update_weight: float = 0.05, epsilon: float = 1e-4):
+    self.scale = nnx.Param(jnp.ones((features,), jnp.float32))
+    self.offset = nnx.Param(jnp.zeros((features,), jnp.float32))
+    self.running_mean = nnx.BatchStat(jnp.zeros((features,), jnp.float32))
+    self.running_std = nnx.BatchStat(jnp.ones((features,), jnp.float32))
+    self.update_weight, self.epsilon = update_weight, epsilon
+
+  def __call__(self, h: jax.Array, *, training: bool, axis_name: str | None = None) -> jax.Array:
+    if training:
+      mean = _global_mean(jnp.mean(h, axis=0), axis_name)
+      std = jnp.sqrt(_global_mean(jnp.mean(jnp.square(h - mean), axis=0), axis_name) + self.epsilon)
+      w = self.update_weight
+      self.running_mean[...] = (1.0 - w) * self.running_mean[...] + w * lax.stop_gradient(mean)
+      self.running_std[...] = (1.0 - w) * self.running_std[...] + w * lax.stop_gradient(std)
+    else:
+      mean, std = self.running_mean[...], self.running_std[...]
+    return (h - mean) / std * self.scale[...] + self.offset[...]
+
+
+def _global_mean(local_mean: jax.Array, axis_name: str | None) -> jax.Array:
+  return local_mean if axis_name is None else lax.pmean(local_mean, axis_name)
+
+
+class BatchNormMLPGenerator(nnx.Module):
+  """G with batch norm: z [batch, latent_dim] → n × [Linear without bias → BatchNorm → ReLU] → Linear → x.
+
+  PacGAN's generator for the 2-D mixtures is
+  ``BatchNormMLPGenerator(2, (400,) * 4, 2)``: weights N(0, 0.02²) (the
+  default ``init_range``), output bias 0, identity output. It carries state (the
+  running averages): split it with ``as_pure_generator``.
+  """
+
+  def __init__(self, latent_dim: int, hidden_dims: Sequence[int], output_dim: int, *,
+               output_activation: str = 'identity', init_range: InitRange = nnx.initializers.normal(0.02),
+               update_weight: float = 0.05, rngs: nnx.Rngs):
+    if output_activation not in OUTPUT_ACTIVATIONS:
+      raise ValueError(f'output_activation={output_activation!r}; allowed: {sorted(OUTPUT_ACTIVATIONS)}')
+    dims = [latent_dim, *hidden_dims]
+    self.hidden = nnx.List([nnx.Linear(a, b, use_bias=False, rngs=rngs, **_kernel_init(init_range))
+                            for a, b in zip(dims[:-1], dims[1:])])
+    self.norms = nnx.List([BatchNorm(b, update_weight=update_weight) for b in hidden_dims])
+    self.output = _linear(dims[-1], output_dim, init_range, rngs)
+    self.output_activation = output_activation
+
+  def __call__(self, z: jax.Array, *, training: bool, axis_name: str | None = None) -> jax.Array:
+    h = z
+    for layer, norm in zip(self.hidden, self.norms):
+      h = jax.nn.relu(norm(layer(h), training=training, axis_name=axis_name))
+    return OUTPUT_ACTIVATIONS[self.output_activation](self.output(h))
 
 
 class Maxout(nnx.Module):
@@ -260,3 +338,37 @@ def as_pure_function(module: nnx.Module) -> tuple[Callable[..., jax.Array], Para
     return nnx.merge(graphdef, params)(*args)
 
   return apply, nnx.to_pure_dict(state)
+
+
+@dataclasses.dataclass(frozen=True)
+class PureGenerator:
+  """A generator with state (batch-norm running averages) as pure functions.
+
+  Attributes:
+    sample: ``(variables, z) -> x``, sampling mode (running averages), with
+      ``variables = {'params': params, 'state': state}``.
+    train: ``(params, state, z, axis_name) -> (x, new_state)``, training mode:
+      batch statistics over the global batch (``axis_name``: the device axis,
+      or None on one device) and the running averages moved towards them.
+    params: the trained parameters (nested dict of arrays).
+    state: the variables that are not trained by gradients (nested dict).
+  """
+  sample: Callable[..., jax.Array]
+  train: Callable[..., tuple[jax.Array, Params]]
+  params: Params
+  state: Params
+
+
+def as_pure_generator(module: nnx.Module) -> PureGenerator:
+  """Splits a generator whose ``__call__(z, *, training, axis_name)`` updates ``nnx.BatchStat`` state."""
+  graphdef, params, state = nnx.split(module, nnx.Param, nnx.BatchStat)
+
+  def sample(variables: Params, z: jax.Array) -> jax.Array:
+    return nnx.merge(graphdef, variables['params'], variables['state'])(z, training=False)
+
+  def train(params: Params, state: Params, z: jax.Array, axis_name: str | None) -> tuple[jax.Array, Params]:
+    generator = nnx.merge(graphdef, params, state)
+    x = generator(z, training=True, axis_name=axis_name)
+    return x, nnx.to_pure_dict(nnx.state(generator, nnx.BatchStat))
+
+  return PureGenerator(sample, train, nnx.to_pure_dict(params), nnx.to_pure_dict(state))

@@ -89,9 +89,9 @@ def restore_run(workdir: str | pathlib.Path, which: str = 'latest', params: str 
   return config, dataset, gan, restored[0], sample_key
 
 
-def generator_params(state: train.GANState, params: str = 'raw'):
-  """The generator parameters of ``state`` that ``params`` ('raw' or 'ema') names."""
-  return getattr(state, PARAMS[params])
+def generator_params(gan: train.GAN, state: train.GANState, params: str = 'raw'):
+  """What ``gan.generator`` samples with for the generator of ``state`` that ``params`` ('raw' or 'ema') names."""
+  return train.generator_variables(gan, getattr(state, PARAMS[params]), state.g_state)
 
 
 def _classifier_metrics(classifier_dir: str | pathlib.Path, samples: np.ndarray, dataset: data.Dataset) -> dict:
@@ -136,7 +136,7 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   if real_centres:
     samples = np.asarray(data.to_float(jnp.asarray(dataset.train[:num_samples])))
   else:
-    samples = np.asarray(train.sample(gan, generator_params(state, params),
+    samples = np.asarray(train.sample(gan, generator_params(gan, state, params),
                                       jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), num_samples))
   metrics: dict = {'step': int(state.step), 'checkpoint': which, 'params': params, 'num_samples': len(samples),
                    'real_centres': real_centres}

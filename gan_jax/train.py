@@ -64,6 +64,9 @@ class GANState:
     g_params_ema: an exponential moving average of ``g_params`` (same
       structure), or None when ``GAN.g_ema_decay`` is 0. It never feeds back
       into training; sample from it for smoother generators.
+    g_state: G's variables that gradients do not train (batch-norm running
+      averages: ``models.PureGenerator.state``), or None for a generator
+      without state. Every training-mode pass of G moves them.
   """
   step: jax.Array
   g_params: Params
@@ -71,6 +74,7 @@ class GANState:
   g_opt_state: optax.OptState
   d_opt_state: optax.OptState
   g_params_ema: Params | None = None
+  g_state: Params | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +82,9 @@ class GAN:
   """The static definition of the game: players, prior, optimisers and rules.
 
   Attributes:
-    generator: pure ``(g_params, z [m, latent_dim]) -> x [m, *data_shape]``.
+    generator: pure ``(g_variables, z [m, latent_dim]) -> x [m, *data_shape]``,
+      G as used for sampling; ``g_variables`` is ``generator_variables(…)``:
+      the parameters, or for a generator with state its parameters and state.
     discriminator: pure ``(d_params, x [m, *data_shape], dropout_key | None)
       -> logits [m]``; a key switches dropout on. The steps apply it to one
       example at a time (vmapped, each with its own dropout key), so it must
@@ -103,6 +109,11 @@ class GAN:
       ``num_updates``. The initial weights fade at once, and the window grows
       with training.
     axis_name: the named device axis to average over, or None on one device.
+    generator_train: for a generator with state (batch norm), its training
+      mode ``(g_params, g_state, z, axis_name) -> (x, new g_state)``
+      (``models.PureGenerator.train``), with the batch statistics taken over
+      the global batch; None for a generator without state, which the steps
+      then call as ``generator(g_params, z)``.
   """
   generator: GeneratorFn
   discriminator: DiscriminatorFn
@@ -115,6 +126,7 @@ class GAN:
   g_ema_decay: float = 0.0
   g_ema_warmup: float = 0.0
   axis_name: str | None = None
+  generator_train: Callable[..., tuple[jax.Array, Params]] | None = None
 
   def __post_init__(self):
     losses.generator_loss_fn(self.g_loss)  # raises on an unknown name
@@ -138,22 +150,36 @@ def check_game(d_steps: int, update_rule: str, g_ema_decay: float, g_ema_warmup:
     raise ValueError(f'g_ema_warmup={g_ema_warmup!r} needs an average: set g_ema_decay > 0 (the cap β)')
 
 
-def init_state(gan: GAN, g_params: Params, d_params: Params) -> GANState:
-  """The state at iteration 0: copies of the given parameters and fresh optimiser states.
+def init_state(gan: GAN, g_params: Params, d_params: Params, g_state: Params | None = None) -> GANState:
+  """The state at iteration 0: copies of the given parameters (and G's state) and fresh optimiser states.
 
-  The state holds copies, so the caller's arrays survive steps that donate
-  the state (``donate_argnums=0``, as both drivers in ``parallel`` do).
+  ``g_state`` is required for a generator with state (``gan.generator_train``)
+  and refused without one. The state holds copies, so the caller's arrays
+  survive steps that donate the state (``donate_argnums=0``, as both drivers
+  in ``parallel`` do).
   """
+  if (g_state is None) != (gan.generator_train is None):
+    raise ValueError('g_state must be given exactly when the game has a generator with state (gan.generator_train)')
   copy = functools.partial(jax.tree.map, jnp.copy)
   return GANState(step=jnp.zeros((), jnp.int32), g_params=copy(g_params), d_params=copy(d_params),
                   g_opt_state=gan.g_optimizer.init(g_params),
                   d_opt_state=gan.d_optimizer.init(d_params),
-                  g_params_ema=copy(g_params) if gan.g_ema_decay else None)
+                  g_params_ema=copy(g_params) if gan.g_ema_decay else None,
+                  g_state=None if g_state is None else copy(g_state))
 
 
-def sample(gan: GAN, g_params: Params, key: jax.Array, num_samples: int) -> jax.Array:
-  """G(z) for z ~ p_z: [num_samples, *data_shape]."""
-  return gan.generator(g_params, gan.prior.sample(key, num_samples))
+def generator_variables(gan: GAN, g_params: Params, g_state: Params | None) -> Params:
+  """What ``gan.generator`` samples with: ``g_params``, or ``{'params': g_params, 'state': g_state}`` with state.
+
+  Pass ``state.g_params`` or ``state.g_params_ema`` with ``state.g_state``
+  (the running averages are those of the trained G).
+  """
+  return g_params if gan.generator_train is None else {'params': g_params, 'state': g_state}
+
+
+def sample(gan: GAN, g_variables: Params, key: jax.Array, num_samples: int) -> jax.Array:
+  """G(z) for z ~ p_z: [num_samples, *data_shape]; ``g_variables`` from ``generator_variables``."""
+  return gan.generator(g_variables, gan.prior.sample(key, num_samples))
 
 
 # ---------------------------------------------------------------- randomness
@@ -183,6 +209,13 @@ def _noise(gan: GAN, key: jax.Array, num_local: int) -> jax.Array:
   return gan.prior.sample_each(_example_keys(gan, key, num_local))
 
 
+def _generate(gan: GAN, g_params: Params, g_state: Params | None, z: jax.Array) -> tuple[jax.Array, Params | None]:
+  """G(z) in training mode, x [n, *data_shape], and G's state after the pass (unchanged without state)."""
+  if gan.generator_train is None:
+    return gan.generator(g_params, z), g_state
+  return gan.generator_train(g_params, g_state, z, gan.axis_name)
+
+
 def _pmean(tree, gan: GAN):
   return tree if gan.axis_name is None else lax.pmean(tree, gan.axis_name)
 
@@ -208,7 +241,7 @@ def d_step(gan: GAN, state: GANState, x_real: jax.Array, key: jax.Array) -> tupl
     ``d_fake`` = mean D(G(z)), each averaged over devices.
   """
   z_key, real_dropout_key, fake_dropout_key = jax.random.split(key, 3)
-  x_fake = gan.generator(state.g_params, _noise(gan, z_key, x_real.shape[0]))
+  x_fake, g_state = _generate(gan, state.g_params, state.g_state, _noise(gan, z_key, x_real.shape[0]))
 
   def loss_fn(d_params):
     real_logits, fake_logits = _discriminate_real_and_fake(gan, d_params, x_real, x_fake, real_dropout_key,
@@ -219,7 +252,7 @@ def d_step(gan: GAN, state: GANState, x_real: jax.Array, key: jax.Array) -> tupl
   d_params, d_opt_state = _apply(gan.d_optimizer, state.d_params, state.d_opt_state, _pmean(grads, gan))
   metrics = {'d_loss': d_loss, 'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
              'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits))}
-  return state.replace(d_params=d_params, d_opt_state=d_opt_state), _pmean(metrics, gan)
+  return state.replace(d_params=d_params, d_opt_state=d_opt_state, g_state=g_state), _pmean(metrics, gan)
 
 
 def g_step(gan: GAN, state: GANState, key: jax.Array, num_samples: int) -> tuple[GANState, Metrics]:
@@ -237,13 +270,14 @@ def g_step(gan: GAN, state: GANState, key: jax.Array, num_samples: int) -> tuple
   dropout_keys = _example_keys(gan, dropout_key, num_samples)
 
   def loss_fn(g_params):
-    fake_logits = _discriminate(gan, state.d_params, gan.generator(g_params, z), dropout_keys)
-    return g_loss_fn(fake_logits), fake_logits
+    x_fake, g_state = _generate(gan, g_params, state.g_state, z)
+    fake_logits = _discriminate(gan, state.d_params, x_fake, dropout_keys)
+    return g_loss_fn(fake_logits), (fake_logits, g_state)
 
-  (g_loss, fake_logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.g_params)
+  (g_loss, (fake_logits, g_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.g_params)
   g_params, g_opt_state = _apply(gan.g_optimizer, state.g_params, state.g_opt_state, _pmean(grads, gan))
   metrics = {'g_loss': g_loss, 'd_fake_g': jnp.mean(jax.nn.sigmoid(fake_logits))}
-  return state.replace(g_params=g_params, g_opt_state=g_opt_state), _pmean(metrics, gan)
+  return state.replace(g_params=g_params, g_opt_state=g_opt_state, g_state=g_state), _pmean(metrics, gan)
 
 
 def simultaneous_update(gan: GAN, state: GANState, x_real: jax.Array,
@@ -260,12 +294,13 @@ def simultaneous_update(gan: GAN, state: GANState, x_real: jax.Array,
   g_loss_fn = losses.generator_loss_fn(gan.g_loss)
 
   def both_losses(g_params, d_params):
+    x_fake, g_state = _generate(gan, g_params, state.g_state, z)
     real_logits, fake_logits = _discriminate_real_and_fake(
-        gan, d_params, x_real, gan.generator(g_params, z), real_dropout_key, fake_dropout_key)
+        gan, d_params, x_real, x_fake, real_dropout_key, fake_dropout_key)
     objectives = (losses.discriminator_loss(real_logits, fake_logits), g_loss_fn(fake_logits))
-    return objectives, (real_logits, fake_logits)
+    return objectives, (real_logits, fake_logits, g_state)
 
-  (d_loss, g_loss), pullback, (real_logits, fake_logits) = jax.vjp(
+  (d_loss, g_loss), pullback, (real_logits, fake_logits, g_state) = jax.vjp(
       both_losses, state.g_params, state.d_params, has_aux=True)
   one, zero = jnp.ones_like(d_loss), jnp.zeros_like(d_loss)
   _, d_grads = pullback((one, zero))
@@ -276,7 +311,7 @@ def simultaneous_update(gan: GAN, state: GANState, x_real: jax.Array,
   metrics = {'d_loss': d_loss, 'd_real': jnp.mean(jax.nn.sigmoid(real_logits)), 'd_fake': d_fake,
              'g_loss': g_loss, 'd_fake_g': d_fake}
   new_state = state.replace(g_params=g_params, d_params=d_params, g_opt_state=g_opt_state,
-                            d_opt_state=d_opt_state)
+                            d_opt_state=d_opt_state, g_state=g_state)
   return new_state, _pmean(metrics, gan)
 
 

@@ -23,7 +23,7 @@ FIELDS = tuple(base.get_config().keys())
 RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
                        'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
                        'd_conv_channels', 'g_ema_decay', 'g_ema_warmup', 'image_size', 'image_feature', 'train_split',
-                       'validation_split')
+                       'validation_split', 'g_batch_norm', 'init_distribution')
 __all__ = ['ConfigError', 'FIELDS', 'RUN_DEFINING_FIELDS', 'check_against_data', 'validate']
 
 
@@ -108,7 +108,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _check_one_of(config, 'prior', priors.PRIOR_NAMES)
   for name in ('learning_rate', 'd_learning_rate_scale', 'log_every_seconds'):
     _require(_is_number(config[name]) and config[name] > 0, f'config.{name}={config[name]!r} must be a positive number')
-  for name in ('momentum', 'rmsprop_decay', 'g_ema_decay'):
+  for name in ('momentum', 'rmsprop_decay', 'g_ema_decay', 'adam_b1'):
     _require(_is_number(config[name]) and 0 <= config[name] < 1, f'config.{name}={config[name]!r} must be in [0, 1)')
   try:
     train.check_game(config.d_steps, config.update_rule, config.g_ema_decay, config.g_ema_warmup)
@@ -120,8 +120,11 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   for name in ('g_init_range', 'd_init_range'):
     _require(_is_number(config[name]) and config[name] >= 0,
              f"config.{name}={config[name]!r} must be >= 0 (0 means Flax's default initialiser)")
-  _require(isinstance(config.g_output_bias_from_data, bool),
-           f'config.g_output_bias_from_data={config.g_output_bias_from_data!r} must be True or False')
+  for name in ('g_output_bias_from_data', 'g_batch_norm'):
+    _require(isinstance(config[name], bool), f'config.{name}={config[name]!r} must be True or False')
+  _require(not config.g_batch_norm or config.g_output == 'dense',
+           f"config.g_batch_norm=True needs g_output='dense', not {config.g_output!r}")
+  _check_one_of(config, 'init_distribution', list(construction.INIT_DISTRIBUTIONS))
   _check_dims(config, 'g_hidden_dims')
   _check_dims(config, 'd_hidden_dims')
   _check_one_of(config, 'g_output', list(construction.GENERATORS))

@@ -27,6 +27,7 @@ if 'GAN_JAX_TESTS_XDG_CACHE' not in os.environ:
 
 import jax  # noqa: E402  (must follow the environment set-up above)
 import numpy as np  # noqa: E402
+import optax  # noqa: E402
 import pytest  # noqa: E402
 from flax import nnx  # noqa: E402
 
@@ -43,6 +44,19 @@ def make_toy_gan(data_dim=2, latent_dim=4, hidden=16, seed=0, optimizer=None, **
   gan = gan_jax.GAN(g_apply, d_apply, gan_jax.NoisePrior('gaussian', latent_dim), optimizer, optimizer,
                     **gan_kwargs)
   return gan, gan_jax.init_state(gan, g_params, d_params)
+
+
+def make_batchnorm_toy_gan(hidden=16, seed=0, **gan_kwargs):
+  """PacGAN's kind of game, small: a batch-norm G (2 → hidden × 2 → 2) and a maxout D, Adam(1e-4, β₁ 0.8)."""
+  rngs = nnx.Rngs(seed)
+  generator = gan_jax.models.as_pure_generator(gan_jax.models.BatchNormMLPGenerator(2, (hidden, hidden), 2,
+                                                                                      rngs=rngs))
+  d_apply, d_params = gan_jax.as_pure_function(gan_jax.MaxoutDiscriminator(
+      2, (hidden, hidden), 5, input_keep=1.0, hidden_keep=1.0, init_range=None, rngs=rngs))
+  optimizer = optax.adam(1e-4, b1=0.8)
+  gan = gan_jax.GAN(generator.sample, d_apply, gan_jax.NoisePrior('gaussian', 2), optimizer, optimizer,
+                    generator_train=generator.train, **gan_kwargs)
+  return gan, gan_jax.init_state(gan, generator.params, d_params, generator.state)
 
 
 def make_paper_mnist_gan(hidden=(1200, 1200), maxout_units=(240, 240), seed=0, **gan_kwargs):

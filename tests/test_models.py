@@ -122,3 +122,39 @@ def test_pure_function_is_jittable_and_differentiable():
   x = jnp.ones((3, 10))
   grads = jax.jit(jax.grad(lambda p: apply(p, x, jax.random.key(0)).sum()))(params)
   assert jax.tree.structure(grads) == jax.tree.structure(params)
+
+
+# ---------------------------------------------------------------- batch norm (PacGAN's generator)
+
+def test_batch_norm_uses_batch_statistics_when_training_and_moves_the_running_averages_by_0_05():
+  norm = models.BatchNorm(3)
+  h = jax.random.normal(jax.random.key(0), (64, 3)) * jnp.array([1.0, 2.0, 5.0]) + jnp.array([0.0, 1.0, -3.0])
+  out = norm(h, training=True)
+  np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-5)
+  # (h − μ)/√(σ² + ε): the variance falls short of 1 by ε/(σ² + ε), at most 1e-4 here.
+  np.testing.assert_allclose(out.var(axis=0), h.var(axis=0) / (h.var(axis=0) + 1e-4), rtol=1e-5)
+  np.testing.assert_allclose(norm.running_mean[...], 0.05 * h.mean(axis=0), rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(norm.running_std[...], 0.95 + 0.05 * np.sqrt(h.var(axis=0) + 1e-4), rtol=1e-5)
+  # Sampling uses the running averages: ((h − μ̄)/s̄), and moves nothing.
+  before = jax.tree.map(jnp.copy, nnx.state(norm, nnx.BatchStat))
+  sampled = norm(h, training=False)
+  np.testing.assert_allclose(sampled, (h - norm.running_mean[...]) / norm.running_std[...], rtol=1e-6)
+  assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before),
+                                                   jax.tree.leaves(nnx.state(norm, nnx.BatchStat))))
+
+
+def test_pacgan_generator_layers_init_and_state():
+  generator = models.BatchNormMLPGenerator(2, (400,) * 4, 2, rngs=nnx.Rngs(0))
+  pure = models.as_pure_generator(generator)
+  assert [layer.use_bias for layer in generator.hidden] == [False] * 4
+  kernels = np.concatenate([np.ravel(layer.kernel[...]) for layer in generator.hidden])
+  assert abs(kernels.std() - 0.02) < 0.001 and abs(kernels.mean()) < 0.001
+  np.testing.assert_array_equal(generator.output.bias[...], 0.0)
+  assert set(pure.state['norms'][0]) == {'running_mean', 'running_std'}
+  assert 'running_mean' not in str(jax.tree_util.tree_structure(pure.params))
+  z = jax.random.normal(jax.random.key(1), (100, 2))
+  x, new_state = pure.train(pure.params, pure.state, z, None)
+  assert x.shape == (100, 2)
+  assert not np.array_equal(new_state['norms'][0]['running_mean'], pure.state['norms'][0]['running_mean'])
+  # Sampling with the initial running averages (μ̄ = 0, s̄ = 1) skips normalising: another function of z.
+  assert not np.allclose(pure.sample({'params': pure.params, 'state': pure.state}, z), x)

@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import gan_jax
-from conftest import make_paper_mnist_gan, make_toy_gan, tree_max_abs_diff, trees_equal
+from conftest import make_batchnorm_toy_gan, make_paper_mnist_gan, make_toy_gan, tree_max_abs_diff, trees_equal
 from gan_jax import losses, train
 
 
@@ -290,3 +290,37 @@ def test_the_warmup_with_c_2_keeps_the_plain_mean_of_all_iterates():
 def test_a_warmup_below_2_or_without_an_average_is_refused(decay, warmup, message):
   with pytest.raises(ValueError, match=message):
     make_toy_gan(g_ema_decay=decay, g_ema_warmup=warmup)
+
+
+# ---------------------------------------------------------------- a generator with state (batch norm)
+
+@pytest.mark.parametrize('update_rule', ['simultaneous', 'alternating'])
+def test_a_batch_norm_generator_carries_its_state_through_the_steps(update_rule):
+  gan, state = make_batchnorm_toy_gan(update_rule=update_rule)
+  batches = _real_batches(jax.random.key(3), 4, 1, 32, 2)
+  scanned, scanned_metrics = jax.jit(functools.partial(gan_jax.train_steps, gan))(state, batches, jax.random.key(0))
+  stepped = state
+  for batch in batches:
+    stepped, _ = jax.jit(functools.partial(gan_jax.train_step, gan))(stepped, batch, jax.random.key(0))
+  assert trees_equal(scanned, stepped)
+  # Each training pass of G moves the running means by 0.05 of the way: four iterations of one pass
+  # (simultaneous) or two (alternating: D's update and G's) leave 1 − 0.95^passes of a batch mean.
+  passes = 4 if update_rule == 'simultaneous' else 8
+  means = [np.abs(np.asarray(layer['running_mean'])) for layer in scanned.g_state['norms'].values()]
+  assert all(m.max() > 0 for m in means)
+  # s̄ = 0.95^passes · 1 + Σ 0.05 · 0.95^j · s_j with batch stds s_j ≈ 0.03 (N(0, 0.02²) weights on 2-D z).
+  stds = np.asarray(scanned.g_state['norms'][0]['running_std'])
+  kept = 0.95 ** passes
+  assert np.all(stds > kept) and np.all(stds < kept + 0.5 * (1 - kept))  # every batch std below 0.5
+  assert np.isfinite(np.asarray(scanned_metrics['g_loss'])).all()
+  variables = gan_jax.train.generator_variables(gan, scanned.g_params, scanned.g_state)
+  assert gan_jax.sample(gan, variables, jax.random.key(5), 7).shape == (7, 2)
+
+
+def test_init_state_wants_g_state_exactly_for_a_generator_with_state():
+  gan, state = make_batchnorm_toy_gan()
+  with pytest.raises(ValueError, match='g_state must be given exactly when'):
+    gan_jax.init_state(gan, state.g_params, state.d_params)
+  plain, plain_state = make_toy_gan()
+  with pytest.raises(ValueError, match='g_state must be given exactly when'):
+    gan_jax.init_state(plain, plain_state.g_params, plain_state.d_params, state.g_state)

@@ -51,6 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
       g_loss='non_saturating',    # non_saturating | minimax
       update_rule='alternating',  # alternating (Algorithm 1) | simultaneous (the original code)
       optimizer='adam',           # adam | sgd_momentum | rmsprop
+      adam_b1=0.5,                # adam: β₁ (β₂ = 0.999)
       learning_rate=1e-3,         # G's learning rate (D's is this × d_learning_rate_scale)
       d_learning_rate_scale=1.0,
       momentum=0.5,               # sgd_momentum's μ unless lr_schedule='paper'
@@ -65,8 +66,10 @@ def get_config() -> ml_collections.ConfigDict:
       maxout_pieces=5,
       d_input_keep=0.8,           # maxout D: dropout keep probability on the input
       d_hidden_keep=0.5,          # maxout D: keep probability on hidden layers
-      g_init_range=0.0,           # weights ~ U(±range); 0 = Flax's default initialiser
-      d_init_range=0.0,
+      g_init_range=0.0,           # weights ~ U(±range), or N(0, range²) with init_distribution='normal';
+      d_init_range=0.0,           # 0 = Flax's default initialiser. Biases start at 0.
+      init_distribution='uniform',  # uniform | normal: how g_init_range and d_init_range are read
+      g_batch_norm=False,         # g_output='dense': each hidden layer Linear without bias → batch norm → ReLU
       g_output_bias_from_data=False,  # images: G's output bias = logit(mean pixel)
       g_hidden_activations=(),    # one of relu | sigmoid per G hidden layer; () = all ReLU
       g_output='dense',           # dense | deconv (images: last hidden layer → 10×10×80 → 5×5 stride-3 deconv)
