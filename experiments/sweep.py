@@ -16,14 +16,12 @@ flags (one line, exit status 2).
 """
 
 import json
-import math
 import pathlib
 
-import numpy as np
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import experiment, files, runs, validation
+from gan_jax import evaluation, experiment, files, runs, validation
 
 _CONFIG = cli.define_config_file('config', 'A toy_ring or toy_grid preset in gan_jax/configs/.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The sweep directory: DIR/seed_i per seed, the tables.')
@@ -31,7 +29,6 @@ _SEEDS = flags.DEFINE_integer('seeds', 10, 'Seeds 0 … N − 1.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 TOY_MIXTURES = ('toy_ring', 'toy_grid')
-METRICS = ('modes_covered', 'high_quality_frac', 'reverse_kl')
 
 
 def seed_config(config, seed: int):
@@ -48,23 +45,9 @@ def checkpoint_steps(workdir: pathlib.Path) -> list[int]:
   return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit()) if directory.is_dir() else []
 
 
-def mean_and_error(values: list[float]) -> dict[str, float]:
-  """Mean and standard error (sample std / √n; 0 for one value) of ``values``."""
-  array = np.asarray(values, np.float64)
-  error = float(array.std(ddof=1) / math.sqrt(len(array))) if len(array) > 1 else 0.0
-  return {'mean': float(array.mean()), 'se': error, 'n': len(array)}
-
-
-def summarise(records: list[dict]) -> dict[int, dict]:
-  """Step → {metric: mean_and_error over the seeds with that step}."""
-  steps = sorted({r['step'] for r in records})
-  return {step: {name: mean_and_error([r[name] for r in records if r['step'] == step]) for name in METRICS}
-          for step in steps}
-
-
 def table_row(step: int, row: dict) -> str:
   """'step 400000  seeds 10  modes 6.30 ± 0.50  high quality 98.2 ± 0.2 %  reverse KL 0.450 ± 0.090'."""
-  modes, quality, kl = (row[name] for name in METRICS)
+  modes, quality, kl = (row[name] for name in evaluation.MODE_METRICS)
   return (f"step {step}  seeds {modes['n']}  modes {modes['mean']:.2f} ± {modes['se']:.2f}  "
           f"high quality {100 * quality['mean']:.1f} ± {100 * quality['se']:.1f} %  "
           f"reverse KL {kl['mean']:.3f} ± {kl['se']:.3f}")
@@ -76,7 +59,7 @@ def evaluate_seed(workdir: pathlib.Path, seed: int, done: dict[int, dict]) -> li
   for step in checkpoint_steps(workdir):
     if step not in done:
       metrics, _ = runs.evaluate_run(workdir, which=str(step))
-      done[step] = {'seed': seed, 'step': step, **{name: metrics[name] for name in METRICS}}
+      done[step] = {'seed': seed, 'step': step, **{name: metrics[name] for name in evaluation.MODE_METRICS}}
     records.append(done[step])
   return records
 
@@ -113,7 +96,7 @@ def main(argv):
     done = {r['step']: r for r in earlier if r['seed'] == seed}
     records += evaluate_seed(workdir, seed, done)
     files.write_text_atomically(jsonl, ''.join(json.dumps(r) + '\n' for r in records))
-  table = summarise(records)
+  table = evaluation.mode_metrics_over_seeds(records)
   files.write_text_atomically(sweep_dir / 'sweep.json', json.dumps({str(k): v for k, v in table.items()}, indent=2)
                               + '\n')
   last = max(table)

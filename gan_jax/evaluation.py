@@ -129,6 +129,9 @@ class ParzenMonitor:
     return {'validation_ll': float(by_sigma[best]), 'validation_sigma': SIGMAS[best]}
 
 
+MODE_METRICS = ('modes_covered', 'high_quality_frac', 'reverse_kl')  # mode_metrics' keys
+
+
 def mode_metrics(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str, float]:
   """``modes_covered``, ``high_quality_frac`` and ``reverse_kl`` of samples [n, dim] (see module doc)."""
   samples, modes = np.asarray(samples, np.float64), np.asarray(modes, np.float64)
@@ -142,6 +145,24 @@ def mode_metrics(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str
     reverse_kl = float(np.sum(p[p > 0] * np.log(len(modes) * p[p > 0])))
   return {'modes_covered': int(np.count_nonzero(counts)), 'high_quality_frac': float(high_quality.mean()),
           'reverse_kl': reverse_kl}
+
+
+def mean_and_error(values: list[float]) -> dict[str, float]:
+  """Mean, standard error (sample std / √n; 0 for one value) and n of ``values`` (one per seed)."""
+  array = np.asarray(values, np.float64)
+  error = float(array.std(ddof=1) / math.sqrt(len(array))) if len(array) > 1 else 0.0
+  return {'mean': float(array.mean()), 'se': error, 'n': len(array)}
+
+
+def mode_metrics_over_seeds(records: list[dict]) -> dict[int, dict[str, dict[str, float]]]:
+  """Step → {metric: ``mean_and_error`` over the seeds with that step} for records {'seed', 'step', *MODE_METRICS}.
+
+  A seed whose samples hold no high-quality one has reverse KL +inf, and so
+  has the mean of every step it is in (its standard error is then NaN).
+  """
+  steps = sorted({r['step'] for r in records})
+  return {step: {name: mean_and_error([r[name] for r in records if r['step'] == step]) for name in MODE_METRICS}
+          for step in steps}
 
 
 # ---------------------------------------------------------------- classifier-based metrics
