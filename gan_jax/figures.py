@@ -104,12 +104,13 @@ def plot_validation_curves(curves: dict[str, list[dict]]):
   """
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   fig, ax = plt.subplots(figsize=(10, 4.5))
+  colours = plt.get_cmap('tab20').colors  # 20 colours: more runs than the default cycle's 10
   for index, (label, records) in enumerate(curves.items()):
     for suffix, style, name in (('', '-', ''), ('_ema', '--', ', weight average')):
       evaluated = [r for r in records if f'validation_ll{suffix}' in r]
       if evaluated:
         ax.plot([r['epoch'] for r in evaluated], [r[f'validation_ll{suffix}'] for r in evaluated], style,
-                color=f'C{index}', label=f'{label}{name}')
+                color=colours[index % len(colours)], label=f'{label}{name}')
   ax.axhline(PAPER_PARZEN_LL, color='k', lw=0.8, ls=':', label='paper, Table 1 (test)')
   ax.set_xlabel('epoch')
   ax.set_ylabel('validation Parzen log-likelihood (nats)')
