@@ -124,6 +124,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
     _require(isinstance(config[name], bool), f'config.{name}={config[name]!r} must be True or False')
   _require(not config.g_batch_norm or config.g_output == 'dense',
            f"config.g_batch_norm=True needs g_output='dense', not {config.g_output!r}")
+  _require(not (config.g_batch_norm and config.g_output_bias_from_data),
+           'config.g_output_bias_from_data=True is not allowed with g_batch_norm=True (that generator has no '
+           'data-derived output bias); set one of them to False')
   _check_one_of(config, 'init_distribution', list(construction.INIT_DISTRIBUTIONS))
   _check_dims(config, 'g_hidden_dims')
   _check_dims(config, 'd_hidden_dims')

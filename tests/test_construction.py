@@ -78,3 +78,15 @@ def test_a_warmup_below_2_is_refused_by_the_config_check_with_the_field_named():
 @pytest.mark.parametrize('saved, c', [(True, 10.0), (False, 0.0), (4.0, 4.0)])
 def test_a_saved_run_with_the_warmup_as_on_or_off_reads_as_c_10_or_0(saved, c):
   assert base.from_saved({'g_ema_warmup': saved, 'g_ema_decay': 0.99998}).g_ema_warmup == c
+
+
+@pytest.mark.parametrize('overrides, message', [
+    (dict(g_batch_norm=True, g_output='deconv'), "config.g_batch_norm=True needs g_output='dense'"),
+    (dict(g_batch_norm=True, g_output_bias_from_data=True), 'config.g_output_bias_from_data=True is not allowed'),
+    (dict(init_distribution='gaussian'), 'config.init_distribution'),
+    (dict(adam_b1=1.0), r'config.adam_b1=1.0 must be in \[0, 1\)')])
+def test_the_batch_norm_and_initialisation_fields_are_checked_with_the_field_named(overrides, message):
+  config = gauss1d.get_config()
+  config.update(**overrides)
+  with pytest.raises(validation.ConfigError, match=message):
+    validation.validate(config)
