@@ -1,38 +1,21 @@
-"""PacGAN's vanilla GAN on a 5 × 5 grid of Gaussians, rebuilt from its released code (Lin et al., 2018).
+"""PacGAN's vanilla GAN on a 5 × 5 grid of Gaussians: ``toy_ring_pacgan``'s setting on the grid.
 
 Command:
   python -m experiments.train --config gan_jax/configs/toy_grid_pacgan.py --workdir runs/toy_grid_pacgan
   python -m experiments.evaluate --workdir runs/toy_grid_pacgan
 
-The setting (PacGAN's synthetic_data_experiments, packing m = 1):
-* data: 100,000 points drawn once from 25 Gaussians at {−4, −2, 0, 2, 4}²,
-  std 0.05, reshuffled every epoch of 1,000 minibatches of 100; z ~ N(0, I₂).
-* G: 4 × [Linear 400 without bias → batch norm → ReLU] → Linear 2. Batch
-  norm as Blocks': batch statistics while training, running averages of the
-  mean and the standard deviation (update weight 0.05) when sampling,
-  ε = 1e-4, learned scale and offset (``models.BatchNorm``).
-* D: 3 × maxout (200 units × 5 pieces) → Linear 1; no batch norm, no dropout.
-* Weights N(0, 0.02²), biases 0. D's cross-entropy and G's non-saturating
-  loss, both players updated at once from one batch (``simultaneous``).
-* Adam, learning rate 1e-4, β₁ 0.8, β₂ 0.999; 400 epochs = 400,000 iterations.
-* Evaluation (``experiments.evaluate``): 2,500 samples, high quality within
-  3 std of the nearest mode, modes with a high-quality sample, reverse KL.
-
-Not rebuilt: PacGAN's monitoring pass, which also moved G's running averages
-on 50 batches before the first epoch and after every epoch.
+Data: 100,000 points drawn once from 25 Gaussians at {−4, −2, 0, 2, 4}², std
+0.05, reshuffled every epoch. Everything else (networks, batch norm, Adam,
+400,000 iterations, evaluation, what is not rebuilt) as ``toy_ring_pacgan``.
+Measured here (2-core AMD EPYC, 3 seeds × 20,000 iterations, experiments.sweep):
+17.0 ± 1.5 modes, 49.9 ± 11.8 % high quality, still rising.
 PacGAN's published vanilla row (mean of 10 seeds): 17.3 of 25 modes, 94.8 % high-quality samples.
 """
 
-from gan_jax.configs import base
+from gan_jax.configs import toy_ring_pacgan
 
 
 def get_config():
-  config = base.get_config()
-  config.update(dict(
-      dataset='toy_grid', batch_size=100, num_steps=400_000, update_rule='simultaneous',
-      g_loss='non_saturating', optimizer='adam', learning_rate=1e-4, adam_b1=0.8, prior='gaussian', latent_dim=2,
-      g_hidden_dims=(400, 400, 400, 400), g_batch_norm=True, model='maxout', d_hidden_dims=(200, 200, 200),
-      maxout_pieces=5, d_input_keep=1.0, d_hidden_keep=1.0, init_distribution='normal', g_init_range=0.02,
-      d_init_range=0.02, steps_per_call=1000, checkpoint_every_steps=20_000, sample_every_steps=50_000,
-      num_shown_samples=2500, log_every_seconds=30.0))
+  config = toy_ring_pacgan.get_config()
+  config.dataset = 'toy_grid'
   return config
