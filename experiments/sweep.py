@@ -21,28 +21,14 @@ import pathlib
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import evaluation, experiment, files, runs, validation
+from gan_jax import data, evaluation, experiment, files, sweep, validation
 
 _CONFIG = cli.define_config_file('config', 'A toy_ring or toy_grid preset in gan_jax/configs/.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The sweep directory: DIR/seed_i per seed, the tables.')
 _SEEDS = flags.DEFINE_integer('seeds', 10, 'Seeds 0 … N − 1.')
+_TOGETHER = flags.DEFINE_boolean('together', False, 'Train the seeds together in one compiled program (a seed '
+                                 'axis; pays off on an accelerator), scoring each checkpoint as it is written.')
 flags.mark_flags_as_required(['config', 'workdir'])
-
-TOY_MIXTURES = ('toy_ring', 'toy_grid')
-
-
-def seed_config(config, seed: int):
-  """``config`` for one seed, keeping every checkpoint (for the curves)."""
-  seeded = config.copy_and_resolve_references()
-  seeded.seed = seed
-  seeded.keep_checkpoints = -(-config.num_steps // config.checkpoint_every_steps) + 1
-  return seeded
-
-
-def checkpoint_steps(workdir: pathlib.Path) -> list[int]:
-  """The steps of the finished checkpoints in a run's checkpoints/ directory, ascending."""
-  directory = workdir / 'checkpoints'
-  return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit()) if directory.is_dir() else []
 
 
 def table_row(step: int, row: dict) -> str:
@@ -53,49 +39,65 @@ def table_row(step: int, row: dict) -> str:
           f"reverse KL {kl['mean']:.3f} ± {kl['se']:.3f}")
 
 
-def evaluate_seed(workdir: pathlib.Path, seed: int, done: dict[int, dict]) -> list[dict]:
-  """The metrics of every checkpoint of one seed's run; ``done`` (step → record) are not scored again."""
+def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict]) -> list[dict] | None:
+  """Every seed's run with ``experiment.run`` and the records of all its checkpoints; None if stopped by SIGTERM."""
   records = []
-  for step in checkpoint_steps(workdir):
-    if step not in done:
-      metrics, _ = runs.evaluate_run(workdir, which=str(step))
-      done[step] = {'seed': seed, 'step': step, **{name: metrics[name] for name in evaluation.MODE_METRICS}}
-    records.append(done[step])
+  for seed in seeds:
+    workdir = sweep.seed_workdir(sweep_dir, seed)
+    print(f'seed {seed}: {workdir}', flush=True)
+    summary = experiment.run(sweep.seed_config(config, seed), workdir)
+    if summary.get('stopped'):
+      print(f'seed {seed} stopped by SIGTERM; run the same command to continue the sweep', flush=True)
+      return None
+    done = {r['step']: r for r in earlier if r['seed'] == seed}
+    records += sweep.score_checkpoints(workdir, seed, done)
+    _write_records(sweep_dir, records + [r for r in earlier if r['seed'] > seed])
   return records
+
+
+def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict]) -> list[dict] | None:
+  """``sweep.train_together``'s records after the earlier ones; None if stopped by SIGTERM (records kept)."""
+  new, stopped = sweep.train_together(config, seeds, sweep_dir)
+  new_keys = {(r['seed'], r['step']) for r in new}
+  records = sorted([r for r in earlier if (r['seed'], r['step']) not in new_keys] + new,
+                   key=lambda r: (r['seed'], r['step']))
+  _write_records(sweep_dir, records)
+  if stopped:
+    print('stopped by SIGTERM; run the same command to continue the sweep', flush=True)
+    return None
+  return records
+
+
+def _write_records(sweep_dir: pathlib.Path, records: list[dict]) -> None:
+  files.write_text_atomically(sweep_dir / 'sweep.jsonl', ''.join(json.dumps(r) + '\n' for r in records))
 
 
 def main(argv):
   cli.start(argv, hint='; pass settings as --config.FIELD=VALUE')
   config = _CONFIG.value
-  if config.dataset not in TOY_MIXTURES:
-    cli.fail(f'--config: dataset={config.dataset!r} has no mode metrics; allowed: {list(TOY_MIXTURES)}')
+  if config.dataset not in data.MIXTURES:
+    cli.fail(f'--config: dataset={config.dataset!r} has no mode metrics; allowed: {list(data.MIXTURES)}')
   if _SEEDS.value < 1:
     cli.fail(f'--seeds={_SEEDS.value} must be at least 1')
   sweep_dir = cli.check_output_dir('workdir', _WORKDIR.value, 'a directory (new or of this sweep)')
+  seeds = list(range(_SEEDS.value))
   try:
-    for seed in range(_SEEDS.value):
-      validation.validate(seed_config(config, seed))
+    for seed in seeds:
+      validation.validate(sweep.seed_config(config, seed))
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
   sweep_dir.mkdir(parents=True, exist_ok=True)
   jsonl = sweep_dir / 'sweep.jsonl'
   earlier = [json.loads(line) for line in jsonl.read_text().splitlines()] if jsonl.exists() else []
-  records = []
-  for seed in range(_SEEDS.value):
-    workdir = sweep_dir / f'seed_{seed}'
-    print(f'seed {seed}: {workdir}', flush=True)
-    try:
-      summary = experiment.run(seed_config(config, seed), workdir)
-    except cli.BAD_INPUT as error:
-      cli.fail(str(error))
-    except experiment.TrainingDiverged as error:
-      cli.fail(str(error), status=1)
-    if summary.get('stopped'):
-      print(f'seed {seed} stopped by SIGTERM; run the same command to continue the sweep', flush=True)
-      return
-    done = {r['step']: r for r in earlier if r['seed'] == seed}
-    records += evaluate_seed(workdir, seed, done)
-    files.write_text_atomically(jsonl, ''.join(json.dumps(r) + '\n' for r in records))
+  train_seeds = _together if _TOGETHER.value else _one_by_one
+  try:
+    records = train_seeds(config, seeds, sweep_dir, earlier)
+  except cli.BAD_INPUT as error:
+    cli.fail(str(error))
+  except experiment.TrainingDiverged as error:
+    cli.fail(str(error), status=1)
+  if records is None:
+    return
   table = evaluation.mode_metrics_over_seeds(records)
   files.write_text_atomically(sweep_dir / 'sweep.json', json.dumps({str(k): v for k, v in table.items()}, indent=2)
                               + '\n')

@@ -128,6 +128,18 @@ def grid_modes() -> np.ndarray:
   return np.stack(np.meshgrid(axis, axis, indexing='ij'), axis=-1).reshape(-1, 2)
 
 
+MIXTURES = ('toy_ring', 'toy_grid')  # the toy densities with modes (mode coverage metrics)
+
+
+def mixture_modes(name: str) -> tuple[np.ndarray, float]:
+  """The mode centres [K, 2] and the std of a mixture in ``MIXTURES``."""
+  if name == 'toy_ring':
+    return ring_modes(), RING_STD
+  if name == 'toy_grid':
+    return grid_modes(), GRID_STD
+  raise DataError(f'dataset={name!r} has no modes; allowed: {list(MIXTURES)}')
+
+
 def _sample_mixture(key: jax.Array, num_samples: int, modes: np.ndarray, std: float) -> jax.Array:
   """Equal-weight mixture of N(modes[j], std² I): [num_samples, dim]."""
   mode_key, noise_key = jax.random.split(key)
@@ -293,7 +305,20 @@ def make_minibatch_sampler(data_key: jax.Array, d_steps: int, shard_batch_size: 
   must lie in two consecutive epochs (``validation.check_against_data``
   bounds ``steps_per_call`` so).
   """
-  def sample(shard_data: jax.Array, first_step: jax.Array, num_steps: int) -> jax.Array:
+  sample_keyed = make_keyed_minibatch_sampler(d_steps, shard_batch_size)
+  return lambda shard_data, first_step, num_steps: sample_keyed((data_key, shard_data), first_step, num_steps)
+
+
+def make_keyed_minibatch_sampler(d_steps: int, shard_batch_size: int) -> Callable:
+  """``make_minibatch_sampler`` with the data key passed in beside the shard, not fixed.
+
+  Returns ``sample((data_key, shard_data), first_step, num_steps)``, the same
+  minibatches as ``make_minibatch_sampler(data_key, …)``: a sampler that can
+  be vmapped over runs with their own data keys and training sets
+  (``parallel.make_pmap_seeds_train_loop``).
+  """
+  def sample(keyed_shard: tuple[jax.Array, jax.Array], first_step: jax.Array, num_steps: int) -> jax.Array:
+    data_key, shard_data = keyed_shard
     shard = jax.lax.axis_index(parallel.BATCH_AXIS)
     per_epoch = shard_data.shape[0] // shard_batch_size
     first_epoch = first_step * d_steps // per_epoch

@@ -65,7 +65,8 @@ def global_pixel_means(dataset: data.Dataset) -> np.ndarray:
 
 # ---------------------------------------------------------------- the loop
 
-def _check_resume_compatible(config, workdir: pathlib.Path) -> None:
+def check_resume_compatible(config, workdir: pathlib.Path) -> None:
+  """Raises ConfigError if ``workdir`` holds a run whose run-defining fields differ from ``config``'s."""
   saved_path = workdir / 'config.json'
   if not saved_path.exists():
     return
@@ -77,7 +78,7 @@ def _check_resume_compatible(config, workdir: pathlib.Path) -> None:
           f'resume with the same value or use a new --workdir')
 
 
-def _note_device_count(workdir: pathlib.Path, num_devices: int, print_fn) -> None:
+def note_device_count(workdir: pathlib.Path, num_devices: int, print_fn) -> None:
   """Records the device count; warns when a resumed run has another (its data order changes)."""
   path = workdir / 'devices.json'
   if path.exists():
@@ -88,15 +89,17 @@ def _note_device_count(workdir: pathlib.Path, num_devices: int, print_fn) -> Non
   files.write_text_atomically(path, json.dumps({'num_devices': num_devices}) + '\n')
 
 
-def _save_config(config, workdir: pathlib.Path) -> None:
+def save_config(config, workdir: pathlib.Path) -> None:
+  """Writes ``config`` to ``workdir``/config.json (atomically)."""
   files.write_text_atomically(workdir / 'config.json', json.dumps(config.to_dict(), indent=2, default=list) + '\n')
 
 
-def _print_now(line: str) -> None:
+def print_now(line: str) -> None:
+  """Prints ``line`` and flushes."""
   print(line, flush=True)  # console lines must show up at once in a redirected log too
 
 
-def _divergence(metrics_finite: dict[str, np.ndarray], params_finite: dict[str, bool], first_step: int) -> str | None:
+def divergence(metrics_finite: dict[str, np.ndarray], params_finite: dict[str, bool], first_step: int) -> str | None:
   """Where a chunk went non-finite ('at step 22: d_loss, g_loss'), or None if it did not.
 
   ``metrics_finite``: per metric, [num_steps] bools; ``params_finite``: per
@@ -115,7 +118,7 @@ def _divergence(metrics_finite: dict[str, np.ndarray], params_finite: dict[str, 
   return None
 
 
-def _crossed(before: int, after: int, interval: int) -> bool:
+def crossed(before: int, after: int, interval: int) -> bool:
   """True if a multiple of ``interval`` lies in (before, after]: a chunk ending at ``after`` passed one."""
   return after // interval > before // interval
 
@@ -147,7 +150,7 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
   shards = data.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
   dataset = data.load(config.dataset, data_key, data.source_options(config), shards)
   validation.check_against_data(config, dataset, shards)
-  _check_resume_compatible(config, workdir)
+  check_resume_compatible(config, workdir)
   pixel_means = global_pixel_means(dataset) if dataset.is_image else None
   gan, state = construction.build(config, dataset, shards, pixel_means)
   memory_bytes = int(config.device_memory_mib * 2**20) or data.device_memory_bytes(jax.local_devices()[0])
@@ -168,8 +171,8 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
     state, train_key, data_key = restored
     print_fn(f'resumed from step {int(state.step)} of {workdir / "checkpoints"}')
   if distributed.is_primary():
-    _save_config(config, workdir)
-    _note_device_count(workdir, num_devices, print_fn)
+    save_config(config, workdir)
+    note_device_count(workdir, num_devices, print_fn)
   monitor, best_managers = None, {}
   if config.eval_every_steps:
     monitor = evaluation.ParzenMonitor(gan.generator, gan.prior, np.asarray(data.to_float(validation_images)),
@@ -227,7 +230,7 @@ def _device_shards(dataset: data.Dataset, devices) -> jax.Array:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
-        print_fn: Callable[[str], None] = _print_now) -> dict:
+        print_fn: Callable[[str], None] = print_now) -> dict:
   """Trains per ``config`` in ``workdir``, resuming from its latest checkpoint; returns a summary.
 
   Raises ConfigError / data.DataError / checkpoint.CheckpointError before any
@@ -264,7 +267,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
         replicated_state, metrics, finite = train_loop(replicated_state, local_shards, setup.train_key, step,
                                                        num_steps)
         finite = jax.device_get(finite)
-        problem = _divergence({name: finite[name] for name in metrics},
+        problem = divergence({name: finite[name] for name in metrics},
                               {name: bool(finite[name]) for name in ('d_params', 'g_params')}, step)
         if problem:
           last = manager.latest_step()
@@ -276,7 +279,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
         now = time.perf_counter()
         epoch = step * config.d_steps / minibatches_per_epoch
         summary = {'step': step, 'epoch': epoch, **means, 'it_per_s': num_steps / (now - chunk_start)}
-        if setup.monitor and _crossed(step - num_steps, step, config.eval_every_steps):
+        if setup.monitor and crossed(step - num_steps, step, config.eval_every_steps):
           eval_start = time.perf_counter()
           scores = _evaluate(setup, parallel.unreplicate(replicated_state))
           summary.update(scores, eval_seconds=time.perf_counter() - eval_start)

@@ -123,13 +123,12 @@ def make_pmap_train_loop(gan: train.GAN, sample_minibatches: MinibatchSampler,
     iteration) from this process's first device, all replicas holding the
     same averaged values. The replicated state is donated.
   """
-  gan = data_parallel(gan)
+  return _pmap_chunks(functools.partial(_chunk_on_device, data_parallel(gan), sample_minibatches), devices)
 
-  def per_device(state, device_data, key, first_step, num_steps):
-    batches = sample_minibatches(device_data, first_step, num_steps)
-    state, metrics = train.train_steps(gan, state, batches, key)
-    return state, metrics, train.finite_checks(state, metrics)
 
+def _pmap_chunks(per_device: Callable, devices: Sequence[jax.Device] | None) -> Callable:
+  """``per_device(state, device_data, key, first_step, num_steps)`` pmapped (state donated, the last two
+  broadcast, ``num_steps`` static), returning the metrics and finite checks of this process's first device."""
   stepper = jax.pmap(per_device, axis_name=BATCH_AXIS, in_axes=(0, 0, None, None),
                      static_broadcasted_argnums=4, devices=None if devices is None else list(devices),
                      donate_argnums=0)
@@ -139,6 +138,43 @@ def make_pmap_train_loop(gan: train.GAN, sample_minibatches: MinibatchSampler,
     return state, unreplicate(metrics), unreplicate(finite)
 
   return run
+
+
+def _chunk_on_device(gan: train.GAN, sample_minibatches: MinibatchSampler, state: train.GANState, device_data,
+                     key: jax.Array, first_step: jax.Array, num_steps: int):
+  """One device's share of a chunk of ``num_steps`` iterations: (state, metrics [N], finite checks)."""
+  batches = sample_minibatches(device_data, first_step, num_steps)
+  state, metrics = train.train_steps(gan, state, batches, key)
+  return state, metrics, train.finite_checks(state, metrics)
+
+
+def make_pmap_seeds_train_loop(gan: train.GAN, sample_minibatches: MinibatchSampler,
+                               devices: Sequence[jax.Device] | None = None) -> Callable:
+  """``make_pmap_train_loop`` for S runs of one game at once: one compiled program, a seed axis inside the pmap.
+
+  The runs differ only in their values (initial parameters, training sets,
+  base keys), so each device runs the chunk ``vmap``-ped over a seed axis:
+  the same kernels, S times wider, which is what makes many small runs fast
+  on an accelerator. Each run's numbers are those it gets alone (up to float
+  summation order): nothing is shared between seeds, and ``pmean`` over
+  ``BATCH_AXIS`` still averages each seed over the devices only.
+
+  Returns ``run(replicated_states, device_data, keys, first_step, num_steps)
+  -> (replicated_states, metrics, finite)``: the states and every leaf of
+  ``device_data`` are [n_local_devices, S, ...] (``replicate`` a stack of S
+  states; row d of the data for local device d, then one entry per seed),
+  ``keys`` the S base keys [S], ``first_step`` shared by all seeds,
+  ``num_steps`` static; ``metrics`` and ``finite`` as ``make_pmap_train_loop``'s
+  with a leading seed axis ([S, num_steps] per metric, [S] per player). The
+  replicated states are donated.
+  """
+  gan = data_parallel(gan)
+
+  def per_device(states, device_data, keys, first_step, num_steps):
+    one_seed = functools.partial(_chunk_on_device, gan, sample_minibatches, num_steps=num_steps)
+    return jax.vmap(one_seed, in_axes=(0, 0, 0, None))(states, device_data, keys, first_step)
+
+  return _pmap_chunks(per_device, devices)
 
 
 def make_pmap_train_steps(gan: train.GAN, devices: Sequence[jax.Device] | None = None) -> Callable:

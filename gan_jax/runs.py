@@ -150,10 +150,8 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
     metrics.update(evaluation.parzen_evaluation(samples, validation_images, test_images))
     if classifier_dir:
       metrics.update(_classifier_metrics(classifier_dir, samples, dataset))
-  elif config.dataset in ('toy_ring', 'toy_grid'):
-    modes, std = ((data.ring_modes(), data.RING_STD) if config.dataset == 'toy_ring'
-                  else (data.grid_modes(), data.GRID_STD))
-    metrics.update(evaluation.mode_metrics(samples, modes, std))
+  elif config.dataset in data.MIXTURES:
+    metrics.update(evaluation.mode_metrics(samples, *data.mixture_modes(config.dataset)))
   else:
     metrics.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
   return metrics, samples

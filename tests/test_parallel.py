@@ -172,3 +172,46 @@ def test_batch_norm_statistics_span_the_global_batch_under_pmap_and_shard_map(ei
       initial = _to_numpy(getattr(state, params))
       updates = [jax.tree.map(np.subtract, getattr(s, params), initial) for s in (parallel_state, single[0])]
       assert tree_relative_error(*updates) <= EQUIVALENT, (name, params)
+
+
+# ---------------------------------------------------------------- seeds together
+
+def test_seeds_trained_together_each_equal_their_run_alone(eight_devices):
+  """Two seeds (own initial parameters, training set, data key and base key) through the seed-axis driver
+  equal each seed through ``make_pmap_train_loop`` alone, batch-norm state and metrics included (float64).
+  Runs that shared anything (a key, the batch statistics, an index into the wrong seed's data) would differ
+  at 1e-3 or more."""
+  shard_size, iterations, shard_batch = 16, 6, 4  # 4 minibatches an epoch: the chunk crosses an epoch
+  with jax.enable_x64(True):
+    seeds = []
+    for seed in (0, 1):
+      gan, state = make_batchnorm_toy_gan(seed=seed, update_rule='simultaneous')
+      state = gan_jax.init_state(gan, _float64(state.g_params), _float64(state.d_params), _float64(state.g_state))
+      shards = jax.random.normal(jax.random.key(10 + seed), (8, shard_size, 2), jnp.float64)
+      seeds.append((state, shards, jax.random.key(20 + seed), jax.random.key(30 + seed)))
+    alone = []
+    for state, shards, data_key, train_key in seeds:
+      loop = parallel.make_pmap_train_loop(gan, gan_jax.data.make_minibatch_sampler(data_key, 1, shard_batch),
+                                           eight_devices)
+      result = loop(parallel.replicate(state, eight_devices), parallel.put_shards(shards, eight_devices),
+                    train_key, 0, iterations)
+      alone.append(_to_numpy((parallel.unreplicate(result[0]), result[1])))
+    stack = lambda trees: jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+    states, shards, data_keys, train_keys = (stack(list(parts)) for parts in zip(*seeds))
+    device_data = (parallel.put_shards(jnp.broadcast_to(data_keys, (8, 2)), eight_devices),
+                   parallel.put_shards(jnp.moveaxis(shards, 0, 1), eight_devices))
+    loop = parallel.make_pmap_seeds_train_loop(gan, gan_jax.data.make_keyed_minibatch_sampler(1, shard_batch),
+                                               eight_devices)
+    together_states, together_metrics, finite = loop(parallel.replicate(states, eight_devices), device_data,
+                                                     train_keys, 0, iterations)
+    together = _to_numpy((parallel.unreplicate(together_states), together_metrics))
+  assert finite['g_params'].shape == (2,) and finite['d_loss'].shape == (2, iterations)
+  for i, (alone_state, alone_metrics) in enumerate(alone):
+    seed_state, seed_metrics = jax.tree.map(lambda x, i=i: x[i], together)
+    assert tree_relative_error(seed_metrics, alone_metrics) <= EQUIVALENT, i
+    assert tree_relative_error(seed_state.g_state, alone_state.g_state) <= EQUIVALENT, i
+    for params in ('d_params', 'g_params'):
+      initial = _to_numpy(getattr(seeds[i][0], params))
+      updates = [jax.tree.map(np.subtract, getattr(s, params), initial) for s in (seed_state, alone_state)]
+      assert tree_relative_error(*updates) <= EQUIVALENT, (i, params)
+  assert tree_relative_error(alone[0][1], alone[1][1]) > 1e-3  # the two seeds' runs really differ

@@ -306,19 +306,19 @@ def test_a_checkpoint_of_another_model_names_the_directory_and_the_mismatch(tmp_
 
 def test_resuming_on_another_device_count_says_the_data_order_changes(tmp_path):
   lines = []
-  experiment._note_device_count(tmp_path, 4, lines.append)  # pylint: disable=protected-access
-  experiment._note_device_count(tmp_path, 4, lines.append)  # pylint: disable=protected-access
+  experiment.note_device_count(tmp_path, 4, lines.append)
+  experiment.note_device_count(tmp_path, 4, lines.append)
   assert lines == []
-  experiment._note_device_count(tmp_path, 8, lines.append)  # pylint: disable=protected-access
+  experiment.note_device_count(tmp_path, 8, lines.append)
   assert lines == ['note: this run used 4 devices and now has 8; its data order from here on differs from an '
                    'uninterrupted run on 4 (see gan_jax/data.py)']
 
 
 def test_divergence_is_dated_by_the_first_bad_loss_or_else_the_chunks_last_step():
   metrics_finite = {'d_loss': np.array([True, True, False, False]), 'g_loss': np.array([True, True, True, False])}
-  assert experiment._divergence(metrics_finite, {'g_params': False, 'd_params': True}, 20) == (  # pylint: disable=protected-access
+  assert experiment.divergence(metrics_finite, {'g_params': False, 'd_params': True}, 20) == (
       'at step 23: d_loss, g_params became NaN or Inf')
   all_fine = {'d_loss': np.ones(4, bool), 'g_loss': np.ones(4, bool)}
-  assert experiment._divergence(all_fine, {'g_params': True, 'd_params': False}, 20) == (  # pylint: disable=protected-access
+  assert experiment.divergence(all_fine, {'g_params': True, 'd_params': False}, 20) == (
       'at step 24: d_params became NaN or Inf')
-  assert experiment._divergence(all_fine, {'g_params': True, 'd_params': True}, 20) is None  # pylint: disable=protected-access
+  assert experiment.divergence(all_fine, {'g_params': True, 'd_params': True}, 20) is None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import trees_equal
-from gan_jax import evaluation, experiment, runs
+from gan_jax import evaluation, experiment, runs, sweep, validation
 from gan_jax.configs import toy_grid_pacgan, toy_ring_pacgan
 
 # Batch 64: each of the 8 test devices holds 8 examples, and batch norm takes its statistics over all 64.
@@ -61,3 +61,29 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_a_rerun_only_reads_
   assert second.returncode == 0, second.stderr
   assert 'resumed from step 20' in second.stdout
   assert (tmp_path / 'sweep.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
+
+
+@pytest.mark.slow
+def test_seeds_trained_together_resume_bit_identically_and_score_as_evaluate_does(tmp_path):
+  quiet = lambda _: None
+  straight, _ = sweep.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'straight', quiet)
+  first, _ = sweep.train_together(_tiny(toy_ring_pacgan, 10), [0, 1], tmp_path / 'stopped', quiet)
+  second, stopped = sweep.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'stopped', quiet)
+  assert not stopped
+  assert [(r['seed'], r['step']) for r in straight] == [(0, 10), (1, 10), (0, 20), (1, 20)]
+  assert first + second == straight
+  for seed in (0, 1):
+    restored = [runs.restore_run(sweep.seed_workdir(tmp_path / name, seed))[3] for name in ('straight', 'stopped')]
+    assert int(restored[0].step) == 20 and trees_equal(*restored)
+    metrics, _ = runs.evaluate_run(sweep.seed_workdir(tmp_path / 'straight', seed), which='10')
+    assert {name: metrics[name] for name in evaluation.MODE_METRICS} == {
+        name: straight[seed][name] for name in evaluation.MODE_METRICS}
+  seed_0, seed_1 = (runs.restore_run(sweep.seed_workdir(tmp_path / 'straight', seed))[3] for seed in (0, 1))
+  assert not trees_equal(seed_0.g_params, seed_1.g_params)
+
+
+def test_seeds_at_different_steps_are_refused_together(tmp_path):
+  experiment.run(sweep.seed_config(_tiny(toy_ring_pacgan, 10), 0), sweep.seed_workdir(tmp_path, 0),
+                 print_fn=lambda _: None)
+  with pytest.raises(validation.ConfigError, match='different steps'):
+    sweep.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path, lambda _: None)

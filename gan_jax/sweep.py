@@ -1,0 +1,217 @@
+"""Seeds of one toy-mixture config: their workdirs, their mode-coverage records, and training them together.
+
+A sweep directory holds one run per seed, ``DIR/seed_i``, each an ordinary
+workdir of ``experiment.run`` (config.json, checkpoints/, metrics.jsonl,
+samples): ``experiments.evaluate`` reads any of them, and a seed can be
+continued by either driver.
+
+* One by one (``experiments.sweep``): ``experiment.run`` per seed, then every
+  kept checkpoint is scored (``runs.evaluate_run``).
+* Together (``experiments.sweep --together``, ``train_together``): the S runs
+  start from the same step and train in one compiled program,
+  ``parallel.make_pmap_seeds_train_loop`` (the chunk ``vmap``-ped over a seed
+  axis inside the pmap); at every checkpoint each seed is saved and scored in
+  memory (``mode_record``, the same samples and metrics as
+  ``runs.evaluate_run``). On an accelerator S small runs then cost about
+  as much as one; on a CPU the step is compute-bound and it saves nothing.
+
+A record is ``{'seed', 'step', 'modes_covered', 'high_quality_frac',
+'reverse_kl'}``; ``evaluation.mode_metrics_over_seeds`` makes the table.
+"""
+
+import dataclasses
+import pathlib
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from gan_jax import (checkpoint, construction, data, evaluation, experiment, monitoring, parallel, preemption, runs,
+                     train, validation)
+
+
+def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
+  """``config`` for one seed, keeping every checkpoint (for the curves)."""
+  seeded = config.copy_and_resolve_references()
+  seeded.seed = seed
+  seeded.keep_checkpoints = -(-config.num_steps // config.checkpoint_every_steps) + 1
+  return seeded
+
+
+def seed_workdir(sweep_dir: pathlib.Path, seed: int) -> pathlib.Path:
+  return sweep_dir / f'seed_{seed}'
+
+
+def mode_record(gan: train.GAN, state: train.GANState, sample_key: jax.Array, dataset: str, seed: int) -> dict:
+  """The record of one seed's state: ``runs.evaluate_run``'s mode metrics (2,500 samples of its evaluation noise)."""
+  samples = train.sample(gan, runs.generator_params(gan, state), jax.random.fold_in(sample_key, evaluation.MONITOR_KEY),
+                         2_500)
+  metrics = evaluation.mode_metrics(np.asarray(samples), *data.mixture_modes(dataset))
+  return {'seed': seed, 'step': int(state.step), **{name: metrics[name] for name in evaluation.MODE_METRICS}}
+
+
+def checkpoint_steps(workdir: pathlib.Path) -> list[int]:
+  """The steps of the finished checkpoints in a run's checkpoints/ directory, ascending."""
+  directory = workdir / 'checkpoints'
+  return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit()) if directory.is_dir() else []
+
+
+def score_checkpoints(workdir: pathlib.Path, seed: int, done: dict[int, dict]) -> list[dict]:
+  """The records of every checkpoint of one seed's run; those in ``done`` (step → record) are not scored again."""
+  records = []
+  for step in checkpoint_steps(workdir):
+    if step not in done:
+      metrics, _ = runs.evaluate_run(workdir, which=str(step))
+      done[step] = {'seed': seed, 'step': step, **{name: metrics[name] for name in evaluation.MODE_METRICS}}
+    records.append(done[step])
+  return records
+
+
+# ---------------------------------------------------------------- together
+
+@dataclasses.dataclass(frozen=True)
+class _Seed:
+  """One seed's run as ``experiment.run`` would set it up: its (restored) state, keys, data and files."""
+  seed: int
+  workdir: pathlib.Path
+  state: train.GANState
+  train_key: jax.Array
+  data_key: jax.Array
+  sample_key: jax.Array
+  dataset: data.Dataset
+  manager: ocp.CheckpointManager
+
+
+def _set_up_seed(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+                 print_fn: Callable[[str], None]) -> tuple[train.GAN, _Seed]:
+  """Validates, draws the seed's training set, builds its game and restores its latest checkpoint."""
+  validation.validate(config, jax.device_count())
+  train_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
+  dataset = data.load(config.dataset, data_key, data.source_options(config))
+  validation.check_against_data(config, dataset, data.Shards(0, jax.device_count(), jax.device_count()))
+  experiment.check_resume_compatible(config, workdir)
+  gan, state = construction.build(config, dataset)
+  workdir.mkdir(parents=True, exist_ok=True)
+  manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
+  restored = checkpoint.restore_latest(manager, state, train_key, data_key, warn=print_fn)
+  if restored is not None:
+    state, train_key, data_key = restored
+  experiment.save_config(config, workdir)
+  experiment.note_device_count(workdir, jax.device_count(), print_fn)
+  return gan, _Seed(config.seed, workdir, state, train_key, data_key, sample_key, dataset, manager)
+
+
+def _stack(trees):
+  """Trees of one structure → one tree whose leaves have a new leading axis [S, ...]."""
+  return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+
+
+def _seed_data(runs_: list[_Seed], devices) -> tuple[jax.Array, jax.Array]:
+  """(data keys, training shards) laid out for ``make_pmap_seeds_train_loop``: [n_dev, S] and [n_dev, S, n div D, dim]."""
+  n = len(devices)
+  shard_size = runs_[0].dataset.train.shape[0] // n
+  shards = np.stack([r.dataset.train[:shard_size * n].reshape(n, shard_size, -1) for r in runs_], axis=1)
+  keys = jnp.stack([jnp.stack([r.data_key] * n) for r in runs_], axis=1)
+  return parallel.put_shards(keys, devices), parallel.put_shards(shards, devices)
+
+
+def _check_same_step(runs_: list[_Seed]) -> int:
+  steps = {r.seed: int(r.state.step) for r in runs_}
+  if len(set(steps.values())) != 1:
+    raise validation.ConfigError(f'the seeds are at different steps {steps}; seeds train together only from one '
+                                 f'step: run experiments.sweep without --together to continue them one by one')
+  return next(iter(steps.values()))
+
+
+def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_dir: pathlib.Path,
+                   print_fn: Callable[[str], None] = experiment.print_now) -> tuple[list[dict], bool]:
+  """Trains ``config`` for each of ``seeds`` in one compiled program; returns (new records, stopped by SIGTERM).
+
+  Each seed's workdir ``sweep_dir``/seed_i gets what ``experiment.run`` writes
+  there (checkpoints every ``config.checkpoint_every_steps``, all kept;
+  metrics.jsonl with that seed's losses; sample pictures); the records are
+  those of the checkpoints written in this call. Raises ConfigError before
+  any compute for a config that is not a toy mixture, a bad config or
+  seeds at different steps, and ``experiment.TrainingDiverged`` (naming the
+  seed, with nothing of that chunk checkpointed) if one goes non-finite.
+  Single-process only.
+  """
+  if config.dataset not in data.MIXTURES:
+    raise validation.ConfigError(f'config.dataset={config.dataset!r} has no mode metrics; allowed: '
+                                 f'{list(data.MIXTURES)}')
+  if jax.process_count() != 1:
+    raise validation.ConfigError('train_together runs in one process; run experiments.sweep without --together')
+  configs = [seed_config(config, seed) for seed in seeds]
+  for each in configs:
+    validation.validate(each, jax.device_count())
+  built = [_set_up_seed(each, seed_workdir(sweep_dir, each.seed), print_fn) for each in configs]
+  gan, runs_ = built[0][0], [seed_run for _, seed_run in built]
+  step = _check_same_step(runs_)
+  config = configs[0]
+  devices = jax.local_devices()
+  loop = parallel.make_pmap_seeds_train_loop(
+      gan, data.make_keyed_minibatch_sampler(config.d_steps, config.batch_size // len(devices)), devices)
+  states = parallel.replicate(_stack([r.state for r in runs_]), devices)
+  device_data = _seed_data(runs_, devices)
+  train_keys = _stack([r.train_key for r in runs_])
+  logs = [monitoring.RunLog(r.workdir, start_step=step) for r in runs_]
+  minibatches_per_epoch = data.minibatches_per_epoch(runs_[0].dataset, data.Shards(0, len(devices), len(devices)),
+                                                     config.batch_size)
+  generate = jax.jit(gan.generator)
+  records, run_start = [], time.perf_counter()
+  last_console_time = run_start
+  try:
+    with preemption.StopRequests() as stop:
+      while step < config.num_steps:
+        num_steps = min(config.steps_per_call - step % config.steps_per_call, config.num_steps - step)
+        chunk_start = time.perf_counter()
+        states, metrics, finite = loop(states, device_data, train_keys, step, num_steps)
+        finite = jax.device_get(finite)
+        for i, seed_run in enumerate(runs_):
+          problem = experiment.divergence({name: finite[name][i] for name in metrics},
+                                          {name: bool(finite[name][i]) for name in ('d_params', 'g_params')}, step)
+          if problem:
+            raise experiment.TrainingDiverged(f'seed {seed_run.seed} diverged {problem}; nothing of steps '
+                                              f'{step + 1}..{step + num_steps} was checkpointed')
+        step += num_steps
+        metrics = jax.device_get(metrics)
+        now = time.perf_counter()
+        epoch = step * config.d_steps / minibatches_per_epoch
+        it_per_s = num_steps / (now - chunk_start)  # of each seed's run; all S advance together
+        for i, log in enumerate(logs):
+          means = {name: float(np.mean(values[i])) for name, values in metrics.items()}
+          log.scalars(step, {'epoch': epoch, **means, 'it_per_s': it_per_s}, wall_time=time.perf_counter() - run_start)
+        if now - last_console_time >= config.log_every_seconds or step == config.num_steps:
+          means = {name: float(np.mean(values)) for name, values in metrics.items()}
+          print_fn(monitoring.console_line(step, config.num_steps, epoch, means, it_per_s)
+                   + f'  (mean of {len(runs_)} seeds, {len(runs_) * it_per_s:.0f} seed-it/s)')
+          last_console_time = now
+        stopping = stop.requested
+        saving = stopping or step % config.checkpoint_every_steps == 0 or step == config.num_steps
+        picturing = step % config.sample_every_steps == 0 or step == config.num_steps
+        if saving or picturing:
+          seed_states = [jax.tree.map(lambda x, i=i: x[i], parallel.unreplicate(states)) for i in range(len(runs_))]
+        if picturing:
+          for seed_run, seed_state, log in zip(runs_, seed_states, logs):
+            noise = gan.prior.sample(seed_run.sample_key, config.num_shown_samples)
+            samples = generate(runs.generator_params(gan, seed_state), noise)
+            log.picture(step, experiment.samples_picture(np.asarray(samples), seed_run.dataset))
+        if saving:
+          for seed_run, seed_state in zip(runs_, seed_states):
+            checkpoint.save(seed_run.manager, seed_state, seed_run.train_key, seed_run.data_key)
+            records.append(mode_record(gan, seed_state, seed_run.sample_key, config.dataset, seed_run.seed))
+          print_fn(f'step {step}: ' + ', '.join(f"seed {r['seed']} {r['modes_covered']:g} modes "
+                                                  f"{100 * r['high_quality_frac']:.1f} %" for r in records[-len(runs_):]))
+        if stopping:
+          print_fn(f'SIGTERM: stopped at step {step} with a checkpoint of every seed; run the same command to resume')
+          return records, True
+  finally:
+    for seed_run in runs_:
+      seed_run.manager.wait_until_finished()
+    for log in logs:
+      log.close()
+  return records, False
