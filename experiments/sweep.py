@@ -7,7 +7,12 @@ Seed i trains in DIR/seed_i (``experiments.train``'s loop: it resumes from
 its latest checkpoint, so a stopped sweep continues where it was). Every
 checkpoint is kept and scored with ``experiments.evaluate``'s metrics (2,500
 samples from the run's fixed noise: modes covered, high-quality fraction,
-reverse KL), so the curves show where training flattens. Written in DIR:
+reverse KL), so the curves show where training flattens. With --together the
+seeds train at once in one compiled program (``gan_jax.sweep.train_together``:
+on a GPU ten seeds cost about what one does; on a CPU nothing is gained), each
+checkpoint scored as it is written; the seeds must be at the same step.
+SIGTERM stops either way with a checkpoint, and the same command continues.
+Written in DIR:
   sweep.jsonl   one line per seed and checkpoint: seed, step and the metrics
   sweep.json    per step: mean and standard error over the seeds that reached it
 and the last step's row printed as a table. Only toy_ring and toy_grid runs

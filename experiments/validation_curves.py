@@ -6,7 +6,7 @@
 For each run: NAME.jsonl, one line per evaluation of the training loop's
 Parzen monitor (step, epoch, validation_ll, validation_sigma and the *_ema
 values where the run kept a weight average, run_time in seconds); and one
-figure of them all, validation_curves.png. Bad flags stop it before any work
+figure of them all, validation_curves.png (``--figure`` names another). Bad flags stop it before any work
 with one line and exit status 2.
 """
 
@@ -20,6 +20,7 @@ from experiments import cli
 from gan_jax import figures
 
 _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/results', 'Where NAME.jsonl and validation_curves.png go.')
+_FIGURE = flags.DEFINE_string('figure', 'validation_curves.png', 'The figure\'s file name in --out_dir (.png).')
 _CURVES = flags.DEFINE_multi_string('curve', [], 'NAME=RUN_DIR: a training run with the Parzen monitor on.')
 KEPT = ('step', 'epoch', 'validation_ll', 'validation_sigma', 'validation_ll_ema', 'validation_sigma_ema',
         'run_time')
@@ -39,6 +40,12 @@ def parse_curves(specs: list[str]) -> dict[str, pathlib.Path]:
   return curves
 
 
+def check_figure_name(name: str) -> None:
+  """Exits with one line and status 2 unless ``name`` is a .png file name without a directory."""
+  if not re.fullmatch(r'[\w.-]+\.png', name):
+    cli.fail(f'--figure={name!r} must be a file name ending in .png, without a directory')
+
+
 def evaluations(run: pathlib.Path) -> list[dict]:
   """The metrics.jsonl records of ``run`` that hold a monitor estimate, cut to ``KEPT``."""
   records = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines() if line.strip()]
@@ -48,13 +55,14 @@ def evaluations(run: pathlib.Path) -> list[dict]:
 def main(argv):
   cli.start(argv)
   curves = parse_curves(_CURVES.value)
+  check_figure_name(_FIGURE.value)
   out = cli.check_output_dir('out_dir', _OUT_DIR.value)
   out.mkdir(parents=True, exist_ok=True)
   kept = {name: evaluations(run) for name, run in curves.items()}
   for name, records in kept.items():
     (out / f'{name}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in records))
-  figures.plot_validation_curves(kept).savefig(out / 'validation_curves.png', dpi=100)
-  print(f'wrote {", ".join(f"{name}.jsonl" for name in kept)} and validation_curves.png in {out}')
+  figures.plot_validation_curves(kept).savefig(out / _FIGURE.value, dpi=100)
+  print(f'wrote {", ".join(f"{name}.jsonl" for name in kept)} and {_FIGURE.value} in {out}')
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ Where to find the paper:
   §5 models, noise prior ............... gan_jax.models, gan_jax.priors
   Algorithm 1, momentum SGD ............ gan_jax.train, gan_jax.optim
   data parallelism (pmap, shard_map) ... gan_jax.parallel
+  seeds of a run trained together ...... gan_jax.sweep (gan_jax.parallel)
   Table 1, mode and classifier metrics . gan_jax.evaluation (gan_jax.classifier, gan_jax.runs)
   Figures 1 and 3 ...................... gan_jax.figures
   data, checkpoints, the training loop . gan_jax.data, gan_jax.checkpoint, gan_jax.experiment
@@ -15,7 +16,7 @@ Where to find the paper:
 """
 
 from gan_jax import (checkpoint, construction, data, distributed, evaluation, experiment, idx, image_folder, losses,
-                     models, optim, parallel, preemption, priors, runs, sources, theory, train, validation)
+                     models, optim, parallel, preemption, priors, runs, sources, sweep, theory, train, validation)
 from gan_jax.losses import (discriminator_loss, minimax_generator_loss,
                             non_saturating_generator_loss, value_function)
 from gan_jax.models import (ConvMaxoutDiscriminator, DeconvGenerator, MaxoutDiscriminator, MLPDiscriminator,

@@ -104,7 +104,7 @@ def plot_validation_curves(curves: dict[str, list[dict]]):
   """
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   fig, ax = plt.subplots(figsize=(10, 4.5))
-  colours = plt.get_cmap('tab20').colors  # 20 colours: more runs than the default cycle's 10
+  colours = plt.get_cmap('tab10' if len(curves) <= 10 else 'tab20').colors  # tab20's pairs are near-alike
   for index, (label, records) in enumerate(curves.items()):
     for suffix, style, name in (('', '-', ''), ('_ema', '--', ', weight average')):
       evaluated = [r for r in records if f'validation_ll{suffix}' in r]

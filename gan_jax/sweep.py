@@ -110,17 +110,42 @@ def _stack(trees):
   return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
 
 
-def _seed_data(runs_: list[_Seed], devices) -> tuple[jax.Array, jax.Array]:
+def _seed_data(seed_runs: list[_Seed], devices) -> tuple[jax.Array, jax.Array]:
   """(data keys, training shards) laid out for ``make_pmap_seeds_train_loop``: [n_dev, S] and [n_dev, S, n div D, dim]."""
   n = len(devices)
-  shard_size = runs_[0].dataset.train.shape[0] // n
-  shards = np.stack([r.dataset.train[:shard_size * n].reshape(n, shard_size, -1) for r in runs_], axis=1)
-  keys = jnp.stack([jnp.stack([r.data_key] * n) for r in runs_], axis=1)
+  shard_size = seed_runs[0].dataset.train.shape[0] // n
+  shards = np.stack([r.dataset.train[:shard_size * n].reshape(n, shard_size, -1) for r in seed_runs], axis=1)
+  keys = jnp.stack([jnp.stack([r.data_key] * n) for r in seed_runs], axis=1)
   return parallel.put_shards(keys, devices), parallel.put_shards(shards, devices)
 
 
-def _check_same_step(runs_: list[_Seed]) -> int:
-  steps = {r.seed: int(r.state.step) for r in runs_}
+def _unstack(tree, num_seeds: int) -> list:
+  """A tree whose leaves are [S, ...] → S trees, one per seed."""
+  return [jax.tree.map(lambda leaf, i=i: leaf[i], tree) for i in range(num_seeds)]
+
+
+def _raise_if_diverged(seed_runs: list[_Seed], finite: dict, metric_names: list[str], first_step: int,
+                       num_steps: int) -> None:
+  """Raises ``experiment.TrainingDiverged`` naming the first seed whose chunk went non-finite.
+
+  ``finite``: the seed loop's checks, [S, num_steps] per metric and [S] per player.
+  """
+  for i, seed_run in enumerate(seed_runs):
+    problem = experiment.divergence({name: finite[name][i] for name in metric_names},
+                                    {name: bool(finite[name][i]) for name in ('d_params', 'g_params')}, first_step)
+    if problem:
+      raise experiment.TrainingDiverged(f'seed {seed_run.seed} diverged {problem}; nothing of steps '
+                                        f'{first_step + 1}..{first_step + num_steps} was checkpointed')
+
+
+def _save_and_score(gan: train.GAN, seed_run: _Seed, state: train.GANState) -> dict:
+  """Checkpoints one seed's state in its workdir and returns its record."""
+  checkpoint.save(seed_run.manager, state, seed_run.train_key, seed_run.data_key)
+  return mode_record(gan, state, seed_run.sample_key, seed_run.dataset.name, seed_run.seed)
+
+
+def _check_same_step(seed_runs: list[_Seed]) -> int:
+  steps = {r.seed: int(r.state.step) for r in seed_runs}
   if len(set(steps.values())) != 1:
     raise validation.ConfigError(f'the seeds are at different steps {steps}; seeds train together only from one '
                                  f'step: run experiments.sweep without --together to continue them one by one')
@@ -146,20 +171,18 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
   if jax.process_count() != 1:
     raise validation.ConfigError('train_together runs in one process; run experiments.sweep without --together')
   configs = [seed_config(config, seed) for seed in seeds]
-  for each in configs:
-    validation.validate(each, jax.device_count())
   built = [_set_up_seed(each, seed_workdir(sweep_dir, each.seed), print_fn) for each in configs]
-  gan, runs_ = built[0][0], [seed_run for _, seed_run in built]
-  step = _check_same_step(runs_)
+  gan, seed_runs = built[0][0], [seed_run for _, seed_run in built]
+  step = _check_same_step(seed_runs)
   config = configs[0]
   devices = jax.local_devices()
   loop = parallel.make_pmap_seeds_train_loop(
       gan, data.make_keyed_minibatch_sampler(config.d_steps, config.batch_size // len(devices)), devices)
-  states = parallel.replicate(_stack([r.state for r in runs_]), devices)
-  device_data = _seed_data(runs_, devices)
-  train_keys = _stack([r.train_key for r in runs_])
-  logs = [monitoring.RunLog(r.workdir, start_step=step) for r in runs_]
-  minibatches_per_epoch = data.minibatches_per_epoch(runs_[0].dataset, data.Shards(0, len(devices), len(devices)),
+  states = parallel.replicate(_stack([r.state for r in seed_runs]), devices)
+  device_data = _seed_data(seed_runs, devices)
+  train_keys = _stack([r.train_key for r in seed_runs])
+  logs = [monitoring.RunLog(r.workdir, start_step=step) for r in seed_runs]
+  minibatches_per_epoch = data.minibatches_per_epoch(seed_runs[0].dataset, data.Shards(0, len(devices), len(devices)),
                                                      config.batch_size)
   generate = jax.jit(gan.generator)
   records, run_start = [], time.perf_counter()
@@ -170,13 +193,7 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
         num_steps = min(config.steps_per_call - step % config.steps_per_call, config.num_steps - step)
         chunk_start = time.perf_counter()
         states, metrics, finite = loop(states, device_data, train_keys, step, num_steps)
-        finite = jax.device_get(finite)
-        for i, seed_run in enumerate(runs_):
-          problem = experiment.divergence({name: finite[name][i] for name in metrics},
-                                          {name: bool(finite[name][i]) for name in ('d_params', 'g_params')}, step)
-          if problem:
-            raise experiment.TrainingDiverged(f'seed {seed_run.seed} diverged {problem}; nothing of steps '
-                                              f'{step + 1}..{step + num_steps} was checkpointed')
+        _raise_if_diverged(seed_runs, jax.device_get(finite), list(metrics), step, num_steps)
         step += num_steps
         metrics = jax.device_get(metrics)
         now = time.perf_counter()
@@ -188,29 +205,28 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
         if now - last_console_time >= config.log_every_seconds or step == config.num_steps:
           means = {name: float(np.mean(values)) for name, values in metrics.items()}
           print_fn(monitoring.console_line(step, config.num_steps, epoch, means, it_per_s)
-                   + f'  (mean of {len(runs_)} seeds, {len(runs_) * it_per_s:.0f} seed-it/s)')
+                   + f'  (mean of {len(seed_runs)} seeds, {len(seed_runs) * it_per_s:.0f} seed-it/s)')
           last_console_time = now
         stopping = stop.requested
         saving = stopping or step % config.checkpoint_every_steps == 0 or step == config.num_steps
         picturing = step % config.sample_every_steps == 0 or step == config.num_steps
         if saving or picturing:
-          seed_states = [jax.tree.map(lambda x, i=i: x[i], parallel.unreplicate(states)) for i in range(len(runs_))]
+          seed_states = _unstack(parallel.unreplicate(states), len(seed_runs))
         if picturing:
-          for seed_run, seed_state, log in zip(runs_, seed_states, logs):
+          for seed_run, seed_state, log in zip(seed_runs, seed_states, logs):
             noise = gan.prior.sample(seed_run.sample_key, config.num_shown_samples)
             samples = generate(runs.generator_params(gan, seed_state), noise)
             log.picture(step, experiment.samples_picture(np.asarray(samples), seed_run.dataset))
         if saving:
-          for seed_run, seed_state in zip(runs_, seed_states):
-            checkpoint.save(seed_run.manager, seed_state, seed_run.train_key, seed_run.data_key)
-            records.append(mode_record(gan, seed_state, seed_run.sample_key, config.dataset, seed_run.seed))
+          new = [_save_and_score(gan, seed_run, seed_state) for seed_run, seed_state in zip(seed_runs, seed_states)]
+          records += new
           print_fn(f'step {step}: ' + ', '.join(f"seed {r['seed']} {r['modes_covered']:g} modes "
-                                                  f"{100 * r['high_quality_frac']:.1f} %" for r in records[-len(runs_):]))
+                                                  f"{100 * r['high_quality_frac']:.1f} %" for r in new))
         if stopping:
           print_fn(f'SIGTERM: stopped at step {step} with a checkpoint of every seed; run the same command to resume')
           return records, True
   finally:
-    for seed_run in runs_:
+    for seed_run in seed_runs:
       seed_run.manager.wait_until_finished()
     for log in logs:
       log.close()

@@ -281,3 +281,9 @@ def test_validation_curves_keep_only_the_monitor_records_and_reject_bad_curves(t
       validation_curves.parse_curves([spec])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.startswith(f'error: {message}')
+  validation_curves.check_figure_name('h200_priors.png')
+  for name in ('figure.pdf', 'sub/figure.png'):
+    with pytest.raises(SystemExit) as exit_:
+      validation_curves.check_figure_name(name)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: --figure='{name}' must be a file name ending in .png")

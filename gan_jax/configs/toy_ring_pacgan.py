@@ -3,6 +3,8 @@
 Command:
   python -m experiments.train --config gan_jax/configs/toy_ring_pacgan.py --workdir runs/toy_ring_pacgan
   python -m experiments.evaluate --workdir runs/toy_ring_pacgan
+  python -m experiments.sweep --config gan_jax/configs/toy_ring_pacgan.py --workdir runs/toy_ring_pacgan_sweep \
+      --seeds 10 --together     # the 10-seed table (--together: on a GPU)
 
 The setting (PacGAN's synthetic_data_experiments, packing m = 1):
 * data: 100,000 points drawn once from 8 Gaussians at (cos 2πi/8, sin 2πi/8),
@@ -21,6 +23,11 @@ The setting (PacGAN's synthetic_data_experiments, packing m = 1):
 Not rebuilt: PacGAN's monitoring pass, which also moved G's running averages
 on 50 batches before the first epoch and after every epoch.
 PacGAN's published vanilla row (mean of 10 seeds): 6.3 of 8 modes, 98.2 % high-quality samples.
+Measured (10 seeds together, one NVIDIA H200, 2026-11-28; experiments.sweep
+--together): 6.0 ± 0.5 modes, 81.2 ± 8.4 % high quality, reverse KL 0.63 ± 0.14
+at 169,000 iterations (stopped there; 500 it/s beside three other jobs).
+A 10-seed run alone on the H200 goes at ~2,000 it/s: about 3.5 minutes for
+400,000 iterations. On a 2-core CPU one seed takes ~90 minutes.
 """
 
 from gan_jax.configs import base
