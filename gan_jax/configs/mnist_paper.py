@@ -47,8 +47,10 @@ With ``g_ema_decay=0.99999, g_ema_warmup=4`` (seed 1, one NVIDIA H200,
 ~970 it/s, 715 epochs): test 234.5 ± 2.2 averaged (validation 231.4 at
 epoch 475), 208.8 ± 2.3 as trained (epoch 695); with the Gaussian prior
 234.1 ± 2.2 (epoch 370) and 205.4 ± 2.3 (epoch 665). The average first
-passes 225 on validation at epoch 225-230: about 60 minutes on this CPU's
-two cores at its rate (estimated, not run). See the README's Table 1 section.
+passes 225 on validation at epoch 225-230. On a 2-core AMD EPYC (seed 0,
+uniform, 38 it/s): first checkpoint ≥ 225 on test after 40.8 minutes
+(epoch 180, 225.1 ± 2.2); chosen on validation, epoch 240: 228.4 ± 2.2.
+See the README's Table 1 section.
 """
 
 from gan_jax.configs import base
