@@ -128,7 +128,7 @@ def _ignore(line: str) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Setup:
+class Setup:
   """What the loop starts from: the game, the (restored) state and keys, the data, the checkpoints."""
   gan: train.GAN
   state: train.GANState
@@ -142,7 +142,7 @@ class _Setup:
   best_managers: dict[str, ocp.CheckpointManager]  # 'g_params' / 'g_params_ema' → its best checkpoint
 
 
-def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: Callable[[str], None]) -> _Setup:
+def set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: Callable[[str], None]) -> Setup:
   """Validates, loads this process's data, builds the game and restores the latest checkpoint."""
   num_devices = jax.device_count()
   validation.validate(config, num_devices)
@@ -179,7 +179,7 @@ def _set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: 
                                        jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), config.eval_num_samples)
     best_managers = {name: checkpoint.make_best_manager(workdir / checkpoint.BEST_DIRECTORIES[name])
                      for name in _generator_params(gan, state)}
-  return _Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager, monitor, best_managers)
+  return Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager, monitor, best_managers)
 
 
 def _device_bytes_besides_data(config: ml_collections.ConfigDict, state: train.GANState, dim: int) -> int:
@@ -201,7 +201,7 @@ def _generator_params(gan: train.GAN, state: train.GANState) -> dict[str, train.
           for name, params in kept.items() if params is not None}
 
 
-def _evaluate(setup: _Setup, state: train.GANState) -> dict[str, float]:
+def _evaluate(setup: Setup, state: train.GANState) -> dict[str, float]:
   """The monitor's estimate for each generator of ``state``; a new best is checkpointed.
 
   Returns ``validation_ll``, ``validation_sigma`` and ``best_validation_ll``
@@ -244,7 +244,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   primary = distributed.is_primary()
   print_fn = print_fn if primary else _ignore
   workdir = pathlib.Path(workdir)
-  setup = _set_up(config, workdir, print_fn)
+  setup = set_up(config, workdir, print_fn)
   gan, dataset, manager = setup.gan, setup.dataset, setup.manager
   minibatches_per_epoch = data.minibatches_per_epoch(dataset, setup.shards, config.batch_size)
   shard_batch_size = config.batch_size // jax.device_count()

@@ -28,6 +28,8 @@ def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
   return base.from_saved(json.loads(path.read_text()))
 
 
+TOY_EVAL_SAMPLES = 2_500  # generator samples behind a toy run's metrics (PacGAN's protocol)
+
 PARAMS = {'raw': 'g_params', 'ema': 'g_params_ema'}  # --params → the generator of the state to use
 
 
@@ -132,7 +134,7 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   (features of the samples against those of as many test images).
   """
   config, dataset, gan, state, sample_key = restore_run(workdir, which, params)
-  num_samples = num_samples or (config.eval_num_samples if dataset.is_image else 2_500)
+  num_samples = num_samples or (config.eval_num_samples if dataset.is_image else TOY_EVAL_SAMPLES)
   if real_centres:
     samples = np.asarray(data.to_float(jnp.asarray(dataset.train[:num_samples])))
   else:

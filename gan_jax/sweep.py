@@ -30,8 +30,8 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from gan_jax import (checkpoint, construction, data, evaluation, experiment, monitoring, parallel, preemption, runs,
-                     train, validation)
+from gan_jax import (checkpoint, data, evaluation, experiment, monitoring, parallel, preemption, runs, train,
+                     validation)
 
 
 def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
@@ -47,9 +47,9 @@ def seed_workdir(sweep_dir: pathlib.Path, seed: int) -> pathlib.Path:
 
 
 def mode_record(gan: train.GAN, state: train.GANState, sample_key: jax.Array, dataset: str, seed: int) -> dict:
-  """The record of one seed's state: ``runs.evaluate_run``'s mode metrics (2,500 samples of its evaluation noise)."""
+  """The record of one seed's state: ``runs.evaluate_run``'s mode metrics (the same samples of its evaluation noise)."""
   samples = train.sample(gan, runs.generator_params(gan, state), jax.random.fold_in(sample_key, evaluation.MONITOR_KEY),
-                         2_500)
+                         runs.TOY_EVAL_SAMPLES)
   metrics = evaluation.mode_metrics(np.asarray(samples), *data.mixture_modes(dataset))
   return {'seed': seed, 'step': int(state.step), **{name: metrics[name] for name in evaluation.MODE_METRICS}}
 
@@ -88,21 +88,10 @@ class _Seed:
 
 def _set_up_seed(config: ml_collections.ConfigDict, workdir: pathlib.Path,
                  print_fn: Callable[[str], None]) -> tuple[train.GAN, _Seed]:
-  """Validates, draws the seed's training set, builds its game and restores its latest checkpoint."""
-  validation.validate(config, jax.device_count())
-  train_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  dataset = data.load(config.dataset, data_key, data.source_options(config))
-  validation.check_against_data(config, dataset, data.Shards(0, jax.device_count(), jax.device_count()))
-  experiment.check_resume_compatible(config, workdir)
-  gan, state = construction.build(config, dataset)
-  workdir.mkdir(parents=True, exist_ok=True)
-  manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
-  restored = checkpoint.restore_latest(manager, state, train_key, data_key, warn=print_fn)
-  if restored is not None:
-    state, train_key, data_key = restored
-  experiment.save_config(config, workdir)
-  experiment.note_device_count(workdir, jax.device_count(), print_fn)
-  return gan, _Seed(config.seed, workdir, state, train_key, data_key, sample_key, dataset, manager)
+  """``experiment.set_up`` for one seed: validated, its training set drawn, its game built, its checkpoint restored."""
+  setup = experiment.set_up(config, workdir, print_fn)
+  return setup.gan, _Seed(config.seed, workdir, setup.state, setup.train_key, setup.data_key, setup.sample_key,
+                          setup.dataset, setup.manager)
 
 
 def _stack(trees):
