@@ -24,8 +24,8 @@ from gan_jax.models import (ConvMaxoutDiscriminator, DeconvGenerator, MaxoutDisc
 from gan_jax.parallel import (make_pmap_train_loop, make_pmap_train_steps, make_shard_map_train_steps, replicate,
                               unreplicate)
 from gan_jax.priors import NoisePrior
-from gan_jax.train import (GAN, GANState, all_finite, d_step, finite_checks, g_step, init_state, sample,
-                           simultaneous_update, train_step, train_steps)
+from gan_jax.train import (GAN, GANState, all_finite, d_step, finite_checks, g_step, init_state, pack_examples,
+                           sample, simultaneous_update, train_step, train_steps)
 
 __version__ = '0.1.0'
 
@@ -37,6 +37,6 @@ __all__ = [
     'as_pure_function', 'sigmoid_bias_from_marginals',
     'make_pmap_train_loop', 'make_pmap_train_steps', 'make_shard_map_train_steps', 'replicate', 'unreplicate',
     'NoisePrior',
-    'GAN', 'GANState', 'all_finite', 'd_step', 'finite_checks', 'g_step', 'init_state', 'sample', 'simultaneous_update',
-    'train_step', 'train_steps',
+    'GAN', 'GANState', 'all_finite', 'd_step', 'finite_checks', 'g_step', 'init_state', 'pack_examples', 'sample',
+    'simultaneous_update', 'train_step', 'train_steps',
 ]

@@ -11,6 +11,7 @@ figures and benchmarks all build through ``build``.
 """
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 import ml_collections
@@ -68,20 +69,27 @@ def _deconv_generator(config, dataset: data.Dataset, rngs: nnx.Rngs,
                                 init_range=_init_range(config, config.g_init_range), rngs=rngs)
 
 
+def d_input_shape(config, dataset: data.Dataset) -> tuple[int, ...]:
+  """The shape of one example as D sees it: the data's, with the last axis ``config.pack`` times longer."""
+  *leading, last = dataset.example_shape
+  return (*leading, last * config.pack)
+
+
 def _mlp_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
-  return models.MLPDiscriminator(dataset.dim, tuple(config.d_hidden_dims),
+  return models.MLPDiscriminator(math.prod(d_input_shape(config, dataset)), tuple(config.d_hidden_dims),
                                  init_range=_init_range(config, config.d_init_range), rngs=rngs)
 
 
 def _maxout_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.MaxoutDiscriminator(
-      dataset.dim, tuple(config.d_hidden_dims), config.maxout_pieces, input_keep=config.d_input_keep,
-      hidden_keep=config.d_hidden_keep, init_range=_init_range(config, config.d_init_range), rngs=rngs)
+      math.prod(d_input_shape(config, dataset)), tuple(config.d_hidden_dims), config.maxout_pieces,
+      input_keep=config.d_input_keep, hidden_keep=config.d_hidden_keep,
+      init_range=_init_range(config, config.d_init_range), rngs=rngs)
 
 
 def _conv_maxout_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.ConvMaxoutDiscriminator(
-      dataset.example_shape, tuple(config.d_conv_channels), tuple(config.d_conv_kernels),
+      d_input_shape(config, dataset), tuple(config.d_conv_channels), tuple(config.d_conv_kernels),
       tuple(config.d_conv_pads), tuple(zip(config.d_pool_shapes, config.d_pool_strides)),
       config.d_conv_pieces, tuple(config.d_hidden_dims), config.maxout_pieces,
       input_keep=config.d_input_keep, hidden_keep=config.d_hidden_keep,
@@ -185,5 +193,6 @@ def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data
       g_optimizer=optimizer(config, 1.0, 1, minibatches_per_epoch),
       d_optimizer=optimizer(config, config.d_learning_rate_scale, config.d_steps, minibatches_per_epoch),
       g_loss=config.g_loss, d_steps=config.d_steps, update_rule=config.update_rule,
-      g_ema_decay=config.g_ema_decay, g_ema_warmup=config.g_ema_warmup, generator_train=g_train)
+      g_ema_decay=config.g_ema_decay, g_ema_warmup=config.g_ema_warmup, pack=config.pack,
+      example_shape=tuple(dataset.example_shape), generator_train=g_train)
   return gan, train.init_state(gan, g_params, d_params, g_state)

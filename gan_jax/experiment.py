@@ -267,8 +267,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
         replicated_state, metrics, finite = train_loop(replicated_state, local_shards, setup.train_key, step,
                                                        num_steps)
         finite = jax.device_get(finite)
-        problem = divergence({name: finite[name] for name in metrics},
-                              {name: bool(finite[name]) for name in ('d_params', 'g_params')}, step)
+        state_checks = {name: bool(finite[name]) for name in train.STATE_CHECKS if name in finite}
+        problem = divergence({name: finite[name] for name in metrics}, state_checks, step)
         if problem:
           last = manager.latest_step()
           kept = 'no checkpoint was written' if last is None else f'the last checkpoint is step {last}'

@@ -120,8 +120,8 @@ def _raise_if_diverged(seed_runs: list[_Seed], finite: dict, metric_names: list[
   ``finite``: the seed loop's checks, [S, num_steps] per metric and [S] per player.
   """
   for i, seed_run in enumerate(seed_runs):
-    problem = experiment.divergence({name: finite[name][i] for name in metric_names},
-                                    {name: bool(finite[name][i]) for name in ('d_params', 'g_params')}, first_step)
+    state_checks = {name: bool(finite[name][i]) for name in train.STATE_CHECKS if name in finite}
+    problem = experiment.divergence({name: finite[name][i] for name in metric_names}, state_checks, first_step)
     if problem:
       raise experiment.TrainingDiverged(f'seed {seed_run.seed} diverged {problem}; nothing of steps '
                                         f'{first_step + 1}..{first_step + num_steps} was checkpointed')

@@ -88,7 +88,8 @@ class GAN:
     discriminator: pure ``(d_params, x [m, *data_shape], dropout_key | None)
       -> logits [m]``; a key switches dropout on. The steps apply it to one
       example at a time (vmapped, each with its own dropout key), so it must
-      not mix the examples of a batch (no batch statistics).
+      not mix the examples of a batch (no batch statistics). With ``pack`` > 1
+      its examples are packed ones (``pack_examples``).
     prior: the noise prior p_z.
     g_optimizer, d_optimizer: optax transformations for each player.
     g_loss: 'non_saturating' (the paper's practical choice) or 'minimax'.
@@ -108,6 +109,14 @@ class GAN:
       of all iterates, c = 10 TensorFlow's ExponentialMovingAverage with
       ``num_updates``. The initial weights fade at once, and the window grows
       with training.
+    pack: PacGAN's packing degree (Lin et al., 2018): D judges groups of
+      ``pack`` examples, all real or all generated, joined along the last
+      axis (``pack_examples``), so a minibatch of m examples is m/pack
+      packed examples to D (m must be divisible by ``pack``). 1: the paper's D.
+      The losses are the paper's, averaged over the packed examples.
+    example_shape: the layout of one example for packing, e.g. [H, W, C]
+      for images fed as flat vectors (packing joins their channels); None:
+      the examples' own shape. Unused without packing.
     axis_name: the named device axis to average over, or None on one device.
     generator_train: for a generator with state (batch norm), its training
       mode ``(g_params, g_state, z, axis_name) -> (x, new g_state)``
@@ -125,16 +134,19 @@ class GAN:
   update_rule: str = 'alternating'
   g_ema_decay: float = 0.0
   g_ema_warmup: float = 0.0
+  pack: int = 1
+  example_shape: tuple[int, ...] | None = None
   axis_name: str | None = None
   generator_train: Callable[..., tuple[jax.Array, Params]] | None = None
 
   def __post_init__(self):
     losses.generator_loss_fn(self.g_loss)  # raises on an unknown name
-    check_game(self.d_steps, self.update_rule, self.g_ema_decay, self.g_ema_warmup)
+    check_game(self.d_steps, self.update_rule, self.g_ema_decay, self.g_ema_warmup, self.pack)
 
 
-def check_game(d_steps: int, update_rule: str, g_ema_decay: float, g_ema_warmup: float = 0.0) -> None:
-  """Raises ValueError, naming the field, unless k, the update rule and the average's β and c fit together."""
+def check_game(d_steps: int, update_rule: str, g_ema_decay: float, g_ema_warmup: float = 0.0,
+               pack: int = 1) -> None:
+  """Raises ValueError, naming the field, unless k, the update rule, the average's β and c and the packing fit."""
   if not (isinstance(d_steps, int) and d_steps >= 1):
     raise ValueError(f'd_steps={d_steps!r} must be a positive integer (k of Algorithm 1)')
   if update_rule not in UPDATE_RULES:
@@ -148,6 +160,8 @@ def check_game(d_steps: int, update_rule: str, g_ema_decay: float, g_ema_warmup:
                      '(iteration t uses min(β, (1+t)/(c+t)); 10 is TensorFlow\'s rule)')
   if g_ema_warmup and not g_ema_decay:
     raise ValueError(f'g_ema_warmup={g_ema_warmup!r} needs an average: set g_ema_decay > 0 (the cap β)')
+  if not (isinstance(pack, int) and pack >= 1):
+    raise ValueError(f'pack={pack!r} must be a positive integer (1: no packing; PacGAN2 is 2)')
 
 
 def init_state(gan: GAN, g_params: Params, d_params: Params, g_state: Params | None = None) -> GANState:
@@ -190,18 +204,49 @@ def _example_keys(gan: GAN, key: jax.Array, num_local: int) -> jax.Array:
   return jax.vmap(functools.partial(jax.random.fold_in, key))(first + jnp.arange(num_local))
 
 
-def _discriminate(gan: GAN, d_params: Params, x: jax.Array, dropout_keys: jax.Array) -> jax.Array:
-  """D's logits [n] on x [n, ...] in training mode, example i's dropout mask from dropout_keys[i]."""
-  return jax.vmap(lambda xi, ki: gan.discriminator(d_params, xi[None], ki)[0])(x, dropout_keys)
+def pack_examples(x: jax.Array, pack: int, example_shape: tuple[int, ...] | None = None) -> jax.Array:
+  """PacGAN's packing: x [n, *s] → [n/pack, *s[:-1], pack·s[-1]].
+
+  Examples pack·i … pack·i + pack − 1 become packed example i, joined in
+  that order along the last axis of ``example_shape``, the layout of one
+  example (default: x.shape[1:]). For vectors that is their features; for
+  images [H, W, C], fed flat or not, their channels, so a packed image is
+  [H, W, pack·C] in the same layout. n must be divisible by ``pack``;
+  ``pack`` = 1 returns x.
+  """
+  if pack == 1:
+    return x
+  n, *given_shape = x.shape
+  if n % pack:
+    raise ValueError(f'{n} examples cannot be packed in groups of pack={pack}; '
+                     f'the minibatch (per device) must be divisible by pack')
+  layout = tuple(example_shape) if example_shape else tuple(given_shape)
+  grouped = jnp.moveaxis(x.reshape(n // pack, pack, *layout), 1, -2)  # [n/pack, *layout[:-1], pack, layout[-1]]
+  return grouped.reshape(n // pack, *given_shape[:-1], pack * given_shape[-1])
+
+
+def _discriminate_each(gan: GAN, d_params: Params, packed: jax.Array, dropout_keys: jax.Array) -> jax.Array:
+  """D's logits [n] on n (packed) examples in training mode, example i's dropout mask from dropout_keys[i]."""
+  return jax.vmap(lambda xi, ki: gan.discriminator(d_params, xi[None], ki)[0])(packed, dropout_keys)
+
+
+def _discriminate(gan: GAN, d_params: Params, x: jax.Array, dropout_key: jax.Array) -> jax.Array:
+  """D's logits [n/pack] on x [n, ...] packed by ``gan.pack``, in training mode.
+
+  Packed example i's dropout mask comes from fold_in(dropout_key, its global index).
+  """
+  packed = pack_examples(x, gan.pack, gan.example_shape)
+  return _discriminate_each(gan, d_params, packed, _example_keys(gan, dropout_key, packed.shape[0]))
 
 
 def _discriminate_real_and_fake(gan: GAN, d_params: Params, x_real: jax.Array, x_fake: jax.Array,
                                 real_dropout_key: jax.Array, fake_dropout_key: jax.Array):
-  """D's logits on both halves, ([m], [m]), in one pass over the 2m examples (larger matmuls)."""
-  m = x_real.shape[0]
-  keys = jnp.concatenate([_example_keys(gan, real_dropout_key, m), _example_keys(gan, fake_dropout_key, m)])
-  logits = _discriminate(gan, d_params, jnp.concatenate([x_real, x_fake]), keys)
-  return logits[:m], logits[m:]
+  """D's logits on both halves, ([m/pack], [m/pack]), in one vmapped pass (larger matmuls)."""
+  real, fake = (pack_examples(x, gan.pack, gan.example_shape) for x in (x_real, x_fake))
+  n = real.shape[0]
+  keys = jnp.concatenate([_example_keys(gan, real_dropout_key, n), _example_keys(gan, fake_dropout_key, n)])
+  logits = _discriminate_each(gan, d_params, jnp.concatenate([real, fake]), keys)
+  return logits[:n], logits[n:]
 
 
 def _noise(gan: GAN, key: jax.Array, num_local: int) -> jax.Array:
@@ -267,11 +312,9 @@ def g_step(gan: GAN, state: GANState, key: jax.Array, num_samples: int) -> tuple
   z = _noise(gan, z_key, num_samples)
   g_loss_fn = losses.generator_loss_fn(gan.g_loss)
 
-  dropout_keys = _example_keys(gan, dropout_key, num_samples)
-
   def loss_fn(g_params):
     x_fake, g_state = _generate(gan, g_params, state.g_state, z)
-    fake_logits = _discriminate(gan, state.d_params, x_fake, dropout_keys)
+    fake_logits = _discriminate(gan, state.d_params, x_fake, dropout_key)
     return g_loss_fn(fake_logits), (fake_logits, g_state)
 
   (g_loss, (fake_logits, g_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.g_params)
@@ -393,12 +436,17 @@ def all_finite(tree) -> jax.Array:
   return jnp.all(jnp.stack([jnp.isfinite(leaf).all() for leaf in jax.tree.leaves(tree)]))
 
 
+STATE_CHECKS = ('d_params', 'g_params', 'g_state')  # finite_checks' keys for the state, in report order
+
+
 def finite_checks(state: GANState, metrics: Metrics) -> dict[str, jax.Array]:
   """Where things are finite: each metric elementwise, and each player's parameters as a whole.
 
   Keys: the metrics' names (bools of the metric's shape, e.g. [N] for the
   stacked metrics of ``train_steps``), ``'g_params'`` and ``'d_params'``
-  (bool scalars). The metric checks are free; the parameter checks are a
+  (bool scalars), and ``'g_state'`` for a generator with state (its batch-norm
+  running averages are used only when sampling, so no loss would show a NaN
+  there). The metric checks are free; the parameter checks are a
   reduction over every parameter, a few percent of a step of the paper's
   MNIST model on CPU. A NaN or Inf in the parameters reaches the next
   iteration's losses, so the per-iteration metric checks date a divergence
@@ -406,4 +454,7 @@ def finite_checks(state: GANState, metrics: Metrics) -> dict[str, jax.Array]:
   (as ``parallel.make_pmap_train_loop`` returns them).
   """
   checks = {name: jnp.isfinite(value) for name, value in metrics.items()}
-  return {**checks, 'g_params': all_finite(state.g_params), 'd_params': all_finite(state.d_params)}
+  checks.update(g_params=all_finite(state.g_params), d_params=all_finite(state.d_params))
+  if state.g_state is not None:
+    checks['g_state'] = all_finite(state.g_state)
+  return checks

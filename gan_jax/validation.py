@@ -23,7 +23,7 @@ FIELDS = tuple(base.get_config().keys())
 RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
                        'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
                        'd_conv_channels', 'g_ema_decay', 'g_ema_warmup', 'image_size', 'image_feature', 'train_split',
-                       'validation_split', 'g_batch_norm', 'init_distribution')
+                       'validation_split', 'g_batch_norm', 'init_distribution', 'pack')
 __all__ = ['ConfigError', 'FIELDS', 'RUN_DEFINING_FIELDS', 'check_against_data', 'validate']
 
 
@@ -111,7 +111,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   for name in ('momentum', 'rmsprop_decay', 'g_ema_decay', 'adam_b1'):
     _require(_is_number(config[name]) and 0 <= config[name] < 1, f'config.{name}={config[name]!r} must be in [0, 1)')
   try:
-    train.check_game(config.d_steps, config.update_rule, config.g_ema_decay, config.g_ema_warmup)
+    train.check_game(config.d_steps, config.update_rule, config.g_ema_decay, config.g_ema_warmup, config.pack)
   except ValueError as error:
     raise ConfigError(f'config.{error}') from None
   for name in ('d_input_keep', 'd_hidden_keep'):
@@ -154,6 +154,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
     parallel.check_divisible(config.batch_size, num_devices)
   except ValueError as error:
     raise ConfigError(f'config.batch_size={config.batch_size}: {error}') from None
+  _require(config.batch_size // num_devices % config.pack == 0,
+           f'config.pack={config.pack} must divide each device\'s share of the minibatch, '
+           f'config.batch_size={config.batch_size} / {num_devices} device(s) = {config.batch_size // num_devices}')
 
 
 def check_against_data(config: ml_collections.ConfigDict, dataset: data.Dataset,

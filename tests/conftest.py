@@ -34,28 +34,30 @@ from flax import nnx  # noqa: E402
 import gan_jax  # noqa: E402
 
 
-def make_toy_gan(data_dim=2, latent_dim=4, hidden=16, seed=0, optimizer=None, **gan_kwargs):
-  """A small MLP GAN and its initial state; ``gan_kwargs`` go to ``gan_jax.GAN``."""
+def make_toy_gan(data_dim=2, latent_dim=4, hidden=16, seed=0, optimizer=None, pack=1, **gan_kwargs):
+  """A small MLP GAN and its initial state; D takes ``pack`` examples at once; ``gan_kwargs`` go to ``gan_jax.GAN``."""
   rngs = nnx.Rngs(seed)
   g_apply, g_params = gan_jax.as_pure_function(gan_jax.MLPGenerator(
       latent_dim, (hidden, hidden), data_dim, output_activation='identity', init_range=None, rngs=rngs))
-  d_apply, d_params = gan_jax.as_pure_function(gan_jax.MLPDiscriminator(data_dim, (hidden, hidden), rngs=rngs))
+  d_apply, d_params = gan_jax.as_pure_function(gan_jax.MLPDiscriminator(data_dim * pack, (hidden, hidden),
+                                                                        rngs=rngs))
   optimizer = optimizer or gan_jax.optim.sgd_momentum(0.05, 0.5)
   gan = gan_jax.GAN(g_apply, d_apply, gan_jax.NoisePrior('gaussian', latent_dim), optimizer, optimizer,
-                    **gan_kwargs)
+                    pack=pack, **gan_kwargs)
   return gan, gan_jax.init_state(gan, g_params, d_params)
 
 
-def make_batchnorm_toy_gan(hidden=16, seed=0, **gan_kwargs):
-  """PacGAN's kind of game, small: a batch-norm G (2 → hidden × 2 → 2) and a maxout D, Adam(1e-4, β₁ 0.8)."""
+def make_batchnorm_toy_gan(hidden=16, seed=0, pack=1, **gan_kwargs):
+  """PacGAN's kind of game, small: a batch-norm G (2 → hidden × 2 → 2) and a maxout D taking ``pack``
+  points at once, Adam(1e-4, β₁ 0.8)."""
   rngs = nnx.Rngs(seed)
   generator = gan_jax.models.as_pure_generator(gan_jax.models.BatchNormMLPGenerator(2, (hidden, hidden), 2,
                                                                                       rngs=rngs))
   d_apply, d_params = gan_jax.as_pure_function(gan_jax.MaxoutDiscriminator(
-      2, (hidden, hidden), 5, input_keep=1.0, hidden_keep=1.0, init_range=None, rngs=rngs))
+      2 * pack, (hidden, hidden), 5, input_keep=1.0, hidden_keep=1.0, init_range=None, rngs=rngs))
   optimizer = optax.adam(1e-4, b1=0.8)
   gan = gan_jax.GAN(generator.sample, d_apply, gan_jax.NoisePrior('gaussian', 2), optimizer, optimizer,
-                    generator_train=generator.train, **gan_kwargs)
+                    generator_train=generator.train, pack=pack, **gan_kwargs)
   return gan, gan_jax.init_state(gan, generator.params, d_params, generator.state)
 
 

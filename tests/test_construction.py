@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from gan_jax import construction, data, losses, priors, train, validation
-from gan_jax.configs import base, gauss1d
+from gan_jax.configs import base, cifar10_conv, gauss1d, toy_ring_pacgan
 
 
 def _dataset():
@@ -58,6 +58,23 @@ def test_every_registered_network_builds_and_runs_on_the_data_it_accepts():
     config[field] = gauss1d.get_config()[field]
 
 
+def test_a_packed_discriminator_takes_pack_examples_joined_along_their_last_axis():
+  config = toy_ring_pacgan.get_config()
+  config.update(pack=2, batch_size=200, g_hidden_dims=(8,), d_hidden_dims=(8,))
+  validation.validate(config)
+  gan, state = construction.build(config, data.load('toy_ring', jax.random.key(0)))
+  assert (gan.pack, gan.example_shape) == (2, (2,))
+  assert state.d_params['hidden'][0]['linear']['kernel'].shape == (4, 8 * config.maxout_pieces)  # two points
+  # Images are fed flat; a packed image has twice the channels: [32, 32, 6] for the conv D's first layer.
+  images = np.zeros((8, 3072), np.uint8)
+  config = cifar10_conv.get_config()
+  config.update(pack=2, d_conv_channels=(4, 4, 8), d_hidden_dims=(8,), g_hidden_dims=(16, 8000))
+  gan, state = construction.build(config, data.Dataset('synthetic', images, images, images, (32, 32, 3)))
+  assert state.d_params['convs'][0]['kernel'].shape[2] == 6
+  packed = train.pack_examples(jnp.zeros((2, 3072)), 2, gan.example_shape)
+  assert gan.discriminator(state.d_params, packed, None).shape == (1,)
+
+
 def test_game_rules_are_the_same_for_the_config_and_the_python_api():
   config = gauss1d.get_config()
   config.update(update_rule='simultaneous', d_steps=2)
@@ -84,8 +101,12 @@ def test_a_saved_run_with_the_warmup_as_on_or_off_reads_as_c_10_or_0(saved, c):
     (dict(g_batch_norm=True, g_output='deconv'), "config.g_batch_norm=True needs g_output='dense'"),
     (dict(g_batch_norm=True, g_output_bias_from_data=True), 'config.g_output_bias_from_data=True is not allowed'),
     (dict(init_distribution='gaussian'), 'config.init_distribution'),
-    (dict(adam_b1=1.0), r'config.adam_b1=1.0 must be in \[0, 1\)')])
-def test_the_batch_norm_and_initialisation_fields_are_checked_with_the_field_named(overrides, message):
+    (dict(adam_b1=1.0), r'config.adam_b1=1.0 must be in \[0, 1\)'),
+    (dict(pack=0), r'config.pack=0 must be a positive integer'),
+    (dict(pack=-2), r'config.pack=-2 must be a positive integer'),
+    (dict(pack=3, batch_size=64), r"config.pack=3 must divide each device's share of the minibatch, "
+                                  r'config.batch_size=64 / 1 device\(s\) = 64')])
+def test_the_batch_norm_initialisation_and_packing_fields_are_checked_with_the_field_named(overrides, message):
   config = gauss1d.get_config()
   config.update(**overrides)
   with pytest.raises(validation.ConfigError, match=message):

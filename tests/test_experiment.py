@@ -13,7 +13,7 @@ import pytest
 from conftest import trees_equal
 from experiments import cli
 from gan_jax import checkpoint, construction, data, experiment, validation
-from gan_jax.configs import base, cifar10_conv, cifar10_fc, gauss1d, mnist_paper, toy_grid, toy_ring
+from gan_jax.configs import base, cifar10_conv, cifar10_fc, gauss1d, mnist_fast, mnist_paper, toy_grid, toy_ring
 from idx_files import write_mnist_idx
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -81,6 +81,17 @@ def test_mnist_paper_preset_on_tfds_mock_data(tmp_path):
   with tfds.testing.mock_data(num_examples=48):
     summary = experiment.run(config, tmp_path, print_fn=lambda _: None)
   assert summary['step'] == 2
+
+
+def test_mnist_fast_is_mnist_paper_with_another_optimisation_and_the_mean_of_g():
+  """Table 1's fast recipe keeps the paper's model, data, losses and evaluation: only these fields differ."""
+  paper, fast = mnist_paper.get_config(), mnist_fast.get_config()
+  validation.validate(fast)
+  changed = {name for name in paper if paper[name] != fast[name]}
+  assert changed == {'lr_schedule', 'learning_rate', 'momentum', 'g_ema_decay', 'g_ema_warmup', 'num_steps',
+                     'checkpoint_every_steps'}
+  # The running mean of all iterates (c = 2) must not be capped by β within the run.
+  assert (fast.num_steps + 1) / (fast.num_steps + fast.g_ema_warmup) <= fast.g_ema_decay
 
 
 def test_stop_and_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path, idx_dir):

@@ -149,12 +149,14 @@ def test_a_batch_without_its_iteration_axis_is_a_clear_error(eight_devices):
 
 # ---------------------------------------------------------------- a generator with state (batch norm)
 
-def test_batch_norm_statistics_span_the_global_batch_under_pmap_and_shard_map(eight_devices):
+@pytest.mark.parametrize('pack', [1, 2])
+def test_batch_norm_statistics_span_the_global_batch_under_pmap_and_shard_map(eight_devices, pack):
   """8 devices × 4 examples give the single-device result on 32: the statistics are of the global batch
   (a device's own 4 examples would give other statistics, and updates that differ at 1e-2 or more).
-  PacGAN's simultaneous rule; the alternating rule's passes of G go through the same ``BatchNorm``."""
+  PacGAN's simultaneous rule; the alternating rule's passes of G go through the same ``BatchNorm``.
+  With packing (PacGAN2), each device packs its own 4 examples into 2, the pairs a single device forms."""
   with jax.enable_x64(True):
-    gan, state = make_batchnorm_toy_gan(update_rule='simultaneous')
+    gan, state = make_batchnorm_toy_gan(update_rule='simultaneous', pack=pack)
     state = gan_jax.init_state(gan, _float64(state.g_params), _float64(state.d_params), _float64(state.g_state))
     batches = jax.random.normal(jax.random.key(1), (3, 1, 32, 2), jnp.float64)
     single = _to_numpy(jax.jit(functools.partial(gan_jax.train_steps, gan))(state, batches, jax.random.key(0)))

@@ -229,6 +229,14 @@ def test_finite_checks_name_the_quantity_that_went_bad():
   checks = train.finite_checks(state, {'d_loss': jnp.array(jnp.nan), 'g_loss': jnp.array(0.3)})
   assert {name: bool(ok) for name, ok in checks.items()} == {
       'd_loss': False, 'g_loss': True, 'g_params': False, 'd_params': True}
+  # A generator's state (batch-norm running averages) is checked too: no loss depends on it.
+  with_state = state.replace(g_params={'w': jnp.ones(2)}, g_state={'mean': jnp.array([0.0, jnp.nan])})
+  checks = train.finite_checks(with_state, {'g_loss': jnp.array(0.3)})
+  assert {name: bool(ok) for name, ok in checks.items()} == {
+      'g_loss': True, 'g_params': True, 'd_params': True, 'g_state': False}
+  assert experiment.divergence({'g_loss': np.array([True, True])},
+                               {name: bool(checks[name]) for name in train.STATE_CHECKS if name in checks},
+                               10) == 'at step 12: g_state became NaN or Inf'
 
 
 def test_a_state_holding_nan_is_never_checkpointed(tmp_path):

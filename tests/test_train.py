@@ -292,6 +292,37 @@ def test_a_warmup_below_2_or_without_an_average_is_refused(decay, warmup, messag
     make_toy_gan(g_ema_decay=decay, g_ema_warmup=warmup)
 
 
+# ---------------------------------------------------------------- packing (PacGAN)
+
+def test_pack_examples_joins_groups_along_the_last_axis_of_an_example():
+  vectors = jnp.arange(8.0).reshape(4, 2)
+  np.testing.assert_array_equal(train.pack_examples(vectors, 2), [[0, 1, 2, 3], [4, 5, 6, 7]])
+  assert train.pack_examples(vectors, 1) is vectors
+  images = jnp.arange(24.0).reshape(4, 3, 2, 1)  # 4 images, H 3, W 2, C 1
+  packed = train.pack_examples(images, 2)
+  assert packed.shape == (2, 3, 2, 2)
+  for group, first in ((0, 0), (1, 2)):  # channel c of packed image i is image 2i + c
+    np.testing.assert_array_equal(packed[group, ..., 0], images[first, ..., 0])
+    np.testing.assert_array_equal(packed[group, ..., 1], images[first + 1, ..., 0])
+  # Images fed flat are packed by their layout: the flat form of the same packed images.
+  flat = train.pack_examples(images.reshape(4, 6), 2, example_shape=(3, 2, 1))
+  np.testing.assert_array_equal(flat, packed.reshape(2, 12))
+  with pytest.raises(ValueError, match='4 examples cannot be packed in groups of pack=3'):
+    train.pack_examples(vectors, 3)
+
+
+def test_a_packed_discriminator_judges_consecutive_pairs():
+  gan, state = make_toy_gan(pack=2)  # D takes 4 features: two points
+  x_real = _real_batches(jax.random.key(3), 32, 2)
+  _, metrics = gan_jax.d_step(gan, state, x_real, jax.random.key(0))
+  pairs = x_real.reshape(16, 4)
+  expected = jnp.mean(jax.nn.sigmoid(gan.discriminator(state.d_params, pairs, None)))
+  # The step applies D pair by pair, this check on all 16 at once: float32 rounding of the same sums (~1e-7).
+  assert float(metrics['d_real']) == pytest.approx(float(expected), rel=1e-5)
+  state, metrics = gan_jax.train_step(gan, state, x_real[None], jax.random.key(1))
+  assert all(np.isfinite(float(value)) for value in metrics.values())
+
+
 # ---------------------------------------------------------------- a generator with state (batch norm)
 
 @pytest.mark.parametrize('update_rule', ['simultaneous', 'alternating'])

@@ -66,6 +66,8 @@ def get_config() -> ml_collections.ConfigDict:
       maxout_pieces=5,
       d_input_keep=0.8,           # maxout D: dropout keep probability on the input
       d_hidden_keep=0.5,          # maxout D: keep probability on hidden layers
+      pack=1,                     # PacGAN packing: D judges groups of `pack` examples joined along the last
+                                  # axis, batch_size/pack of them per minibatch (1 = the paper's D)
       g_init_range=0.0,           # weights ~ U(±range), or N(0, range²) with init_distribution='normal';
       d_init_range=0.0,           # 0 = Flax's default initialiser. Biases start at 0.
       init_distribution='uniform',  # uniform | normal: how g_init_range and d_init_range are read
