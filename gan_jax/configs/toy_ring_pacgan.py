@@ -24,8 +24,9 @@ Not rebuilt: PacGAN's monitoring pass, which also moved G's running averages
 on 50 batches before the first epoch and after every epoch.
 
 PacGAN2 (packing 2, the published second row): ``--config.pack=2
---config.batch_size=200``: D judges pairs of points, 100 real and 100
-generated pairs per minibatch, as PacGAN's. Two differences from its code:
+--config.batch_size=200 --config.steps_per_call=500`` (an epoch is now 500
+minibatches): D judges pairs of points, 100 real and 100 generated pairs
+per minibatch, as PacGAN's. Two differences from its code:
 the pairs are formed anew each epoch from the reshuffled set (PacGAN draws
 its 100,000 pairs once, with replacement), and G's batch statistics span
 all 200 samples (PacGAN normalises each pair's two batches of 100 apart).
