@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import nnx
 
-from gan_jax import construction, data, losses, priors, train, validation
+from gan_jax import construction, data, losses, models, priors, train, validation
 from gan_jax.configs import base, cifar10_conv, gauss1d, toy_ring_pacgan
 
 
@@ -62,17 +63,20 @@ def test_a_packed_discriminator_takes_pack_examples_joined_along_their_last_axis
   config = toy_ring_pacgan.get_config()
   config.update(pack=2, batch_size=200, g_hidden_dims=(8,), d_hidden_dims=(8,))
   validation.validate(config)
-  gan, state = construction.build(config, data.load('toy_ring', jax.random.key(0)))
+  points = np.zeros((400, 2), np.float32)
+  gan, state = construction.build(config, data.Dataset('toy_ring', points, points[:0], points[:0], (2,)))
   assert (gan.pack, gan.example_shape) == (2, (2,))
   assert state.d_params['hidden'][0]['linear']['kernel'].shape == (4, 8 * config.maxout_pieces)  # two points
   # Images are fed flat; a packed image has twice the channels: [32, 32, 6] for the conv D's first layer.
   images = np.zeros((8, 3072), np.uint8)
   config = cifar10_conv.get_config()
-  config.update(pack=2, d_conv_channels=(4, 4, 8), d_hidden_dims=(8,), g_hidden_dims=(16, 8000))
-  gan, state = construction.build(config, data.Dataset('synthetic', images, images, images, (32, 32, 3)))
-  assert state.d_params['convs'][0]['kernel'].shape[2] == 6
-  packed = train.pack_examples(jnp.zeros((2, 3072)), 2, gan.example_shape)
-  assert gan.discriminator(state.d_params, packed, None).shape == (1,)
+  config.update(pack=2, d_conv_channels=(4, 4, 8), d_hidden_dims=(8,))
+  discriminator = construction.DISCRIMINATORS['conv_maxout'].build(
+      config, data.Dataset('synthetic', images, images, images, (32, 32, 3)), nnx.Rngs(0))
+  apply, params = models.as_pure_function(discriminator)
+  assert params['convs'][0]['kernel'].shape[2] == 6
+  packed = train.pack_examples(jnp.zeros((2, 3072)), 2, (32, 32, 3))
+  assert apply(params, packed, None).shape == (1,)
 
 
 def test_game_rules_are_the_same_for_the_config_and_the_python_api():

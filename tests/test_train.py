@@ -222,11 +222,11 @@ def test_one_discriminator_pass_over_real_and_fake_equals_two_separate_passes():
   x_fake = jax.random.uniform(jax.random.key(2), (16, 784))
   real_key, fake_key = jax.random.key(3), jax.random.key(4)
   fused_real, fused_fake = train._discriminate_real_and_fake(gan, state.d_params, x_real, x_fake, real_key, fake_key)
-  separate_real = train._discriminate(gan, state.d_params, x_real, train._example_keys(gan, real_key, 16))
-  separate_fake = train._discriminate(gan, state.d_params, x_fake, train._example_keys(gan, fake_key, 16))
+  separate_real = train._discriminate(gan, state.d_params, x_real, real_key)
+  separate_fake = train._discriminate(gan, state.d_params, x_fake, fake_key)
   np.testing.assert_allclose(fused_real, separate_real, rtol=1e-6, atol=1e-7)
   np.testing.assert_allclose(fused_fake, separate_fake, rtol=1e-6, atol=1e-7)
-  assert float(jnp.abs(fused_real - train._discriminate(gan, state.d_params, x_real, None)).max()) > 0  # dropout on
+  assert float(jnp.abs(fused_real - gan.discriminator(state.d_params, x_real, None)).max()) > 0  # dropout on
 
 
 def test_the_generator_average_follows_its_recursion_and_never_feeds_back():
@@ -314,13 +314,11 @@ def test_pack_examples_joins_groups_along_the_last_axis_of_an_example():
 def test_a_packed_discriminator_judges_consecutive_pairs():
   gan, state = make_toy_gan(pack=2)  # D takes 4 features: two points
   x_real = _real_batches(jax.random.key(3), 32, 2)
-  _, metrics = gan_jax.d_step(gan, state, x_real, jax.random.key(0))
+  _, metrics = jax.jit(functools.partial(gan_jax.d_step, gan))(state, x_real, jax.random.key(0))
   pairs = x_real.reshape(16, 4)
   expected = jnp.mean(jax.nn.sigmoid(gan.discriminator(state.d_params, pairs, None)))
   # The step applies D pair by pair, this check on all 16 at once: float32 rounding of the same sums (~1e-7).
   assert float(metrics['d_real']) == pytest.approx(float(expected), rel=1e-5)
-  state, metrics = gan_jax.train_step(gan, state, x_real[None], jax.random.key(1))
-  assert all(np.isfinite(float(value)) for value in metrics.values())
 
 
 # ---------------------------------------------------------------- a generator with state (batch norm)
