@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from conftest import xla_flags
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 HAS_TORCH = importlib.util.find_spec('torch') is not None
 
@@ -16,7 +18,7 @@ HAS_TORCH = importlib.util.find_spec('torch') is not None
 @pytest.mark.slow
 def test_throughput_benchmark_runs_and_reports_every_variant(tmp_path):
   out = tmp_path / 'bench.json'
-  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
+  env = {**os.environ, 'XLA_FLAGS': xla_flags(2)}
   result = subprocess.run(
       [sys.executable, '-m', 'benchmarks.throughput', '--small', '--iterations=4', '--rounds=2', '--scan_length=2',
        '--loop_steps=8', '--matmul_repeats=2', f'--torch={HAS_TORCH}', f'--json_out={out}'],

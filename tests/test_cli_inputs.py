@@ -14,6 +14,8 @@ import sys
 import pytest
 from absl import flags
 
+from conftest import xla_flags
+
 from experiments import cli
 from gan_jax.configs import gauss1d, mnist_paper
 
@@ -233,7 +235,7 @@ def test_figures_bad_flags(tmp_path, run_dir, capsys):
 # ---------------------------------------------------------------- the mains as commands
 
 def _command(module: str, *args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
-  env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': '',
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': xla_flags(),
          'PYTHONPATH': os.pathsep.join(filter(None, [str(REPO), os.environ.get('PYTHONPATH')]))}
   return subprocess.run([sys.executable, '-m', f'experiments.{module}', *args], cwd=cwd, env=env,
                         capture_output=True, text=True, timeout=120)

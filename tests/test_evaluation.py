@@ -91,6 +91,7 @@ import pathlib  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
+from conftest import xla_flags  # noqa: E402
 from gan_jax import experiment  # noqa: E402
 from gan_jax.configs import mnist_paper, toy_ring  # noqa: E402
 from idx_files import write_mnist_idx  # noqa: E402
@@ -99,7 +100,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _evaluate_cli(*args):
-  env = {**os.environ, 'XLA_FLAGS': ''}
+  env = {**os.environ, 'XLA_FLAGS': xla_flags()}
   return subprocess.run([sys.executable, '-m', 'experiments.evaluate', *args], cwd=REPO, env=env,
                         capture_output=True, text=True, timeout=300)
 
@@ -156,7 +157,7 @@ def test_evaluate_cli_without_a_run_is_bad_input(tmp_path):
 
 @pytest.mark.slow
 def test_figures_command_writes_every_figure(tmp_path, mnist_run):
-  env = {**os.environ, 'XLA_FLAGS': ''}
+  env = {**os.environ, 'XLA_FLAGS': xla_flags()}
   result = subprocess.run([sys.executable, '-m', 'experiments.figures', '--out_dir', str(tmp_path / 'figures'),
                            '--run', str(mnist_run)], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
@@ -225,7 +226,7 @@ def _write_learnable_idx(directory: pathlib.Path, num_train=600, num_test=100):
 def test_classifier_learns_and_feeds_the_classifier_metrics(tmp_path):
   from gan_jax import classifier
   _write_learnable_idx(tmp_path / 'idx')
-  env = {**os.environ, 'XLA_FLAGS': ''}
+  env = {**os.environ, 'XLA_FLAGS': xla_flags()}
   result = subprocess.run([sys.executable, '-m', 'experiments.train_classifier', '--config',
                            'gan_jax/configs/mnist_classifier.py', '--workdir', str(tmp_path / 'classifier'),
                            f'--config.dataset=idx:{tmp_path / "idx"}', '--config.hidden_dims=(32, 16)',

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import trees_equal
+from conftest import trees_equal, xla_flags
 from experiments import cli
 from gan_jax import checkpoint, construction, data, experiment, validation
 from gan_jax.configs import base, cifar10_conv, cifar10_fc, gauss1d, mnist_fast, mnist_paper, toy_grid, toy_ring
@@ -144,7 +144,7 @@ def test_same_config_and_seed_give_identical_metrics(tmp_path):
 # ---------------------------------------------------------------- bad input
 
 def _cli(*args, devices: int = 1):
-  env = {**os.environ, 'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}'}
+  env = {**os.environ, 'XLA_FLAGS': xla_flags(devices)}
   return subprocess.run([sys.executable, '-m', 'experiments.train', *args], cwd=REPO, env=env,
                         capture_output=True, text=True, timeout=300)
 

@@ -20,7 +20,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import tree_relative_error, trees_equal
+from conftest import tree_relative_error, trees_equal, xla_flags
 from gan_jax import checkpoint, experiment, runs, train
 from gan_jax.configs import gauss1d
 from idx_files import write_mnist_idx
@@ -33,7 +33,7 @@ GAUSS = ['--config', 'gan_jax/configs/gauss1d.py', '--config.num_steps=1200', '-
 
 
 def _env(devices: int) -> dict:
-  return {**os.environ, 'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}'}
+  return {**os.environ, 'XLA_FLAGS': xla_flags(devices)}
 
 
 def _start(workdir, *args, devices: int = 1, runner=('-m', 'experiments.train')) -> subprocess.Popen:
