@@ -1,7 +1,7 @@
 """Train one toy-mixture config over N seeds and write one table of mode coverage (mean ± s.e. over seeds).
 
   python -m experiments.sweep --config gan_jax/configs/toy_ring_pacgan.py --workdir DIR --seeds 10 \
-      [--config.FIELD=VALUE ...]
+      [--params raw|ema] [--config.FIELD=VALUE ...]
 
 Seed i trains in DIR/seed_i (``experiments.train``'s loop: it resumes from
 its latest checkpoint, so a stopped sweep continues where it was). Every
@@ -15,7 +15,11 @@ SIGTERM stops either way with a checkpoint, and the same command continues.
 Written in DIR:
   sweep.jsonl   one line per seed and checkpoint: seed, step and the metrics
   sweep.json    per step: mean and standard error over the seeds that reached it
-and the last step's row printed as a table. Only toy_ring and toy_grid runs
+and the last step's row printed as a table. These score the generator as
+trained; with --params ema (runs with config.g_ema_decay > 0) they score the
+average of its weights instead, in sweep_ema.jsonl and sweep_ema.json. The
+same command with the other --params over a finished sweep trains nothing and
+scores every checkpoint for the other generator. Only toy_ring and toy_grid runs
 have these metrics; anything else is refused before any compute, as are bad
 flags (one line, exit status 2).
 """
@@ -26,13 +30,15 @@ import pathlib
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import data, evaluation, experiment, files, sweep, validation
+from gan_jax import data, evaluation, experiment, files, runs, sweep, validation
 
 _CONFIG = cli.define_config_file('config', 'A toy_ring or toy_grid preset in gan_jax/configs/.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The sweep directory: DIR/seed_i per seed, the tables.')
 _SEEDS = flags.DEFINE_integer('seeds', 10, 'Seeds 0 … N − 1.')
 _TOGETHER = flags.DEFINE_boolean('together', False, 'Train the seeds together in one compiled program (a seed '
                                  'axis; pays off on an accelerator), scoring each checkpoint as it is written.')
+_PARAMS = flags.DEFINE_string('params', 'raw', 'Which generator to score: raw (as trained) or ema (the average of '
+                              'its weights; needs config.g_ema_decay > 0).')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -44,7 +50,14 @@ def table_row(step: int, row: dict) -> str:
           f"reverse KL {kl['mean']:.3f} ± {kl['se']:.3f}")
 
 
-def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict]) -> list[dict] | None:
+def record_files(params: str) -> tuple[str, str]:
+  """The names of the records and the table of the generator ``params`` names: sweep[_ema].jsonl, sweep[_ema].json."""
+  stem = 'sweep' if params == 'raw' else f'sweep_{params}'
+  return f'{stem}.jsonl', f'{stem}.json'
+
+
+def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict],
+                params: str) -> list[dict] | None:
   """Every seed's run with ``experiment.run`` and the records of all its checkpoints; None if stopped by SIGTERM."""
   records = []
   for seed in seeds:
@@ -55,48 +68,61 @@ def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list
       print(f'seed {seed} stopped by SIGTERM; run the same command to continue the sweep', flush=True)
       return None
     done = {r['step']: r for r in earlier if r['seed'] == seed}
-    records += sweep.score_checkpoints(workdir, seed, done)
-    _write_records(sweep_dir, records + [r for r in earlier if r['seed'] > seed])
+    records += sweep.score_checkpoints(workdir, seed, done, params)
+    _write_records(sweep_dir, params, records + [r for r in earlier if r['seed'] > seed])
   return records
 
 
-def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict]) -> list[dict] | None:
-  """``sweep.train_together``'s records after the earlier ones; None if stopped by SIGTERM (records kept)."""
-  new, stopped = sweep.train_together(config, seeds, sweep_dir)
+def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict],
+              params: str) -> list[dict] | None:
+  """``sweep.train_together``'s records after the earlier ones (with any checkpoint not yet scored scored);
+  None if stopped by SIGTERM (records kept)."""
+  new, stopped = sweep.train_together(config, seeds, sweep_dir, params=params)
   new_keys = {(r['seed'], r['step']) for r in new}
-  records = sorted([r for r in earlier if (r['seed'], r['step']) not in new_keys] + new,
-                   key=lambda r: (r['seed'], r['step']))
-  _write_records(sweep_dir, records)
+  known = [r for r in earlier if (r['seed'], r['step']) not in new_keys] + new
   if stopped:
+    _write_records(sweep_dir, params, sorted(known, key=lambda r: (r['seed'], r['step'])))
     print('stopped by SIGTERM; run the same command to continue the sweep', flush=True)
     return None
+  records = sweep.score_seeds(sweep_dir, seeds, known, params) + [r for r in known if r['seed'] not in seeds]
+  records.sort(key=lambda r: (r['seed'], r['step']))
+  _write_records(sweep_dir, params, records)
   return records
 
 
-def _write_records(sweep_dir: pathlib.Path, records: list[dict]) -> None:
-  files.write_text_atomically(sweep_dir / 'sweep.jsonl', ''.join(json.dumps(r) + '\n' for r in records))
+def _write_records(sweep_dir: pathlib.Path, params: str, records: list[dict]) -> None:
+  files.write_text_atomically(sweep_dir / record_files(params)[0], ''.join(json.dumps(r) + '\n' for r in records))
+
+
+def check_flags(config, workdir: str | None, num_seeds: int, params: str) -> pathlib.Path:
+  """The sweep directory; exits with one line and status 2 if a flag is bad (nothing written)."""
+  if config.dataset not in data.MIXTURES:
+    cli.fail(f'--config: dataset={config.dataset!r} has no mode metrics; allowed: {list(data.MIXTURES)}')
+  if num_seeds < 1:
+    cli.fail(f'--seeds={num_seeds} must be at least 1')
+  sweep_dir = cli.check_output_dir('workdir', workdir, 'a directory (new or of this sweep)')
+  try:
+    for seed in range(num_seeds):
+      validation.validate(sweep.seed_config(config, seed))
+    runs.check_checkpoint_choice('latest', params)
+    runs.check_generator_kept(config, params, '--config')
+  except cli.BAD_INPUT as error:
+    cli.fail(str(error))
+  return sweep_dir
 
 
 def main(argv):
   cli.start(argv, hint='; pass settings as --config.FIELD=VALUE')
   config = _CONFIG.value
-  if config.dataset not in data.MIXTURES:
-    cli.fail(f'--config: dataset={config.dataset!r} has no mode metrics; allowed: {list(data.MIXTURES)}')
-  if _SEEDS.value < 1:
-    cli.fail(f'--seeds={_SEEDS.value} must be at least 1')
-  sweep_dir = cli.check_output_dir('workdir', _WORKDIR.value, 'a directory (new or of this sweep)')
+  sweep_dir = check_flags(config, _WORKDIR.value, _SEEDS.value, _PARAMS.value)
   seeds = list(range(_SEEDS.value))
-  try:
-    for seed in seeds:
-      validation.validate(sweep.seed_config(config, seed))
-  except cli.BAD_INPUT as error:
-    cli.fail(str(error))
   sweep_dir.mkdir(parents=True, exist_ok=True)
-  jsonl = sweep_dir / 'sweep.jsonl'
+  records_name, table_name = record_files(_PARAMS.value)
+  jsonl = sweep_dir / records_name
   earlier = [json.loads(line) for line in jsonl.read_text().splitlines()] if jsonl.exists() else []
   train_seeds = _together if _TOGETHER.value else _one_by_one
   try:
-    records = train_seeds(config, seeds, sweep_dir, earlier)
+    records = train_seeds(config, seeds, sweep_dir, earlier, _PARAMS.value)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
   except experiment.TrainingDiverged as error:
@@ -104,7 +130,7 @@ def main(argv):
   if records is None:
     return
   table = evaluation.mode_metrics_over_seeds(records)
-  files.write_text_atomically(sweep_dir / 'sweep.json', json.dumps({str(k): v for k, v in table.items()}, indent=2)
+  files.write_text_atomically(sweep_dir / table_name, json.dumps({str(k): v for k, v in table.items()}, indent=2)
                               + '\n')
   last = max(table)
   print(table_row(last, table[last]))

@@ -62,6 +62,13 @@ def check_checkpoint_choice(which: str, params: str) -> None:
     raise validation.ConfigError(f'--params={params!r} is not allowed; allowed: {list(PARAMS)}')
 
 
+def check_generator_kept(config: ml_collections.ConfigDict, params: str, runs_named: str) -> None:
+  """Raises ConfigError if ``params`` is 'ema' and ``config`` keeps no weight average (``runs_named``: whose runs)."""
+  if params == 'ema' and not config.g_ema_decay:
+    raise validation.ConfigError(f'--params=ema needs a run trained with config.g_ema_decay > 0; '
+                                 f'{runs_named} keeps no weight average')
+
+
 def restore_run(workdir: str | pathlib.Path, which: str = 'latest', params: str = 'raw'):
   """(config, dataset, gan, state, sample_key) of a checkpoint of the run in ``workdir``.
 
@@ -75,9 +82,7 @@ def restore_run(workdir: str | pathlib.Path, which: str = 'latest', params: str 
   workdir = pathlib.Path(workdir)
   config = load_run_config(workdir)
   validation.validate(config)
-  if params == 'ema' and not config.g_ema_decay:
-    raise validation.ConfigError(f'--params=ema needs a run trained with config.g_ema_decay > 0; '
-                                 f'the run in {workdir} keeps no weight average')
+  check_generator_kept(config, params, f'the run in {workdir}')
   _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
   dataset = data.load(config.dataset, data_key, data.source_options(config))
   gan, state = construction.build(config, dataset)

@@ -16,7 +16,10 @@ continued by either driver.
   as much as one; on a CPU the step is compute-bound and it saves nothing.
 
 A record is ``{'seed', 'step', 'modes_covered', 'high_quality_frac',
-'reverse_kl'}``; ``evaluation.mode_metrics_over_seeds`` makes the table.
+'reverse_kl'}`` of one generator of the checkpoint: the one trained
+(``params='raw'``) or, for runs with ``g_ema_decay`` > 0, the average of
+its weights (``params='ema'``); ``evaluation.mode_metrics_over_seeds``
+makes the table.
 """
 
 import dataclasses
@@ -46,10 +49,14 @@ def seed_workdir(sweep_dir: pathlib.Path, seed: int) -> pathlib.Path:
   return sweep_dir / f'seed_{seed}'
 
 
-def mode_record(gan: train.GAN, state: train.GANState, sample_key: jax.Array, dataset: str, seed: int) -> dict:
-  """The record of one seed's state: ``runs.evaluate_run``'s mode metrics (the same samples of its evaluation noise)."""
-  samples = train.sample(gan, runs.generator_params(gan, state), jax.random.fold_in(sample_key, evaluation.MONITOR_KEY),
-                         runs.TOY_EVAL_SAMPLES)
+def mode_record(gan: train.GAN, state: train.GANState, sample_key: jax.Array, dataset: str, seed: int,
+                params: str = 'raw') -> dict:
+  """The record of one seed's state: ``runs.evaluate_run``'s mode metrics (the same samples of its evaluation noise).
+
+  ``params``: which generator of the state, 'raw' or 'ema' (``runs.PARAMS``).
+  """
+  samples = train.sample(gan, runs.generator_params(gan, state, params),
+                         jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), runs.TOY_EVAL_SAMPLES)
   metrics = evaluation.mode_metrics(np.asarray(samples), *data.mixture_modes(dataset))
   return {'seed': seed, 'step': int(state.step), **{name: metrics[name] for name in evaluation.MODE_METRICS}}
 
@@ -60,14 +67,28 @@ def checkpoint_steps(workdir: pathlib.Path) -> list[int]:
   return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit()) if directory.is_dir() else []
 
 
-def score_checkpoints(workdir: pathlib.Path, seed: int, done: dict[int, dict]) -> list[dict]:
-  """The records of every checkpoint of one seed's run; those in ``done`` (step → record) are not scored again."""
+def score_checkpoints(workdir: pathlib.Path, seed: int, done: dict[int, dict], params: str = 'raw') -> list[dict]:
+  """The records of every checkpoint of one seed's run for the generator ``params`` names ('raw' or 'ema');
+  those in ``done`` (step → record) are not scored again."""
   records = []
   for step in checkpoint_steps(workdir):
     if step not in done:
-      metrics, _ = runs.evaluate_run(workdir, which=str(step))
+      metrics, _ = runs.evaluate_run(workdir, which=str(step), params=params)
       done[step] = {'seed': seed, 'step': step, **{name: metrics[name] for name in evaluation.MODE_METRICS}}
     records.append(done[step])
+  return records
+
+
+def score_seeds(sweep_dir: pathlib.Path, seeds: list[int], known: list[dict], params: str = 'raw') -> list[dict]:
+  """The records of every checkpoint of each seed's run in ``sweep_dir``, by (seed, step); ``known`` ones are kept.
+
+  A finished sweep scored for the other generator (``params``) trains nothing:
+  its checkpoints are scored here.
+  """
+  records = []
+  for seed in seeds:
+    done = {r['step']: r for r in known if r['seed'] == seed}
+    records += score_checkpoints(seed_workdir(sweep_dir, seed), seed, done, params)
   return records
 
 
@@ -127,10 +148,10 @@ def _raise_if_diverged(seed_runs: list[_Seed], finite: dict, metric_names: list[
                                         f'{first_step + 1}..{first_step + num_steps} was checkpointed')
 
 
-def _save_and_score(gan: train.GAN, seed_run: _Seed, state: train.GANState) -> dict:
-  """Checkpoints one seed's state in its workdir and returns its record."""
+def _save_and_score(gan: train.GAN, seed_run: _Seed, state: train.GANState, params: str) -> dict:
+  """Checkpoints one seed's state in its workdir and returns the record of its generator ``params``."""
   checkpoint.save(seed_run.manager, state, seed_run.train_key, seed_run.data_key)
-  return mode_record(gan, state, seed_run.sample_key, seed_run.dataset.name, seed_run.seed)
+  return mode_record(gan, state, seed_run.sample_key, seed_run.dataset.name, seed_run.seed, params)
 
 
 def _check_same_step(seed_runs: list[_Seed]) -> int:
@@ -142,13 +163,15 @@ def _check_same_step(seed_runs: list[_Seed]) -> int:
 
 
 def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_dir: pathlib.Path,
-                   print_fn: Callable[[str], None] = experiment.print_now) -> tuple[list[dict], bool]:
+                   print_fn: Callable[[str], None] = experiment.print_now,
+                   params: str = 'raw') -> tuple[list[dict], bool]:
   """Trains ``config`` for each of ``seeds`` in one compiled program; returns (new records, stopped by SIGTERM).
 
   Each seed's workdir ``sweep_dir``/seed_i gets what ``experiment.run`` writes
   there (checkpoints every ``config.checkpoint_every_steps``, all kept;
   metrics.jsonl with that seed's losses; sample pictures); the records are
-  those of the checkpoints written in this call. Raises ConfigError before
+  those of the checkpoints written in this call, of the generator ``params``
+  names ('raw' or 'ema'). Raises ConfigError before
   any compute for a config that is not a toy mixture, a bad config or
   seeds at different steps, and ``experiment.TrainingDiverged`` (naming the
   seed, with nothing of that chunk checkpointed) if one goes non-finite.
@@ -159,6 +182,8 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
                                  f'{list(data.MIXTURES)}')
   if jax.process_count() != 1:
     raise validation.ConfigError('train_together runs in one process; run experiments.sweep without --together')
+  runs.check_checkpoint_choice('latest', params)
+  runs.check_generator_kept(config, params, 'this config')
   configs = [seed_config(config, seed) for seed in seeds]
   built = [_set_up_seed(each, seed_workdir(sweep_dir, each.seed), print_fn) for each in configs]
   gan, seed_runs = built[0][0], [seed_run for _, seed_run in built]
@@ -207,7 +232,7 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
             samples = generate(runs.generator_params(gan, seed_state), noise)
             log.picture(step, experiment.samples_picture(np.asarray(samples), seed_run.dataset))
         if saving:
-          new = [_save_and_score(gan, seed_run, seed_state) for seed_run, seed_state in zip(seed_runs, seed_states)]
+          new = [_save_and_score(gan, seed_run, seed_state, params) for seed_run, seed_state in zip(seed_runs, seed_states)]
           records += new
           print_fn(f'step {step}: ' + ', '.join(f"seed {r['seed']} {r['modes_covered']:g} modes "
                                                   f"{100 * r['high_quality_frac']:.1f} %" for r in new))

@@ -17,7 +17,7 @@ from absl import flags
 from conftest import xla_flags
 
 from experiments import cli
-from gan_jax.configs import gauss1d, mnist_paper
+from gan_jax.configs import gauss1d, mnist_paper, toy_ring
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 needs_proc = pytest.mark.skipif(not os.path.isdir('/proc'), reason='needs /proc (Linux)')
@@ -32,7 +32,7 @@ def _main(name: str):
   return module
 
 
-evaluate, figures = _main('evaluate'), _main('figures')
+evaluate, figures, sweep = _main('evaluate'), _main('figures'), _main('sweep')
 
 
 def _error(capsys, check, *args, **kwargs) -> str:
@@ -230,6 +230,25 @@ def test_figures_bad_flags(tmp_path, run_dir, capsys):
   (run_dir / 'config.json').write_text(json.dumps(mnist_paper.get_config().to_dict()))
   assert figures.check_flags(str(tmp_path / 'out'), str(run_dir), 'best', 'ema') == tmp_path / 'out'
   assert not (tmp_path / 'out').exists()
+
+
+# ---------------------------------------------------------------- experiments.sweep
+
+def test_sweep_bad_flags(tmp_path, capsys):
+  check = lambda *args: _error(capsys, sweep.check_flags, *args)
+  ring = toy_ring.get_config()
+  assert check(gauss1d.get_config(), str(tmp_path / 's'), 2, 'raw') == (
+      "--config: dataset='gauss1d' has no mode metrics; allowed: ['toy_ring', 'toy_grid']")
+  assert check(ring, str(tmp_path / 's'), 0, 'raw') == '--seeds=0 must be at least 1'
+  assert check(ring, '', 2, 'raw') == '--workdir is empty; it must name a directory (new or of this sweep)'
+  assert check(ring, str(tmp_path / 's'), 2, 'mean') == "--params='mean' is not allowed; allowed: ['raw', 'ema']"
+  assert check(ring, str(tmp_path / 's'), 2, 'ema') == ('--params=ema needs a run trained with config.g_ema_decay '
+                                                       '> 0; --config keeps no weight average')
+  ring.g_ema_decay = 0.999
+  assert sweep.check_flags(ring, str(tmp_path / 's'), 2, 'ema') == tmp_path / 's'
+  assert sweep.record_files('raw') == ('sweep.jsonl', 'sweep.json')
+  assert sweep.record_files('ema') == ('sweep_ema.jsonl', 'sweep_ema.json')
+  assert _listing(tmp_path) == []
 
 
 # ---------------------------------------------------------------- the mains as commands

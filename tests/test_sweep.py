@@ -5,9 +5,13 @@ import subprocess
 import sys
 import types
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
+import gan_jax
 from conftest import trees_equal
 from gan_jax import evaluation, experiment, runs, sweep, validation
 from gan_jax.configs import toy_grid_pacgan, toy_ring_pacgan
@@ -46,9 +50,9 @@ def test_the_seed_table_is_the_mean_and_the_sample_std_over_root_n_per_step():
 
 
 @pytest.mark.slow
-def test_the_sweep_writes_each_seeds_curve_and_the_table_and_a_rerun_only_reads_them(tmp_path):
+def test_the_sweep_writes_each_seeds_curve_and_the_table_and_a_rerun_scores_the_average_without_training(tmp_path):
   command = [sys.executable, '-m', 'experiments.sweep', '--config', 'gan_jax/configs/toy_ring_pacgan.py',
-             '--workdir', str(tmp_path), '--seeds', '2', '--config.num_steps=20',
+             '--workdir', str(tmp_path), '--seeds', '2', '--config.num_steps=20', '--config.g_ema_decay=0.9',
              *(f'--config.{name}={value}' for name, value in TINY.items())]
   first = subprocess.run(command, capture_output=True, text=True, timeout=600)
   assert first.returncode == 0, first.stderr
@@ -58,10 +62,18 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_a_rerun_only_reads_
   modes = [r['modes_covered'] for r in records if r['step'] == 20]
   assert table['20']['modes_covered'] == pytest.approx(evaluation.mean_and_error(modes))
   assert first.stdout.strip().splitlines()[-1].startswith('step 20  seeds 2  modes ')
-  second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+  assert not (tmp_path / 'sweep_ema.jsonl').exists()
+
+  second = subprocess.run(command + ['--params=ema'], capture_output=True, text=True, timeout=600)
   assert second.returncode == 0, second.stderr
   assert 'resumed from step 20' in second.stdout
   assert (tmp_path / 'sweep.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
+  averaged = [json.loads(line) for line in (tmp_path / 'sweep_ema.jsonl').read_text().splitlines()]
+  assert [(r['seed'], r['step']) for r in averaged] == [(r['seed'], r['step']) for r in records]
+  metrics, _ = runs.evaluate_run(sweep.seed_workdir(tmp_path, 1), which='10', params='ema')
+  assert {name: metrics[name] for name in evaluation.MODE_METRICS} == {
+      name: averaged[2][name] for name in evaluation.MODE_METRICS}
+  assert set(json.loads((tmp_path / 'sweep_ema.json').read_text())) == {'10', '20'}
 
 
 @pytest.mark.slow
@@ -81,6 +93,24 @@ def test_seeds_trained_together_resume_bit_identically_and_score_as_evaluate_doe
         name: straight[seed][name] for name in evaluation.MODE_METRICS}
   seed_0, seed_1 = (runs.restore_run(sweep.seed_workdir(tmp_path / 'straight', seed))[3] for seed in (0, 1))
   assert not trees_equal(seed_0.g_params, seed_1.g_params)
+  by_seed = sorted(straight, key=lambda r: (r['seed'], r['step']))
+  assert sweep.score_seeds(tmp_path / 'straight', [0, 1], straight) == by_seed  # nothing scored again
+  assert sweep.score_seeds(tmp_path / 'straight', [1], by_seed[3:]) == by_seed[2:]  # step 10 scored anew
+
+
+def test_a_record_scores_the_generator_that_params_names():
+  """As trained, G spreads N(0, I₂) over the plane; its average puts every sample on the ring's mode (1, 0)."""
+  shift_and_scale = lambda params, z: params['centre'] + params['scale'] * z
+  d_apply = lambda params, x, dropout_key: x[:, 0] * params
+  gan = gan_jax.GAN(shift_and_scale, d_apply, gan_jax.NoisePrior('gaussian', 2), optax.sgd(0.1), optax.sgd(0.1),
+                    g_ema_decay=0.9)
+  state = gan_jax.init_state(gan, {'centre': jnp.zeros(2), 'scale': jnp.ones(())}, jnp.ones(()))
+  state = state.replace(g_params_ema={'centre': jnp.array([1.0, 0.0]), 'scale': jnp.zeros(())})
+  record = lambda params: sweep.mode_record(gan, state, jax.random.key(0), 'toy_ring', 3, params)
+  assert record('ema') == {'seed': 3, 'step': 0, 'modes_covered': 1, 'high_quality_frac': 1.0,
+                           'reverse_kl': pytest.approx(np.log(8))}  # one mode of 8
+  raw = record('raw')
+  assert raw['modes_covered'] != 1 and raw['high_quality_frac'] < 0.05
 
 
 def test_seeds_at_different_steps_are_refused_together():
