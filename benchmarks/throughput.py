@@ -18,7 +18,7 @@ rounds interleaved (A B C D A B C D …), medians over rounds:
 
 For jax_jit and jax_scan, real minibatches are pre-generated on device
 (uniform pixels), so those rates are of the step alone. The full training loop (``experiments.train`` on a
-synthetic 50,000-image IDX dataset: on-device minibatch sampling, metrics,
+synthetic 50,000-image IDX dataset, 5,000 with --small: on-device minibatch sampling, metrics,
 console, metrics.jsonl, TensorBoard, sample grids and checkpoints) is timed
 afterwards from its metrics.jsonl wall times, against ``jax_scan``.
 
@@ -239,8 +239,9 @@ def xla_flops(scan: JaxScan) -> float:
 def full_loop_rate(steps: int, workdir: pathlib.Path) -> float:
   """it/s of experiments' training loop, from metrics.jsonl wall times after its first chunk."""
   idx_dir = workdir / 'idx'
-  images = np.random.default_rng(0).integers(0, 256, (60_000, 28, 28), np.uint8)
-  labels = np.zeros(60_000, np.uint8)
+  num_images = 6_000 if _SMALL.value else 60_000
+  images = np.random.default_rng(0).integers(0, 256, (num_images, 28, 28), np.uint8)
+  labels = np.zeros(num_images, np.uint8)
   idx_dir.mkdir(parents=True)
   for name, array in (('train-images-idx3-ubyte', images), ('train-labels-idx1-ubyte', labels),
                       ('t10k-images-idx3-ubyte', images[:100]), ('t10k-labels-idx1-ubyte', labels[:100])):
