@@ -232,7 +232,8 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
             samples = generate(runs.generator_params(gan, seed_state), noise)
             log.picture(step, experiment.samples_picture(np.asarray(samples), seed_run.dataset))
         if saving:
-          new = [_save_and_score(gan, seed_run, seed_state, params) for seed_run, seed_state in zip(seed_runs, seed_states)]
+          new = [_save_and_score(gan, seed_run, seed_state, params)
+                 for seed_run, seed_state in zip(seed_runs, seed_states)]
           records += new
           print_fn(f'step {step}: ' + ', '.join(f"seed {r['seed']} {r['modes_covered']:g} modes "
                                                   f"{100 * r['high_quality_frac']:.1f} %" for r in new))

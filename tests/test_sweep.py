@@ -35,7 +35,10 @@ def test_the_grid_preset_is_the_ring_preset_on_the_grid():
 
 
 def test_the_pacgan_preset_trains_and_resumes_bit_identically_with_the_generator_state(tmp_path):
-  """``toy_ring_pacgan`` end to end on 8 devices (``toy_grid_pacgan`` differs only in its data; the toy_grid test of test_experiment runs that data)."""
+  """``toy_ring_pacgan`` end to end on 8 devices.
+
+  ``toy_grid_pacgan`` differs only in its data, which test_experiment's toy_grid run trains on.
+  """
   quiet = lambda _: None
   preset = toy_ring_pacgan
   experiment.run(_tiny(preset, 20), tmp_path / 'straight', print_fn=quiet)
