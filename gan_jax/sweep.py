@@ -68,8 +68,10 @@ def checkpoint_steps(workdir: pathlib.Path) -> list[int]:
 
 
 def score_checkpoints(workdir: pathlib.Path, seed: int, done: dict[int, dict], params: str = 'raw') -> list[dict]:
-  """The records of every checkpoint of one seed's run for the generator ``params`` names ('raw' or 'ema');
-  those in ``done`` (step → record) are not scored again."""
+  """The records of every checkpoint of one seed's run for the generator ``params`` names ('raw' or 'ema').
+
+  Those in ``done`` (step → record) are not scored again; ``done`` gains the new ones.
+  """
   records = []
   for step in checkpoint_steps(workdir):
     if step not in done:
