@@ -75,8 +75,10 @@ def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list
 
 def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict],
               params: str) -> list[dict] | None:
-  """``sweep.train_together``'s records after the earlier ones (with any checkpoint not yet scored scored);
-  None if stopped by SIGTERM (records kept)."""
+  """The records of every checkpoint after ``sweep.train_together``; None if stopped by SIGTERM (records kept).
+
+  Checkpoints without a record (a finished sweep scored for the other generator) are scored here.
+  """
   new, stopped = sweep.train_together(config, seeds, sweep_dir, params=params)
   new_keys = {(r['seed'], r['step']) for r in new}
   known = [r for r in earlier if (r['seed'], r['step']) not in new_keys] + new

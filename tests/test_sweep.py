@@ -61,7 +61,7 @@ def test_the_seed_table_is_the_mean_and_the_sample_std_over_root_n_per_step():
 
 
 @pytest.mark.slow
-def test_the_sweep_writes_each_seeds_curve_and_the_table_and_a_rerun_scores_the_average_without_training(tmp_path):
+def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or_score_the_average(tmp_path):
   command = [sys.executable, '-m', 'experiments.sweep', '--config', 'gan_jax/configs/toy_ring_pacgan.py',
              '--workdir', str(tmp_path), '--seeds', '2', '--config.num_steps=20', '--config.g_ema_decay=0.9',
              *(f'--config.{name}={value}' for name, value in TINY.items())]
@@ -74,6 +74,10 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_a_rerun_scores_the_
   assert table['20']['modes_covered'] == pytest.approx(evaluation.mean_and_error(modes))
   assert first.stdout.strip().splitlines()[-1].startswith('step 20  seeds 2  modes ')
   assert not (tmp_path / 'sweep_ema.jsonl').exists()
+  rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+  assert rerun.returncode == 0, rerun.stderr
+  assert 'resumed from step 20' in rerun.stdout
+  assert (tmp_path / 'sweep.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
 
   second = subprocess.run(command + ['--params=ema'], capture_output=True, text=True, timeout=600)
   assert second.returncode == 0, second.stderr
