@@ -4,7 +4,7 @@ interpolation), and training curves. Needs matplotlib (the ``figures`` extra) fo
 ``experiments/figures.py`` is the command that writes them.
 """
 
-import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -20,19 +20,30 @@ def figure1_snapshots(checkpoints=(0, 50, 300, 3000), grid=np.linspace(-1.0, 6.0
   ``x`` [n] the grid; ``p_data`` the data density N(3, 0.5²); ``p_g`` a Gaussian-
   kernel estimate of the generator's density from 20,000 samples; ``d`` D(x);
   ``d_star`` = p_data / (p_data + p_g), the optimal D for that p_g.
+
+  Training runs in chunks of the greatest common divisor of ``checkpoints``
+  iterations, one compiled program for all of them; chunk i draws its
+  minibatches and noise from keys folded with i.
   """
   config = gauss1d.get_config()
   dataset = data.load('gauss1d', jax.random.key(0))
   gan, state = construction.build(config, dataset)
-  steps = jax.jit(functools.partial(train.train_steps, gan))
+  chunk = math.gcd(*checkpoints) or 1
+  data_key, noise_key = jax.random.split(jax.random.key(7))
+
+  @jax.jit
+  def train_chunk(state, index):
+    examples = data.sample_toy('gauss1d', jax.random.fold_in(data_key, index), chunk * config.batch_size)
+    batches = examples.reshape(chunk, 1, config.batch_size, 1)
+    return train.train_steps(gan, state, batches, jax.random.fold_in(noise_key, index))[0]
+
   x = jnp.asarray(grid, jnp.float32)
   p_data = theory.gaussian_density(x, data.GAUSS1D_MEAN, data.GAUSS1D_STD)
   snapshots, done = [], 0
   for target in checkpoints:
-    if target > done:
-      batches = data.sample_toy('gauss1d', jax.random.key(done + 1), (target - done) * config.batch_size)
-      state, _ = steps(state, batches.reshape(target - done, 1, config.batch_size, 1), jax.random.key(7))
-      done = target
+    for index in range(done // chunk, target // chunk):
+      state = train_chunk(state, index)
+    done = target
     samples = train.sample(gan, train.generator_variables(gan, state.g_params, state.g_state), jax.random.key(11),
                            20_000)[:, 0]
     bandwidth = 1.06 * float(jnp.std(samples)) * 20_000 ** -0.2 + 1e-3  # Silverman's rule
