@@ -193,6 +193,10 @@ def _device_bytes_besides_data(config: ml_collections.ConfigDict, state: train.G
   return 4 * state_bytes + monitor_bytes
 
 
+# Where each generator's sample pictures go: the raw generator's and its weight average's.
+PICTURE_DIRS = {'g_params': 'samples', 'g_params_ema': 'samples_ema'}
+
+
 def _generator_params(gan: train.GAN, state: train.GANState) -> dict[str, train.Params]:
   """The generators a state holds, as ``gan.generator`` takes them: {'g_params': …} and, with a weight
   average, {'g_params_ema': …} (each with G's state, for a generator with state)."""
@@ -291,8 +295,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
           print_fn(monitoring.console_line(step, config.num_steps, epoch, means, window_rate))
           last_console_step, last_console_time = step, now
         if primary and (step % config.sample_every_steps == 0 or step == config.num_steps):
-          g_variables = _generator_params(gan, parallel.unreplicate(replicated_state))['g_params']
-          log.picture(step, samples_picture(np.asarray(generate(g_variables, shown_noise)), dataset))
+          for name, g_variables in _generator_params(gan, parallel.unreplicate(replicated_state)).items():
+            log.picture(step, samples_picture(np.asarray(generate(g_variables, shown_noise)), dataset),
+                        PICTURE_DIRS[name])
         stopping = distributed.any_process(stop.requested)
         if stopping or step % config.checkpoint_every_steps == 0 or step == config.num_steps:
           checkpoint.save(manager, parallel.unreplicate(replicated_state), setup.train_key, setup.data_key)

@@ -12,6 +12,7 @@ Files under the workdir:
   tensorboard/         event files (tensorboardX: no TensorFlow at run time),
                        the same scalars and the sample pictures
   samples/step_XXXXXXX.png   G(z) for a fixed noise batch, every sample_every_steps
+  samples_ema/step_XXXXXXX.png  the same for the average of G's weights (g_ema_decay > 0)
 """
 
 import json
@@ -78,11 +79,11 @@ class RunLog:
     for name, value in values.items():
       self._tensorboard.add_scalar(f'train/{name}', value, step)
 
-  def picture(self, step: int, image: np.ndarray) -> pathlib.Path:
-    """Saves samples/step_XXXXXXX.png and the TensorBoard image 'samples'; returns the path."""
-    path = self.workdir / 'samples' / f'step_{step:07d}.png'
+  def picture(self, step: int, image: np.ndarray, kind: str = 'samples') -> pathlib.Path:
+    """Saves KIND/step_XXXXXXX.png and the TensorBoard image KIND; returns the path."""
+    path = self.workdir / kind / f'step_{step:07d}.png'
     viz.save_png(path, image)
-    self._tensorboard.add_image('samples', image, step, dataformats='HWC')
+    self._tensorboard.add_image(kind, image, step, dataformats='HWC')
     return path
 
   def close(self) -> None:
@@ -96,8 +97,8 @@ class NoLog:
   def scalars(self, step: int, values: dict[str, float], wall_time: float) -> None:
     del step, values, wall_time
 
-  def picture(self, step: int, image: np.ndarray) -> None:
-    del step, image
+  def picture(self, step: int, image: np.ndarray, kind: str = 'samples') -> None:
+    del step, image, kind
 
   def close(self) -> None:
     pass

@@ -51,9 +51,12 @@ def _final_state(config, workdir):
 @pytest.mark.parametrize('preset', [gauss1d, toy_ring, toy_grid])
 def test_toy_presets_run_end_to_end(tmp_path, preset):
   lines = []
-  summary = experiment.run(_tiny(preset.get_config()), tmp_path, print_fn=lines.append)
+  config = _tiny(preset.get_config())
+  summary = experiment.run(config, tmp_path, print_fn=lines.append)
   assert summary['step'] == 6 and np.isfinite(summary['d_loss'])
-  assert sorted(p.name for p in (tmp_path / 'samples').iterdir()) == ['step_0000003.png', 'step_0000006.png']
+  pictures = {kind: sorted(p.name for p in (tmp_path / kind).glob('*.png')) for kind in ('samples', 'samples_ema')}
+  assert pictures == {'samples': ['step_0000003.png', 'step_0000006.png'],
+                      'samples_ema': ['step_0000003.png', 'step_0000006.png'] if config.g_ema_decay else []}
   assert sorted(p.name for p in (tmp_path / 'checkpoints').iterdir()) == ['3', '6']
   assert len((tmp_path / 'metrics.jsonl').read_text().splitlines()) == 2
   assert any(p.name.startswith('events.out.tfevents') for p in (tmp_path / 'tensorboard').iterdir())
