@@ -19,7 +19,8 @@ Measured (2-core Intel Xeon, 2026-12-01, ``experiments.sweep`` seeds 0–9, then
 ``--params ema``; ``docs/results/toy_ring_recipe_20k/``): the average covers
 8.0 ± 0.0 of 8 modes with 98.1 ± 0.1 % high-quality samples, reverse KL
 0.013 ± 0.004 (mean ± s.e.; as trained 97.7 ± 0.1 %); every seed all 8
-modes, 97.6–98.6 %. About 2 minutes a seed on that CPU alone.
+modes, 97.6–98.6 %. 3–5 minutes a seed beside a second job (as measured);
+about 2 minutes alone (toy_grid's identical networks: 112 s).
 """
 
 from gan_jax.configs import base
