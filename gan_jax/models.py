@@ -24,7 +24,9 @@ from jax import lax
 Params = dict[str, Any]
 
 OUTPUT_ACTIVATIONS = {'sigmoid': jax.nn.sigmoid, 'identity': lambda h: h}
-HIDDEN_ACTIVATIONS = {'relu': jax.nn.relu, 'sigmoid': jax.nn.sigmoid}
+LEAKY_RELU_SLOPE = 0.2  # DCGAN's (Radford et al., 2016): a unit never stops passing gradient
+HIDDEN_ACTIVATIONS = {'relu': jax.nn.relu, 'sigmoid': jax.nn.sigmoid,
+                      'leaky_relu': lambda h: jax.nn.leaky_relu(h, LEAKY_RELU_SLOPE)}
 
 
 def uniform_init(limit: float) -> nnx.Initializer:
@@ -308,10 +310,16 @@ class ConvMaxoutDiscriminator(nnx.Module):
 
 
 class MLPDiscriminator(nnx.Module):
-  """Toy D: x [batch, input_dim] → ReLU layers → logit [batch]; no dropout."""
+  """Toy D: x [batch, input_dim] → hidden layers (ReLU unless ``hidden_activations`` says) → logit [batch].
+
+  No dropout. With leaky ReLUs no unit can die: where G's samples wander
+  outside the data, a ReLU D can be constant (every unit of a layer off
+  there) and G gets no gradient at all.
+  """
 
   def __init__(self, input_dim: int, hidden_dims: Sequence[int], *,
-               init_range: float | None = None, rngs: nnx.Rngs):
+               hidden_activations: Sequence[str] | None = None, init_range: float | None = None, rngs: nnx.Rngs):
+    self.hidden_activations = _check_activations(hidden_activations or ['relu'] * len(hidden_dims), hidden_dims)
     dims = [input_dim, *hidden_dims]
     self.hidden = nnx.List([_linear(a, b, init_range, rngs) for a, b in zip(dims[:-1], dims[1:])])
     self.output = _linear(dims[-1], 1, init_range, rngs)
@@ -319,8 +327,8 @@ class MLPDiscriminator(nnx.Module):
   def __call__(self, x: jax.Array, dropout_key: jax.Array | None = None) -> jax.Array:
     del dropout_key  # this discriminator has no dropout
     h = x
-    for layer in self.hidden:
-      h = jax.nn.relu(layer(h))
+    for layer, activation in zip(self.hidden, self.hidden_activations):
+      h = HIDDEN_ACTIVATIONS[activation](layer(h))
     return self.output(h)[..., 0]
 
 

@@ -131,11 +131,15 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _check_dims(config, 'g_hidden_dims')
   _check_dims(config, 'd_hidden_dims')
   _check_one_of(config, 'g_output', list(construction.GENERATORS))
-  activations = tuple(config.g_hidden_activations)
-  _require(activations == () or (len(activations) == len(config.g_hidden_dims) and
-                                 set(activations) <= set(models.HIDDEN_ACTIVATIONS)),
-           f'config.g_hidden_activations={activations!r} must be () (all ReLU) or name one of '
-           f'{sorted(models.HIDDEN_ACTIVATIONS)} for each of the {len(config.g_hidden_dims)} g_hidden_dims')
+  for player in ('g', 'd'):
+    activations, dims = tuple(config[f'{player}_hidden_activations']), config[f'{player}_hidden_dims']
+    _require(activations == () or (len(activations) == len(dims)
+                                   and set(activations) <= set(models.HIDDEN_ACTIVATIONS)),
+             f'config.{player}_hidden_activations={activations!r} must be () (all ReLU) or name one of '
+             f'{sorted(models.HIDDEN_ACTIVATIONS)} for each of the {len(dims)} {player}_hidden_dims')
+  _require(tuple(config.d_hidden_activations) == () or config.model == 'mlp',
+           f"config.d_hidden_activations={tuple(config.d_hidden_activations)!r} needs model='mlp' "
+           f'(model={config.model!r} has maxout units); leave it () there')
   _check_positive_ints(config, ('d_conv_pieces',))
   for name in ('d_conv_channels', 'd_conv_kernels', 'd_pool_shapes', 'd_pool_strides'):
     _check_dims(config, name)

@@ -117,6 +117,18 @@ def test_toy_mlps_take_their_sizes_from_arguments():
   assert d_params['hidden'][0]['kernel'].shape == (3, 6)
 
 
+def test_a_leaky_relu_discriminator_passes_gradient_where_every_relu_unit_is_off():
+  leaky = models.MLPDiscriminator(2, (3,), hidden_activations=('leaky_relu',), rngs=nnx.Rngs(0))
+  apply, params = models.as_pure_function(leaky)
+  params['hidden'][0]['kernel'] = jnp.ones((2, 3))
+  params['output']['kernel'] = jnp.ones((3, 1))
+  x = -jnp.ones((1, 2))  # every pre-activation is −2: a ReLU layer would be off
+  grad = jax.grad(lambda x: apply(params, x, None).sum())(x)
+  np.testing.assert_allclose(grad, np.full((1, 2), 3 * models.LEAKY_RELU_SLOPE), rtol=1e-6)
+  relu_apply, _ = models.as_pure_function(models.MLPDiscriminator(2, (3,), rngs=nnx.Rngs(0)))
+  np.testing.assert_array_equal(jax.grad(lambda x: relu_apply(params, x, None).sum())(x), np.zeros((1, 2)))
+
+
 def test_pure_function_is_jittable_and_differentiable():
   apply, params = models.as_pure_function(models.MaxoutDiscriminator(10, (4,), 2, rngs=nnx.Rngs(0)))
   x = jnp.ones((3, 10))
