@@ -150,7 +150,8 @@ def mode_metrics(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str
 def mean_and_error(values: list[float]) -> dict[str, float]:
   """Mean, standard error (sample std / √n; 0 for one value) and n of ``values`` (one per seed)."""
   array = np.asarray(values, np.float64)
-  error = float(array.std(ddof=1) / math.sqrt(len(array))) if len(array) > 1 else 0.0
+  with np.errstate(invalid='ignore'):  # an infinite value (a reverse KL) makes the error NaN, documented, not warned
+    error = float(array.std(ddof=1) / math.sqrt(len(array))) if len(array) > 1 else 0.0
   return {'mean': float(array.mean()), 'se': error, 'n': len(array)}
 
 

@@ -1,6 +1,7 @@
 """Parzen-window log-likelihood (Table 1) and toy-mixture metrics, on cases with known answers."""
 
 import math
+import warnings
 
 import jax
 import numpy as np
@@ -81,6 +82,13 @@ def test_far_samples_are_low_quality_and_do_not_cover_modes():
   assert result['high_quality_frac'] == pytest.approx(4 / 12)
   assert result['reverse_kl'] == pytest.approx(math.log(2))  # uniform over 4 of 8 modes
   assert evaluation.mode_metrics(np.full((3, 2), 9.0), modes, data.RING_STD)['reverse_kl'] == math.inf
+
+
+def test_a_seed_without_high_quality_samples_makes_the_mean_kl_infinite_and_its_error_nan_without_a_warning():
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')
+    summary = evaluation.mean_and_error([0.1, math.inf, 0.3])
+  assert summary['mean'] == math.inf and math.isnan(summary['se']) and summary['n'] == 3
 
 
 # ---------------------------------------------------------------- the evaluation CLI
