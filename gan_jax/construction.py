@@ -77,7 +77,7 @@ def d_input_shape(config, dataset: data.Dataset) -> tuple[int, ...]:
 
 def _mlp_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.MLPDiscriminator(math.prod(d_input_shape(config, dataset)), tuple(config.d_hidden_dims),
-                                 hidden_activations=tuple(config.d_hidden_activations) or None,
+                                 hidden_activations=(config.d_hidden_activation,) * len(config.d_hidden_dims),
                                  init_range=_init_range(config, config.d_init_range), rngs=rngs)
 
 

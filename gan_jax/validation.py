@@ -23,7 +23,8 @@ FIELDS = tuple(base.get_config().keys())
 RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
                        'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
                        'd_conv_channels', 'g_ema_decay', 'g_ema_warmup', 'image_size', 'image_feature', 'train_split',
-                       'validation_split', 'g_batch_norm', 'init_distribution', 'pack')
+                       'validation_split', 'g_batch_norm', 'init_distribution', 'pack', 'g_hidden_activations',
+                       'd_hidden_activation')
 __all__ = ['ConfigError', 'FIELDS', 'RUN_DEFINING_FIELDS', 'check_against_data', 'validate']
 
 
@@ -131,15 +132,15 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _check_dims(config, 'g_hidden_dims')
   _check_dims(config, 'd_hidden_dims')
   _check_one_of(config, 'g_output', list(construction.GENERATORS))
-  for player in ('g', 'd'):
-    activations, dims = tuple(config[f'{player}_hidden_activations']), config[f'{player}_hidden_dims']
-    _require(activations == () or (len(activations) == len(dims)
-                                   and set(activations) <= set(models.HIDDEN_ACTIVATIONS)),
-             f'config.{player}_hidden_activations={activations!r} must be () (all ReLU) or name one of '
-             f'{sorted(models.HIDDEN_ACTIVATIONS)} for each of the {len(dims)} {player}_hidden_dims')
-  _require(tuple(config.d_hidden_activations) == () or config.model == 'mlp',
-           f"config.d_hidden_activations={tuple(config.d_hidden_activations)!r} needs model='mlp' "
-           f'(model={config.model!r} has maxout units); leave it () there')
+  activations = tuple(config.g_hidden_activations)
+  _require(activations == () or (len(activations) == len(config.g_hidden_dims) and
+                                 set(activations) <= set(models.HIDDEN_ACTIVATIONS)),
+           f'config.g_hidden_activations={activations!r} must be () (all ReLU) or name one of '
+           f'{sorted(models.HIDDEN_ACTIVATIONS)} for each of the {len(config.g_hidden_dims)} g_hidden_dims')
+  _check_one_of(config, 'd_hidden_activation', sorted(models.HIDDEN_ACTIVATIONS))
+  _require(config.d_hidden_activation == 'relu' or config.model == 'mlp',
+           f"config.d_hidden_activation={config.d_hidden_activation!r} needs model='mlp' "
+           f"(model={config.model!r} has maxout units); leave it 'relu' there")
   _check_positive_ints(config, ('d_conv_pieces',))
   for name in ('d_conv_channels', 'd_conv_kernels', 'd_pool_shapes', 'd_pool_strides'):
     _check_dims(config, name)

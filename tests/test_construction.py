@@ -110,12 +110,13 @@ def test_a_saved_run_with_the_warmup_as_on_or_off_reads_as_c_10_or_0(saved, c):
     (dict(pack=-2), r'config.pack=-2 must be a positive integer'),
     (dict(pack=3, batch_size=64), r"config.pack=3 must divide each device's share of the minibatch, "
                                   r'config.batch_size=64 / 1 device\(s\) = 64'),
-    (dict(d_hidden_activations=('leaky_relu',)), r"config.d_hidden_activations=\('leaky_relu',\) must be \(\) "
+    (dict(d_hidden_activation='tanh'), r"config.d_hidden_activation='tanh' is not allowed; "
+                                       r"allowed: \['leaky_relu', 'relu', 'sigmoid'\]"),
+    (dict(g_hidden_activations=('leaky_relu',)), r"config.g_hidden_activations=\('leaky_relu',\) must be \(\) "
                                                  r"\(all ReLU\) or name one of \['leaky_relu', 'relu', 'sigmoid'\] "
-                                                 r'for each of the 2 d_hidden_dims'),
-    (dict(g_hidden_activations=('tanh', 'relu')), r"config.g_hidden_activations=\('tanh', 'relu'\) must be"),
-    (dict(model='maxout', d_hidden_activations=('leaky_relu', 'leaky_relu')),
-     r"config.d_hidden_activations=\('leaky_relu', 'leaky_relu'\) needs model='mlp'")])
+                                                 r'for each of the 2 g_hidden_dims'),
+    (dict(model='maxout', d_hidden_activation='leaky_relu'),
+     r"config.d_hidden_activation='leaky_relu' needs model='mlp' \(model='maxout' has maxout units\)")])
 def test_the_batch_norm_initialisation_and_packing_fields_are_checked_with_the_field_named(overrides, message):
   config = gauss1d.get_config()
   config.update(**overrides)

@@ -74,7 +74,7 @@ def get_config() -> ml_collections.ConfigDict:
       g_batch_norm=False,         # g_output='dense': each hidden layer Linear without bias → batch norm → ReLU
       g_output_bias_from_data=False,  # images: G's output bias = logit(mean pixel)
       g_hidden_activations=(),    # one of relu | leaky_relu | sigmoid per G hidden layer; () = all ReLU
-      d_hidden_activations=(),    # model='mlp': the same per D hidden layer; () = all ReLU
+      d_hidden_activation='relu',  # model='mlp': relu | leaky_relu | sigmoid, every hidden layer of D
       g_output='dense',           # dense | deconv (images: last hidden layer → 10×10×80 → 5×5 stride-3 deconv)
       # model='conv_maxout': maxout conv layers (channels × d_conv_pieces maps, then max pooling),
       # then maxout dense layers of d_hidden_dims units × maxout_pieces.

@@ -31,6 +31,6 @@ from gan_jax.configs import toy_ring
 
 def get_config():
   config = toy_ring.get_config()
-  config.update(dict(dataset='toy_grid', prior='uniform', learning_rate=1e-3,
-                     d_hidden_activations=('leaky_relu',) * len(config.d_hidden_dims)))
+  config.update(dict(dataset='toy_grid', prior='uniform', learning_rate=1e-3, batch_size=500, steps_per_call=100,
+                     d_hidden_activation='leaky_relu'))
   return config

@@ -20,7 +20,8 @@ Measured (2-core Intel Xeon, 2026-12-01, ``experiments.sweep`` seeds 0–9, then
 8.0 ± 0.0 of 8 modes with 98.1 ± 0.1 % high-quality samples, reverse KL
 0.013 ± 0.004 (mean ± s.e.; as trained 97.7 ± 0.1 %); every seed all 8
 modes, 97.6–98.6 %. 3–5 minutes a seed beside a second job (as measured);
-about 2 minutes alone (toy_grid's identical networks: 112 s).
+about 2 minutes alone (112 s for a grid seed with the same networks and
+batch: the previous toy_grid).
 """
 
 from gan_jax.configs import base
