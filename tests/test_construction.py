@@ -117,7 +117,7 @@ def test_a_saved_run_with_the_warmup_as_on_or_off_reads_as_c_10_or_0(saved, c):
                                                  r'for each of the 2 g_hidden_dims'),
     (dict(model='maxout', d_hidden_activation='leaky_relu'),
      r"config.d_hidden_activation='leaky_relu' needs model='mlp' \(model='maxout' has maxout units\)")])
-def test_the_batch_norm_initialisation_and_packing_fields_are_checked_with_the_field_named(overrides, message):
+def test_the_batch_norm_init_packing_and_activation_fields_are_checked_with_the_field_named(overrides, message):
   config = gauss1d.get_config()
   config.update(**overrides)
   with pytest.raises(validation.ConfigError, match=message):
