@@ -17,6 +17,9 @@ The setting (PacGAN's synthetic_data_experiments, packing m = 1):
 * Weights N(0, 0.02²), biases 0. D's cross-entropy and G's non-saturating
   loss, both players updated at once from one batch (``simultaneous``).
 * Adam, learning rate 1e-4, β₁ 0.8, β₂ 0.999; 400 epochs = 400,000 iterations.
+  (β₁ as today's Adam reads it. Blocks before 2017-01-24 read PacGAN's
+  ``beta1=0.8`` as β₁ 0.2; ``--config.adam_b1=0.2`` was no nearer PacGAN's
+  row at 20,000 iterations: README, "Mode coverage in PacGAN's setting".)
 * Evaluation (``experiments.evaluate``): 2,500 samples, high quality within
   3 std of the nearest mode, modes with a high-quality sample, reverse KL.
 
