@@ -3,8 +3,10 @@
 Command:
   python -m experiments.train --config gan_jax/configs/toy_ring_pacgan.py --workdir runs/toy_ring_pacgan
   python -m experiments.evaluate --workdir runs/toy_ring_pacgan
-  python -m experiments.sweep --config gan_jax/configs/toy_ring_pacgan.py --workdir runs/toy_ring_pacgan_sweep \
-      --seeds 10 --together     # the 10-seed table (--together: on a GPU)
+  JAX_DEFAULT_MATMUL_PRECISION=float32 python -m experiments.sweep --config gan_jax/configs/toy_ring_pacgan.py \
+      --workdir runs/toy_ring_pacgan_sweep --seeds 10 --together     # the 10-seed table (--together: on a GPU)
+On a GPU, JAX multiplies float32 matrices in TF32 unless told otherwise;
+PacGAN's Theano used float32 (the variable asks for it; the CPU does either way).
 
 The setting (PacGAN's synthetic_data_experiments, packing m = 1):
 * data: 100,000 points drawn once from 8 Gaussians at (cos 2πi/8, sin 2πi/8),
