@@ -122,3 +122,21 @@ def test_the_batch_norm_init_packing_and_activation_fields_are_checked_with_the_
   config.update(**overrides)
   with pytest.raises(validation.ConfigError, match=message):
     validation.validate(config)
+
+
+@pytest.mark.parametrize('precision, lowered_as', [('default', 'DEFAULT'), ('float32', 'HIGHEST'),
+                                                   ('tensorfloat32', 'HIGH')])
+def test_matmul_precision_reaches_every_product_of_a_training_step_and_of_sampling(precision, lowered_as):
+  """The CPU computes in float32 whatever a program asks, so the programs' requested precision is what is checked:
+  every product of G (batch norm: its training form too), D and their gradients, and of G sampling."""
+  config = toy_ring_pacgan.get_config()
+  config.update(batch_size=8, g_hidden_dims=(8, 8), d_hidden_dims=(8,), matmul_precision=precision)
+  validation.validate(config)
+  points = np.zeros((16, 2), np.float32)
+  gan, state = construction.build(config, data.Dataset('toy_ring', points, points[:0], points[:0], (2,)))
+  step = jax.jit(lambda s, x, k: train.train_step(gan, s, x, k)).lower(state, jnp.zeros((1, 8, 2)), jax.random.key(0))
+  sample = jax.jit(lambda s, k: train.sample(gan, train.generator_variables(gan, s.g_params, s.g_state), k, 4)).lower(
+      state, jax.random.key(0))
+  for program in (step, sample):
+    products = [line for line in program.as_text().splitlines() if 'dot_general' in line]
+    assert products and all(f'precision = [{lowered_as}, {lowered_as}]' in line for line in products), products

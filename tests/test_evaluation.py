@@ -4,6 +4,7 @@ import math
 import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.special import logsumexp
@@ -265,3 +266,18 @@ def test_neighbour_averages_average_each_centre_with_its_nearest_pool_examples()
   nearest = np.argsort(distances, axis=1)[:, :2]
   expected = (centres + pool[nearest].sum(1)) / 3
   np.testing.assert_allclose(evaluation.neighbour_averages(centres, pool, 2, chunk=3), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize('default_precision', ['bfloat16', 'tensorfloat32'])
+def test_the_parzen_distances_take_float32_products_whatever_the_default_matmul_precision(default_precision):
+  """JAX's default float32 matmul is one bfloat16 pass on TPUs and TF32 on recent GPUs; Parzen asks for more.
+
+  The CPU computes in float32 whatever the program asks, so the programs' requested precision is what is checked.
+  """
+  x, centres = jnp.zeros((4, 3)), jnp.ones((5, 3))
+  with jax.default_matmul_precision(default_precision):
+    programs = [jax.jit(evaluation.parzen_log_likelihood, static_argnums=(2, 3)).lower(x, centres, 0.5, 2),
+                jax.jit(evaluation.parzen_validation_scores, static_argnums=(2, 3)).lower(x, centres, (0.5, 1.0), 2)]
+  for program in programs:
+    products = [line for line in program.as_text().splitlines() if 'dot_general' in line]
+    assert products and all('precision = [HIGHEST, HIGHEST]' in line for line in products), products

@@ -71,6 +71,9 @@ def get_config() -> ml_collections.ConfigDict:
       g_init_range=0.0,           # weights ~ U(±range), or N(0, range²) with init_distribution='normal';
       d_init_range=0.0,           # 0 = Flax's default initialiser. Biases start at 0.
       init_distribution='uniform',  # uniform | normal: how g_init_range and d_init_range are read
+      # float32 matrix products of G and D (training, sampling, evaluation): default (JAX's: TF32 on recent
+      # NVIDIA GPUs, one bfloat16 pass on TPUs, float32 on CPUs) | tensorfloat32 | bfloat16 | float32
+      matmul_precision='default',
       g_batch_norm=False,         # g_output='dense': each hidden layer Linear without bias → batch norm → ReLU
       g_output_bias_from_data=False,  # images: G's output bias = logit(mean pixel)
       g_hidden_activations=(),    # one of relu | leaky_relu | sigmoid per G hidden layer; () = all ReLU

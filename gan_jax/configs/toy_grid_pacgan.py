@@ -3,15 +3,15 @@
 Command:
   python -m experiments.train --config gan_jax/configs/toy_grid_pacgan.py --workdir runs/toy_grid_pacgan
   python -m experiments.evaluate --workdir runs/toy_grid_pacgan
-  JAX_DEFAULT_MATMUL_PRECISION=float32 python -m experiments.sweep --config gan_jax/configs/toy_grid_pacgan.py \
-      --workdir runs/toy_grid_pacgan_sweep --seeds 10 --together     # the 10-seed table (--together: on a GPU)
+  python -m experiments.sweep --config gan_jax/configs/toy_grid_pacgan.py --workdir runs/toy_grid_pacgan_sweep \
+      --seeds 10 --together     # the 10-seed table (--together: on a GPU)
 
 Data: 100,000 points drawn once from 25 Gaussians at {−4, −2, 0, 2, 4}², std
 0.05, reshuffled every epoch. Everything else (networks, batch norm, Adam,
 400,000 iterations, float32 matrix products, evaluation, what is not rebuilt, PacGAN2's overrides
 ``--config.pack=2 --config.batch_size=200 --config.steps_per_call=500``) as ``toy_ring_pacgan``.
-Measured (10 seeds together, one NVIDIA H200 alone, 2026-11-28; experiments.sweep
---together, 2,080 it/s): 16.0 ± 1.0 modes, 90.5 ± 1.7 % high quality, reverse
+Measured (10 seeds together, one NVIDIA H200 alone, 2026-11-28, TF32 products;
+experiments.sweep --together, 2,080 it/s): 16.0 ± 1.0 modes, 90.5 ± 1.7 % high quality, reverse
 KL 0.70 ± 0.08 at 270,000 iterations (stopped there, still rising).
 On a 2-core AMD EPYC, 3 seeds × 20,000 iterations: 17.0 ± 1.5 modes, 49.9 ± 11.8 %.
 PacGAN's published vanilla row (mean of 10 seeds): 17.3 of 25 modes, 94.8 % high-quality samples;

@@ -3,10 +3,8 @@
 Command:
   python -m experiments.train --config gan_jax/configs/toy_ring_pacgan.py --workdir runs/toy_ring_pacgan
   python -m experiments.evaluate --workdir runs/toy_ring_pacgan
-  JAX_DEFAULT_MATMUL_PRECISION=float32 python -m experiments.sweep --config gan_jax/configs/toy_ring_pacgan.py \
-      --workdir runs/toy_ring_pacgan_sweep --seeds 10 --together     # the 10-seed table (--together: on a GPU)
-On a GPU, JAX multiplies float32 matrices in TF32 unless told otherwise;
-PacGAN's Theano used float32 (the variable asks for it; the CPU does either way).
+  python -m experiments.sweep --config gan_jax/configs/toy_ring_pacgan.py --workdir runs/toy_ring_pacgan_sweep \
+      --seeds 10 --together     # the 10-seed table (--together: on a GPU)
 
 The setting (PacGAN's synthetic_data_experiments, packing m = 1):
 * data: 100,000 points drawn once from 8 Gaussians at (cos 2πi/8, sin 2πi/8),
@@ -22,6 +20,9 @@ The setting (PacGAN's synthetic_data_experiments, packing m = 1):
   (β₁ as today's Adam reads it. Blocks before 2017-01-24 read PacGAN's
   ``beta1=0.8`` as β₁ 0.2; ``--config.adam_b1=0.2`` was no nearer PacGAN's
   row at 20,000 iterations: README, "Mode coverage in PacGAN's setting".)
+* Float32 matrix products (``matmul_precision='float32'``), as Theano's on
+  PacGAN's pre-TF32 GPUs; JAX's default would be TF32 on recent NVIDIA GPUs
+  (the H200 runs below were), one bfloat16 pass on TPUs.
 * Evaluation (``experiments.evaluate``): 2,500 samples, high quality within
   3 std of the nearest mode, modes with a high-quality sample, reverse KL.
 
@@ -37,11 +38,11 @@ its 100,000 pairs once, with replacement), and G's batch statistics span
 all 200 samples (PacGAN normalises each pair's two batches of 100 apart).
 PacGAN2's published row: 7.9 of 8 modes, 95.6 % high-quality samples.
 PacGAN's published vanilla row (mean of 10 seeds): 6.3 of 8 modes, 98.2 % high-quality samples.
-Measured (10 seeds together, one NVIDIA H200, 2026-11-28; experiments.sweep
---together): 6.0 ± 0.5 modes, 81.2 ± 8.4 % high quality, reverse KL 0.63 ± 0.14
+Measured (10 seeds together, one NVIDIA H200, 2026-11-28, TF32 products: before
+this preset asked for float32; experiments.sweep --together): 6.0 ± 0.5 modes, 81.2 ± 8.4 % high quality, reverse KL 0.63 ± 0.14
 at 169,000 iterations (stopped there; 500 it/s beside three other jobs).
-A 10-seed run alone on the H200 goes at ~2,000 it/s: about 3.5 minutes for
-400,000 iterations. On a 2-core CPU one seed takes ~90 minutes.
+A 10-seed run alone on the H200 went at ~2,000 it/s in TF32: about 3.5 minutes
+for 400,000 iterations (float32: not measured). On a 2-core CPU one seed takes ~90 minutes.
 """
 
 from gan_jax.configs import base
@@ -55,5 +56,5 @@ def get_config():
       g_hidden_dims=(400, 400, 400, 400), g_batch_norm=True, model='maxout', d_hidden_dims=(200, 200, 200),
       maxout_pieces=5, d_input_keep=1.0, d_hidden_keep=1.0, init_distribution='normal', g_init_range=0.02,
       d_init_range=0.02, steps_per_call=1000, checkpoint_every_steps=20_000, sample_every_steps=50_000,
-      num_shown_samples=2500, log_every_seconds=30.0))
+      num_shown_samples=2500, log_every_seconds=30.0, matmul_precision='float32'))
   return config
