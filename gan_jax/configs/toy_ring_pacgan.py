@@ -39,10 +39,11 @@ all 200 samples (PacGAN normalises each pair's two batches of 100 apart).
 PacGAN2's published row: 7.9 of 8 modes, 95.6 % high-quality samples.
 PacGAN's published vanilla row (mean of 10 seeds): 6.3 of 8 modes, 98.2 % high-quality samples.
 Measured (10 seeds together, one NVIDIA H200, 2026-11-28, TF32 products: before
-this preset asked for float32; experiments.sweep --together): 6.0 ± 0.5 modes, 81.2 ± 8.4 % high quality, reverse KL 0.63 ± 0.14
-at 169,000 iterations (stopped there; 500 it/s beside three other jobs).
-A 10-seed run alone on the H200 went at ~2,000 it/s in TF32: about 3.5 minutes
-for 400,000 iterations (float32: not measured). On a 2-core CPU one seed takes ~90 minutes.
+this preset asked for float32; experiments.sweep --together): 6.0 ± 0.5 modes,
+81.2 ± 8.4 % high quality, reverse KL 0.63 ± 0.14 at 169,000 iterations
+(stopped there; 500 it/s beside three other jobs). A 10-seed run alone on the
+H200 went at ~2,000 it/s in TF32: about 3.5 minutes for 400,000 iterations
+(float32: not measured). On a 2-core CPU one seed takes ~90 minutes.
 """
 
 from gan_jax.configs import base
