@@ -84,7 +84,12 @@ def save(workdir: str | pathlib.Path, params) -> None:
 
 
 def load(workdir: str | pathlib.Path, input_dim: int, hidden_dims) -> tuple:
-  """(apply, params) of a classifier saved by ``train_classifier``; ValueError if it takes other inputs."""
+  """(apply, params) of a classifier saved by ``train_classifier``; ValueError if it takes other inputs.
+
+  ``apply`` takes float32 matrix products on every device (JAX's default is TF32
+  on recent NVIDIA GPUs, bfloat16 on TPUs), so the metrics it feeds do not
+  depend on where they run.
+  """
   apply, template = models.as_pure_function(MLPClassifier(input_dim, tuple(hidden_dims), rngs=nnx.Rngs(0)))
   target = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
   with ocp.StandardCheckpointer() as checkpointer:
@@ -93,4 +98,4 @@ def load(workdir: str | pathlib.Path, input_dim: int, hidden_dims) -> tuple:
     if saved_input_dim != input_dim:
       raise ValueError(f'the classifier in {workdir} takes inputs of {saved_input_dim} values, not {input_dim}')
     params = checkpointer.restore(pathlib.Path(workdir).absolute() / 'classifier', target)
-  return apply, params
+  return models.in_matmul_precision(apply, 'float32'), params

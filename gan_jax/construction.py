@@ -14,7 +14,6 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-import jax
 import ml_collections
 import numpy as np
 import optax
@@ -32,7 +31,6 @@ class Network:
 
 
 INIT_DISTRIBUTIONS = ('uniform', 'normal')  # config.init_distribution
-MATMUL_PRECISIONS = ('default', 'tensorfloat32', 'bfloat16', 'float32')  # config.matmul_precision
 
 
 def _init_range(config, value: float) -> models.InitRange:
@@ -164,21 +162,6 @@ def _build_network(field: str, registry: dict[str, Network], config: ml_collecti
                       f'(shape {dataset.example_shape}): {error}; change config.image_size or config.{field}') from None
 
 
-def in_matmul_precision(apply: Callable, precision: str) -> Callable:
-  """``apply`` with the float32 matrix products it traces (and their gradients) at ``precision``.
-
-  ``precision``: one of MATMUL_PRECISIONS; 'default' returns ``apply`` itself
-  (JAX's default, or whatever ``jax.default_matmul_precision`` says around the call).
-  """
-  if precision == 'default':
-    return apply
-
-  def apply_in_precision(*args, **kwargs):
-    with jax.default_matmul_precision(precision):
-      return apply(*args, **kwargs)
-  return apply_in_precision
-
-
 def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data.Shards = data.Shards(),
           pixel_means: np.ndarray | None = None) -> tuple[train.GAN, train.GANState]:
   """The game and its initial state for a validated ``config`` and its dataset.
@@ -205,9 +188,9 @@ def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data
   else:
     (g_apply, g_params), g_state, g_train = models.as_pure_function(generator), None, None
   d_apply, d_params = models.as_pure_function(discriminator)
-  g_apply, d_apply = (in_matmul_precision(apply, config.matmul_precision) for apply in (g_apply, d_apply))
+  g_apply, d_apply = (models.in_matmul_precision(apply, config.matmul_precision) for apply in (g_apply, d_apply))
   if g_train is not None:
-    g_train = in_matmul_precision(g_train, config.matmul_precision)
+    g_train = models.in_matmul_precision(g_train, config.matmul_precision)
   minibatches_per_epoch = data.minibatches_per_epoch(dataset, shards, config.batch_size)
   gan = train.GAN(
       g_apply, d_apply, priors.NoisePrior(config.prior, config.latent_dim),

@@ -27,6 +27,9 @@ OUTPUT_ACTIVATIONS = {'sigmoid': jax.nn.sigmoid, 'identity': lambda h: h}
 LEAKY_RELU_SLOPE = 0.2  # DCGAN's (Radford et al., 2016): a unit never stops passing gradient
 HIDDEN_ACTIVATIONS = {'relu': jax.nn.relu, 'sigmoid': jax.nn.sigmoid,
                       'leaky_relu': lambda h: jax.nn.leaky_relu(h, LEAKY_RELU_SLOPE)}
+# Float32 matrix-product precisions (config.matmul_precision); 'default' is JAX's: TF32 on recent NVIDIA GPUs,
+# one bfloat16 pass on TPUs, float32 on CPUs.
+MATMUL_PRECISIONS = ('default', 'tensorfloat32', 'bfloat16', 'float32')
 
 
 def uniform_init(limit: float) -> nnx.Initializer:
@@ -346,6 +349,21 @@ def as_pure_function(module: nnx.Module) -> tuple[Callable[..., jax.Array], Para
     return nnx.merge(graphdef, params)(*args)
 
   return apply, nnx.to_pure_dict(state)
+
+
+def in_matmul_precision(apply: Callable, precision: str) -> Callable:
+  """``apply`` with the float32 matrix products it traces (and their gradients) at ``precision``.
+
+  ``precision``: one of MATMUL_PRECISIONS; 'default' returns ``apply`` itself
+  (JAX's default, or whatever ``jax.default_matmul_precision`` says around the call).
+  """
+  if precision == 'default':
+    return apply
+
+  def apply_in_precision(*args, **kwargs):
+    with jax.default_matmul_precision(precision):
+      return apply(*args, **kwargs)
+  return apply_in_precision
 
 
 @dataclasses.dataclass(frozen=True)

@@ -129,7 +129,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
            'config.g_output_bias_from_data=True is not allowed with g_batch_norm=True (that generator has no '
            'data-derived output bias); set one of them to False')
   _check_one_of(config, 'init_distribution', list(construction.INIT_DISTRIBUTIONS))
-  _check_one_of(config, 'matmul_precision', list(construction.MATMUL_PRECISIONS))
+  _check_one_of(config, 'matmul_precision', list(models.MATMUL_PRECISIONS))
   _check_dims(config, 'g_hidden_dims')
   _check_dims(config, 'd_hidden_dims')
   _check_one_of(config, 'g_output', list(construction.GENERATORS))

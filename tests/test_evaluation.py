@@ -281,3 +281,17 @@ def test_the_parzen_distances_take_float32_products_whatever_the_default_matmul_
   for program in programs:
     products = [line for line in program.as_text().splitlines() if 'dot_general' in line]
     assert products and all('precision = [HIGHEST, HIGHEST]' in line for line in products), products
+
+
+def test_a_loaded_classifier_takes_float32_products_whatever_the_default_matmul_precision(tmp_path):
+  """Its features feed the classifier score, the Fréchet distance and precision/recall: the same on every device."""
+  from flax import nnx
+
+  from gan_jax import classifier, models
+  _, params = models.as_pure_function(classifier.MLPClassifier(12, (8, 4), rngs=nnx.Rngs(0)))
+  classifier.save(tmp_path / 'classifier', params)
+  apply, loaded = classifier.load(tmp_path / 'classifier', 12, (8, 4))
+  with jax.default_matmul_precision('bfloat16'):
+    program = jax.jit(apply).lower(loaded, jnp.zeros((2, 12)))
+  products = [line for line in program.as_text().splitlines() if 'dot_general' in line]
+  assert len(products) == 3 and all('precision = [HIGHEST, HIGHEST]' in line for line in products), products
