@@ -51,8 +51,8 @@ def _float32_products(a: jax.Array, b: jax.Array) -> jax.Array:
 
 def _squared_distances(rows: jax.Array, centres: jax.Array, centre_norms: jax.Array) -> jax.Array:
   """‖r − c‖² [n, m] for rows [n, d] and centres [m, d] (norms ‖c‖² [m] given), clamped at 0."""
-  return jnp.maximum(jnp.sum(rows ** 2, axis=1, keepdims=True) + centre_norms - 2.0 * _float32_products(rows, centres),
-                     0.0)
+  products = _float32_products(rows, centres)
+  return jnp.maximum(jnp.sum(rows ** 2, axis=1, keepdims=True) + centre_norms - 2.0 * products, 0.0)
 
 
 def parzen_log_likelihood(x: jax.Array, centres: jax.Array, sigma: float, batch_size: int = 100) -> jax.Array:

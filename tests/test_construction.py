@@ -115,6 +115,8 @@ def test_a_saved_run_with_the_warmup_as_on_or_off_reads_as_c_10_or_0(saved, c):
     (dict(g_hidden_activations=('leaky_relu',)), r"config.g_hidden_activations=\('leaky_relu',\) must be \(\) "
                                                  r"\(all ReLU\) or name one of \['leaky_relu', 'relu', 'sigmoid'\] "
                                                  r'for each of the 2 g_hidden_dims'),
+    (dict(g_hidden_activations=('tanh', 'relu')), r"config.g_hidden_activations=\('tanh', 'relu'\) must be \(\) "
+                                                   r"\(all ReLU\) or name one of"),
     (dict(model='maxout', d_hidden_activation='leaky_relu'),
      r"config.d_hidden_activation='leaky_relu' needs model='mlp' \(model='maxout' has maxout units\)")])
 def test_the_batch_norm_init_packing_and_activation_fields_are_checked_with_the_field_named(overrides, message):

@@ -264,8 +264,8 @@ def test_resuming_with_a_different_run_defining_field_is_rejected(tmp_path):
     ('g_hidden_dims', (), 'config.g_hidden_dims=() must be a non-empty sequence of positive integers'),
     ('seed', -1, 'config.seed=-1 must be a non-negative integer'),
     ('d_input_keep', 0.0, 'config.d_input_keep=0.0 must be a keep probability in (0, 1]'),
-    ('matmul_precision', 'highest',
-     "config.matmul_precision='highest' is not allowed; allowed: ['default', 'tensorfloat32', 'bfloat16', 'float32']"),
+    ('matmul_precision', 'highest', "config.matmul_precision='highest' is not allowed; "
+                                    "allowed: ['default', 'tensorfloat32', 'bfloat16', 'float32']"),
     ('checkpoint_every_steps', 150, 'config.checkpoint_every_steps=150 must be a multiple of config.steps_per_call=100'),
 ])
 def test_validate_names_the_field_and_the_allowed_values(name, value, message):
