@@ -20,6 +20,12 @@ What can go wrong, and what happens:
   holds non-finite values: ``restore_latest`` says so, moves it into
   ``<directory>.unreadable/`` (nothing is deleted) and falls back to the
   previous step; if no step can be read it raises ``CheckpointError``.
+  A reader (``make_reader``: evaluation, figures, sweeps' scores) moves
+  nothing: it says which steps it skipped and restores the previous one.
+* Reading a run while it trains: a reader neither creates, deletes nor
+  moves anything in the directory (orbax's clean-up of temporary directories
+  would delete the save the training process is writing), so
+  ``experiments.evaluate`` can score a live run.
 * A checkpoint of another model (other layer sizes): ``CheckpointError``
   naming the directory, the array and both shapes; no fallback, since every
   step of that directory is of the other model.
@@ -46,6 +52,10 @@ BEST_METRIC = 'validation_ll'  # what ``make_best_manager`` ranks checkpoints by
 BEST_DIRECTORIES = {'g_params': 'checkpoints_best', 'g_params_ema': 'checkpoints_best_ema'}
 
 
+# How a best-checkpoint directory ranks its steps: by the metric saved with each.
+_RANKED_BY_BEST_METRIC = dict(best_fn=lambda metrics: metrics[BEST_METRIC], best_mode='max')
+
+
 class CheckpointError(RuntimeError):
   """A checkpoint cannot be written or restored into this run; the message says why."""
 
@@ -59,9 +69,20 @@ def make_manager(directory: str | pathlib.Path, keep: int) -> ocp.CheckpointMana
 
 def make_best_manager(directory: str | pathlib.Path) -> ocp.CheckpointManager:
   """A manager keeping the one checkpoint with the highest ``BEST_METRIC`` in ``directory``."""
-  options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda metrics: metrics[BEST_METRIC],
-                                         best_mode='max', keep_checkpoints_without_metrics=False, create=True,
-                                         cleanup_tmp_directories=True)
+  options = ocp.CheckpointManagerOptions(max_to_keep=1, keep_checkpoints_without_metrics=False, create=True,
+                                         cleanup_tmp_directories=True, **_RANKED_BY_BEST_METRIC)
+  return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
+                               item_handlers=ocp.StandardCheckpointHandler())
+
+
+def make_reader(directory: str | pathlib.Path, ranked: bool = False) -> ocp.CheckpointManager:
+  """A read-only manager of ``directory``: restores, writes nothing (the directory may be missing).
+
+  ``ranked``: for a ``make_best_manager`` directory, so that ``best_step``
+  ranks its checkpoints as the writer does.
+  """
+  ranking = _RANKED_BY_BEST_METRIC if ranked else {}
+  options = ocp.CheckpointManagerOptions(read_only=True, create=False, cleanup_tmp_directories=False, **ranking)
   return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
                                item_handlers=ocp.StandardCheckpointHandler())
 
@@ -155,15 +176,15 @@ def _reason(error: Exception) -> str:
 
 
 def restore_latest(manager: ocp.CheckpointManager, initial_state: GANState, train_key: jax.Array,
-                   data_key: jax.Array, warn: Callable[[str], None] = print
+                   data_key: jax.Array, warn: Callable[[str], None] = print, set_aside: bool = True
                    ) -> tuple[GANState, jax.Array, jax.Array] | None:
   """(state, train_key, data_key) from the latest readable checkpoint, or None if there is none.
 
   ``initial_state`` and the keys give the structure, shapes and dtypes to
-  restore into. Steps that cannot be read are reported through ``warn`` and
-  set aside once an earlier step restores; a checkpoint of another model, or
-  a directory where no step can be read (then nothing is moved), raises
-  CheckpointError.
+  restore into. Steps that cannot be read are reported through ``warn`` and,
+  with ``set_aside`` (a run about to continue there), moved aside once an
+  earlier step restores; a checkpoint of another model, or a directory where
+  no step can be read (then nothing is moved), raises CheckpointError.
   """
   payload = _payload(initial_state, train_key, data_key)
   unreadable = []
@@ -176,9 +197,9 @@ def restore_latest(manager: ocp.CheckpointManager, initial_state: GANState, trai
       unreadable.append((step, _reason(error)))
       continue
     for bad_step, reason in unreadable:
-      moved_to = _set_aside(manager, bad_step)
-      warn(f'warning: checkpoint step {bad_step} in {manager.directory} cannot be restored ({reason}); '
-           f'moved it to {moved_to}; resuming from step {step}')
+      outcome = (f'moved it to {_set_aside(manager, bad_step)}; resuming from step {step}' if set_aside
+                 else f'left it in place; restored step {step}')
+      warn(f'warning: checkpoint step {bad_step} in {manager.directory} cannot be restored ({reason}); {outcome}')
     return _unpack(restored)
   if unreadable:
     details = '; '.join(f'step {step}: {reason}' for step, reason in unreadable)

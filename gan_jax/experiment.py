@@ -166,7 +166,11 @@ def set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: C
     workdir.mkdir(parents=True, exist_ok=True)
   distributed.barrier('workdir')
   manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
-  restored = checkpoint.restore_latest(manager, state, train_key, data_key, warn=print_fn)
+  try:
+    restored = checkpoint.restore_latest(manager, state, train_key, data_key, warn=print_fn)
+  except BaseException:
+    manager.close()  # the run ends here: its manager's threads go with it
+    raise
   if restored is not None:
     state, train_key, data_key = restored
     print_fn(f'resumed from step {int(state.step)} of {workdir / "checkpoints"}')
@@ -307,7 +311,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
           return {**summary, 'stopped': 'SIGTERM'}
   finally:
     for each_manager in (manager, *setup.best_managers.values()):
-      each_manager.wait_until_finished()
+      each_manager.close()  # after the saves in flight are written
     log.close()
   if dataset.dim == 1:
     g_variables = _generator_params(gan, parallel.unreplicate(replicated_state))['g_params']

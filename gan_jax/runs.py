@@ -33,24 +33,26 @@ TOY_EVAL_SAMPLES = 2_500  # generator samples behind a toy run's metrics (PacGAN
 PARAMS = {'raw': 'g_params', 'ema': 'g_params_ema'}  # --params → the generator of the state to use
 
 
-def _checkpoint_manager(workdir: pathlib.Path, which: str, params: str):
-  """The checkpoint directory's manager and the step to restore (None: the latest) for ``which``."""
+def _checkpoint_reader(workdir: pathlib.Path, which: str, params: str):
+  """A read-only manager (``checkpoint.make_reader``) of the directory holding ``which``, and the step to
+  restore (None: the latest). The caller closes it."""
   if which == 'latest':
-    return checkpoint.make_manager(workdir / 'checkpoints', 1_000_000), None
+    return checkpoint.make_reader(workdir / 'checkpoints'), None
   if which == 'best':
     directory = workdir / checkpoint.BEST_DIRECTORIES[PARAMS[params]]
-    manager = checkpoint.make_best_manager(directory) if directory.is_dir() else None
-    if manager is None or manager.best_step() is None:
+    manager = checkpoint.make_reader(directory, ranked=True)
+    if manager.best_step() is None:
+      manager.close()
       raise checkpoint.CheckpointError(f'no best checkpoint in {directory}: the run was trained with '
                                        f'config.eval_every_steps=0 or has not been evaluated yet')
     return manager, manager.best_step()
   step, held = int(which), set()
   for directory in ('checkpoints', *checkpoint.BEST_DIRECTORIES.values()):
-    if (workdir / directory).is_dir():
-      manager = checkpoint.make_manager(workdir / directory, 1_000_000)
-      if step in manager.all_steps():
-        return manager, step
-      held.update(manager.all_steps())
+    manager = checkpoint.make_reader(workdir / directory)
+    if step in manager.all_steps():
+      return manager, step
+    held.update(manager.all_steps())
+    manager.close()
   raise checkpoint.CheckpointError(f'no checkpoint step {step} in {workdir}; it holds steps {sorted(held)}')
 
 
@@ -76,7 +78,9 @@ def restore_run(workdir: str | pathlib.Path, which: str = 'latest', params: str 
   estimate of the generator chosen by ``params``, kept by the training
   loop's monitor) or a step number. ``params``: 'raw' or 'ema' (the weight
   average, for runs trained with ``g_ema_decay`` > 0): which generator
-  ``generator_params`` returns from the state.
+  ``generator_params`` returns from the state. It only reads: nothing in
+  ``workdir`` is created, moved or deleted, so a run may be training there
+  (an unreadable latest checkpoint is reported and the one before restored).
   """
   check_checkpoint_choice(which, params)
   workdir = pathlib.Path(workdir)
@@ -86,13 +90,14 @@ def restore_run(workdir: str | pathlib.Path, which: str = 'latest', params: str 
   _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
   dataset = data.load(config.dataset, data_key, data.source_options(config))
   gan, state = construction.build(config, dataset)
-  manager, step = _checkpoint_manager(workdir, which, params)
-  if step is None:
-    restored = checkpoint.restore_latest(manager, state, data_key, data_key)  # keys given for their shapes
-    if restored is None:
-      raise checkpoint.CheckpointError(f'no checkpoint in {manager.directory} to restore')
-  else:
-    restored = checkpoint.restore_step(manager, step, state, data_key, data_key)
+  manager, step = _checkpoint_reader(workdir, which, params)
+  with manager:
+    if step is None:  # the keys are given for their shapes
+      restored = checkpoint.restore_latest(manager, state, data_key, data_key, set_aside=False)
+      if restored is None:
+        raise checkpoint.CheckpointError(f'no checkpoint in {manager.directory} to restore')
+    else:
+      restored = checkpoint.restore_step(manager, step, state, data_key, data_key)
   return config, dataset, gan, restored[0], sample_key
 
 

@@ -187,10 +187,21 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
   runs.check_checkpoint_choice('latest', params)
   runs.check_generator_kept(config, params, 'this config')
   configs = [seed_config(config, seed) for seed in seeds]
-  built = [_set_up_seed(each, seed_workdir(sweep_dir, each.seed), print_fn) for each in configs]
-  gan, seed_runs = built[0][0], [seed_run for _, seed_run in built]
+  seed_runs = []
+  try:
+    for each in configs:
+      gan, seed_run = _set_up_seed(each, seed_workdir(sweep_dir, each.seed), print_fn)
+      seed_runs.append(seed_run)
+    return _train_seed_runs(gan, seed_runs, configs[0], print_fn, params)
+  finally:
+    for seed_run in seed_runs:
+      seed_run.manager.close()  # after the saves in flight are written
+
+
+def _train_seed_runs(gan: train.GAN, seed_runs: list[_Seed], config: ml_collections.ConfigDict,
+                     print_fn: Callable[[str], None], params: str) -> tuple[list[dict], bool]:
+  """``train_together``'s loop over the set-up seeds (``config``: seed 0's), from their common step."""
   step = _check_same_step(seed_runs)
-  config = configs[0]
   devices = jax.local_devices()
   loop = parallel.make_pmap_seeds_train_loop(
       gan, data.make_keyed_minibatch_sampler(config.d_steps, config.batch_size // len(devices)), devices)
@@ -243,8 +254,6 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
           print_fn(f'SIGTERM: stopped at step {step} with a checkpoint of every seed; run the same command to resume')
           return records, True
   finally:
-    for seed_run in seed_runs:
-      seed_run.manager.wait_until_finished()
     for log in logs:
       log.close()
   return records, False

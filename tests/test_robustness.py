@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import jax
@@ -294,6 +295,35 @@ def test_a_directory_where_no_checkpoint_can_be_read_is_an_error_that_moves_noth
                      match=rf'no checkpoint in {tmp_path / "checkpoints"} can be restored \(step 6: .*; step 3: '):
     experiment.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
   assert _complete_steps(tmp_path) == [3, 6]
+
+
+def _listing(directory: pathlib.Path) -> list[str]:
+  return sorted(str(path.relative_to(directory)) for path in directory.rglob('*'))
+
+
+def _join_orbax_threads() -> None:
+  """Waits for orbax's background work (a writer's clean-up of temporary directories runs in such a thread)."""
+  for thread in threading.enumerate():
+    if thread.name.endswith('(_target_setting_result)'):
+      thread.join(timeout=60)
+
+
+def test_reading_a_run_creates_moves_and_deletes_nothing_so_it_may_be_training_meanwhile(tmp_path, capsys):
+  experiment.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
+  directory = tmp_path / 'checkpoints'
+  shutil.copytree(directory / '6', directory / '9.orbax-checkpoint-tmp-1764633600')  # a save being written
+  _garble_metadata(directory / '6')
+  before = _listing(tmp_path)
+  capsys.readouterr()
+  latest = runs.restore_run(tmp_path)[3]
+  out = capsys.readouterr().out
+  assert out.startswith(f'warning: checkpoint step 6 in {directory} cannot be restored (')
+  assert out.endswith('; left it in place; restored step 3\n') and out.count('\n') == 1
+  assert int(latest.step) == 3 and trees_equal(runs.restore_run(tmp_path, '3')[3], latest)
+  with pytest.raises(checkpoint.CheckpointError, match=f'no best checkpoint in {tmp_path / "checkpoints_best"}'):
+    runs.restore_run(tmp_path, 'best')
+  _join_orbax_threads()
+  assert _listing(tmp_path) == before
 
 
 @pytest.mark.slow
