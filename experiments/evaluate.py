@@ -93,7 +93,16 @@ def main(argv):
     np.save(path, samples)
   width = max(map(len, metrics))
   for name, value in metrics.items():
-    print(f'{name:<{width}}  {value:.4g}' if isinstance(value, float) else f'{name:<{width}}  {value}')
+    print(f'{name:<{width}}  {shown(value)}')
+
+
+def shown(value) -> str:
+  """A metric for the table: floats to 4 significant digits, also inside lists (None as '-')."""
+  if isinstance(value, float):
+    return f'{value:.4g}'
+  if isinstance(value, list):
+    return '[' + ', '.join('-' if item is None else shown(item) for item in value) + ']'
+  return str(value)
 
 
 if __name__ == '__main__':

@@ -82,7 +82,8 @@ def make_reader(directory: str | pathlib.Path, ranked: bool = False) -> ocp.Chec
   ranks its checkpoints as the writer does.
   """
   ranking = _RANKED_BY_BEST_METRIC if ranked else {}
-  options = ocp.CheckpointManagerOptions(read_only=True, create=False, cleanup_tmp_directories=False, **ranking)
+  options = ocp.CheckpointManagerOptions(read_only=True, create=False, cleanup_tmp_directories=False,
+                                         save_interval_steps=0, **ranking)
   return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
                                item_handlers=ocp.StandardCheckpointHandler())
 

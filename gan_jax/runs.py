@@ -134,7 +134,8 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   Images: the paper's Parzen protocol (``evaluation.parzen_evaluation``) with
   ``config.eval_num_samples`` samples (10,000), σ chosen on the first
   ``config.eval_num_validation`` (1,000) validation images, reported on the
-  test set; the samples are the training loop monitor's. Toy mixtures: ``evaluation.mode_metrics`` on 2,500 samples.
+  test set; the samples are the training loop monitor's. Toy mixtures: ``evaluation.mode_metrics`` and
+  ``evaluation.mode_placement`` on 2,500 samples.
   1-D data: the samples' mean and std. Samples: [num_samples, dim], values as
   fed to the metrics (pixels in [0, 1]). With ``real_centres`` the "samples"
   are the first ``num_samples`` training examples instead: the estimator's
@@ -163,7 +164,9 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
     if classifier_dir:
       metrics.update(_classifier_metrics(classifier_dir, samples, dataset))
   elif config.dataset in data.MIXTURES:
-    metrics.update(evaluation.mode_metrics(samples, *data.mixture_modes(config.dataset)))
+    modes_and_std = data.mixture_modes(config.dataset)
+    metrics.update(evaluation.mode_metrics(samples, *modes_and_std))
+    metrics.update(evaluation.mode_placement(samples, *modes_and_std))
   else:
     metrics.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
   return metrics, samples

@@ -85,6 +85,34 @@ def test_far_samples_are_low_quality_and_do_not_cover_modes():
   assert evaluation.mode_metrics(np.full((3, 2), 9.0), modes, data.RING_STD)['reverse_kl'] == math.inf
 
 
+def test_mode_placement_gives_each_modes_offset_and_spread_in_stds():
+  modes, std = data.ring_modes(), data.RING_STD
+  cross = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]]) * 0.5 * math.sqrt(2) * std  # per-coordinate RMS 0.5 std
+  samples = np.concatenate([
+      modes[0] + [2 * std, 0] + cross,          # mode 0: centre 2 std off, half as wide as the data
+      modes[1] + cross * 2,                      # mode 1: on its centre, as wide as the data
+      modes[2:3],                                # mode 2: one sample, too few to place
+      modes[3] + [[5.9 * std, 0], [-5.9 * std, 0], [0, 6.1 * std]],  # the last is beyond 6 std: left out
+      np.full((5, 2), 5.0)])                     # far from every mode: left out
+  placement = evaluation.mode_placement(samples, modes, std)
+  assert placement['mode_offsets'][:2] == [pytest.approx(2.0), pytest.approx(0.0, abs=1e-9)]
+  assert placement['mode_spreads'][:2] == [pytest.approx(0.5), pytest.approx(1.0)]
+  assert placement['mode_offsets'][3] == pytest.approx(0.0, abs=1e-9)
+  assert placement['mode_spreads'][3] == pytest.approx(5.9 / math.sqrt(2))  # RMS of ±5.9 std in one coordinate
+  assert placement['mode_offsets'][2] is None and placement['mode_offsets'][4:] == [None] * 4
+  assert placement['mode_spreads'][2] is None and placement['mode_spreads'][4:] == [None] * 4
+
+
+def test_samples_of_the_mixture_itself_sit_on_their_modes_with_spread_one():
+  modes, std = data.grid_modes(), data.GRID_STD
+  rng = np.random.default_rng(0)
+  samples = modes[rng.integers(0, 25, 100_000)] + rng.normal(0, std, (100_000, 2))
+  placement = evaluation.mode_placement(samples, modes, std)
+  # ~4,000 samples a mode: a centre's error is ~0.016 std per coordinate, a spread's ~0.008
+  assert max(placement['mode_offsets']) < 0.1
+  assert all(abs(spread - 1) < 0.05 for spread in placement['mode_spreads'])
+
+
 def test_a_seed_without_high_quality_samples_makes_the_mean_kl_infinite_and_its_error_nan_without_a_warning():
   with warnings.catch_warnings():
     warnings.simplefilter('error')
@@ -130,8 +158,12 @@ def test_evaluate_cli_on_a_toy_ring_run(tmp_path):
   assert set(report) >= {'modes_covered', 'high_quality_frac', 'reverse_kl'}
   samples = np.load(tmp_path / 'samples.npy')
   assert samples.shape == (2500, 2)
-  assert report == {**report, **evaluation.mode_metrics(samples, data.ring_modes(), data.RING_STD)}
+  assert report == {**report, **evaluation.mode_metrics(samples, data.ring_modes(), data.RING_STD),
+                    **evaluation.mode_placement(samples, data.ring_modes(), data.RING_STD)}
   assert 'modes_covered' in result.stdout
+  offsets_line, = (line for line in result.stdout.splitlines() if line.startswith('mode_offsets'))
+  shown = [item if item == '-' else float(item) for item in offsets_line.split('[')[1].rstrip(']').split(', ')]
+  assert shown == ['-' if item is None else pytest.approx(item, rel=1e-3) for item in report['mode_offsets']]
 
 
 @pytest.fixture(scope='module')
