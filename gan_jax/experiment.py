@@ -22,6 +22,7 @@ import math
 import pathlib
 import time
 from collections.abc import Callable
+from typing import TextIO
 
 import jax
 import ml_collections
@@ -140,10 +141,16 @@ class Setup:
   manager: ocp.CheckpointManager
   monitor: evaluation.ParzenMonitor | None
   best_managers: dict[str, ocp.CheckpointManager]  # 'g_params' / 'g_params_ema' → its best checkpoint
+  lock: TextIO | None  # the primary process's ``claim_workdir``
+
+  def close(self) -> None:
+    """``_close_run_files`` of this run's checkpoint managers and lock."""
+    _close_run_files([self.manager, *self.best_managers.values()], self.lock)
 
 
 def set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: Callable[[str], None]) -> Setup:
-  """Validates, loads this process's data, builds the game and restores the latest checkpoint."""
+  """Validates, loads this process's data, builds the game, claims ``workdir`` (``claim_workdir``) and restores
+  the latest checkpoint. The caller closes the Setup (``Setup.close``); if this raises, nothing stays open."""
   num_devices = jax.device_count()
   validation.validate(config, num_devices)
   train_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
@@ -165,25 +172,50 @@ def set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: C
   if distributed.is_primary():
     workdir.mkdir(parents=True, exist_ok=True)
   distributed.barrier('workdir')
-  manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
+  lock = claim_workdir(workdir) if distributed.is_primary() else None
+  manager, monitor, best_managers = None, None, {}
   try:
+    manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
     restored = checkpoint.restore_latest(manager, state, train_key, data_key, warn=print_fn)
+    if restored is not None:
+      state, train_key, data_key = restored
+      print_fn(f'resumed from step {int(state.step)} of {workdir / "checkpoints"}')
+    if distributed.is_primary():
+      save_config(config, workdir)
+      note_device_count(workdir, num_devices, print_fn)
+    if config.eval_every_steps:
+      monitor = evaluation.ParzenMonitor(gan.generator, gan.prior, np.asarray(data.to_float(validation_images)),
+                                         jax.random.fold_in(sample_key, evaluation.MONITOR_KEY),
+                                         config.eval_num_samples)
+      best_managers = {name: checkpoint.make_best_manager(workdir / checkpoint.BEST_DIRECTORIES[name])
+                       for name in _generator_params(gan, state)}
   except BaseException:
-    manager.close()  # the run ends here: its manager's threads go with it
+    _close_run_files([manager, *best_managers.values()], lock)  # the run ends here: nothing of it stays open
     raise
-  if restored is not None:
-    state, train_key, data_key = restored
-    print_fn(f'resumed from step {int(state.step)} of {workdir / "checkpoints"}')
-  if distributed.is_primary():
-    save_config(config, workdir)
-    note_device_count(workdir, num_devices, print_fn)
-  monitor, best_managers = None, {}
-  if config.eval_every_steps:
-    monitor = evaluation.ParzenMonitor(gan.generator, gan.prior, np.asarray(data.to_float(validation_images)),
-                                       jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), config.eval_num_samples)
-    best_managers = {name: checkpoint.make_best_manager(workdir / checkpoint.BEST_DIRECTORIES[name])
-                     for name in _generator_params(gan, state)}
-  return Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager, monitor, best_managers)
+  return Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager, monitor, best_managers, lock)
+
+
+RUN_LOCK = 'train.lock'  # in a workdir: held by the process training there (its pid inside)
+
+
+def claim_workdir(workdir: pathlib.Path) -> TextIO:
+  """The lock on ``workdir``/``RUN_LOCK`` for this process; ConfigError naming the holder if another process
+  trains there (two runs in one workdir would delete and overwrite each other's checkpoints)."""
+  lock = files.lock_exclusively(workdir / RUN_LOCK)
+  if lock is None:
+    holder = (workdir / RUN_LOCK).read_text(encoding='utf-8').strip() or 'unknown'
+    raise validation.ConfigError(f'--workdir={workdir} is in use: process {holder} is training there; wait for it '
+                                 f'to end or stop it (SIGTERM checkpoints), or use another --workdir')
+  return lock
+
+
+def _close_run_files(managers: list[ocp.CheckpointManager | None], lock: TextIO | None) -> None:
+  """Closes the checkpoint managers (after their saves in flight are written), then frees the workdir."""
+  for manager in managers:
+    if manager is not None:
+      manager.close()
+  if lock is not None:
+    lock.close()
 
 
 def _device_bytes_besides_data(config: ml_collections.ConfigDict, state: train.GANState, dim: int) -> int:
@@ -248,11 +280,22 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   ``'stopped': 'SIGTERM'``. The summary holds the final step and the last
   chunk's mean metrics, plus the mean and std of 10,000 samples for 1-D data.
   Only process 0 prints and writes logs; every process returns the summary.
+  While it runs, it holds ``workdir`` (``claim_workdir``): a second process
+  that would train there gets ConfigError before it touches anything.
   """
-  primary = distributed.is_primary()
-  print_fn = print_fn if primary else _ignore
+  print_fn = print_fn if distributed.is_primary() else _ignore
   workdir = pathlib.Path(workdir)
   setup = set_up(config, workdir, print_fn)
+  try:
+    return _train(config, workdir, setup, print_fn)
+  finally:
+    setup.close()
+
+
+def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, setup: Setup,
+           print_fn: Callable[[str], None]) -> dict:
+  """``run``'s loop from ``setup``: trains, checkpoints and logs to ``config.num_steps`` or SIGTERM."""
+  primary = distributed.is_primary()
   gan, dataset, manager = setup.gan, setup.dataset, setup.manager
   minibatches_per_epoch = data.minibatches_per_epoch(dataset, setup.shards, config.batch_size)
   shard_batch_size = config.batch_size // jax.device_count()
@@ -311,7 +354,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
           return {**summary, 'stopped': 'SIGTERM'}
   finally:
     for each_manager in (manager, *setup.best_managers.values()):
-      each_manager.close()  # after the saves in flight are written
+      each_manager.wait_until_finished()
     log.close()
   if dataset.dim == 1:
     g_variables = _generator_params(gan, parallel.unreplicate(replicated_state))['g_params']

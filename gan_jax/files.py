@@ -1,7 +1,10 @@
-"""Writing a run's small files so that a kill at any moment leaves the old file or the new one, never a part."""
+"""A run's small files: written so that a kill at any moment leaves the old file or the new one, never a part;
+and the lock that keeps a second process from training in the same directory."""
 
+import fcntl
 import os
 import pathlib
+from typing import TextIO
 
 
 def write_text_atomically(path: str | pathlib.Path, text: str) -> None:
@@ -17,3 +20,23 @@ def write_text_atomically(path: str | pathlib.Path, text: str) -> None:
     file.flush()
     os.fsync(file.fileno())
   os.replace(partial, path)
+
+
+def lock_exclusively(path: str | pathlib.Path) -> TextIO | None:
+  """Opens ``path`` (creating it) and takes an exclusive advisory lock (``flock``) on it, without waiting.
+
+  Returns the open file, which holds the lock until it is closed or its
+  process ends in any way (kill -9 included, so no lock outlives its
+  holder), with the holder's pid written in it; None if another open file
+  holds the lock.
+  """
+  file = open(path, 'a+', encoding='utf-8')  # pylint: disable=consider-using-with  (the caller closes it)
+  try:
+    fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    file.close()
+    return None
+  file.truncate(0)
+  file.write(f'{os.getpid()}\n')
+  file.flush()
+  return file

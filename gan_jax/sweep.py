@@ -107,6 +107,7 @@ class _Seed:
   sample_key: jax.Array
   dataset: data.Dataset
   manager: ocp.CheckpointManager
+  close: Callable[[], None]  # its ``experiment.Setup.close``: the managers closed, the workdir freed
 
 
 def _set_up_seed(config: ml_collections.ConfigDict, workdir: pathlib.Path,
@@ -114,7 +115,7 @@ def _set_up_seed(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   """``experiment.set_up`` for one seed: validated, its training set drawn, its game built, its checkpoint restored."""
   setup = experiment.set_up(config, workdir, print_fn)
   return setup.gan, _Seed(config.seed, workdir, setup.state, setup.train_key, setup.data_key, setup.sample_key,
-                          setup.dataset, setup.manager)
+                          setup.dataset, setup.manager, setup.close)
 
 
 def _stack(trees):
@@ -195,7 +196,7 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
     return _train_seed_runs(gan, seed_runs, configs[0], print_fn, params)
   finally:
     for seed_run in seed_runs:
-      seed_run.manager.close()  # after the saves in flight are written
+      seed_run.close()
 
 
 def _train_seed_runs(gan: train.GAN, seed_runs: list[_Seed], config: ml_collections.ConfigDict,

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from conftest import tree_relative_error, trees_equal, xla_flags
-from gan_jax import checkpoint, experiment, runs, train
+from gan_jax import checkpoint, experiment, runs, train, validation
 from gan_jax.configs import gauss1d
 from idx_files import write_mnist_idx
 
@@ -132,6 +132,22 @@ def test_sigterm_checkpoints_the_current_step_and_a_rerun_ends_as_if_never_stopp
   assert rerun.returncode == 0, rerun.stderr
   assert f'resumed from step {stopped_at}' in rerun.stdout
   assert trees_equal(_final_state(tmp_path), uninterrupted)
+
+
+@pytest.mark.slow
+def test_a_second_process_training_in_the_same_workdir_is_refused_while_the_first_runs(tmp_path):
+  endless = [*GAUSS, '--config.num_steps=10000000', '--config.lr_decay_steps=10000000']
+  run = _start(tmp_path, *endless)
+  _wait_for(lambda: (tmp_path / 'metrics.jsonl').exists() and (tmp_path / 'metrics.jsonl').read_text(), run)
+  second = _train(tmp_path, *endless)
+  assert run.poll() is None, 'the first run must still be training'
+  assert second.returncode == 2 and second.stdout == ''
+  assert second.stderr.splitlines()[-1] == (f'error: --workdir={tmp_path} is in use: process {run.pid} is training '
+                                            'there; wait for it to end or stop it (SIGTERM checkpoints), or use '
+                                            'another --workdir')
+  run.send_signal(signal.SIGTERM)
+  stdout, stderr = run.communicate(timeout=300)
+  assert run.returncode == 0 and 'SIGTERM: stopped at step ' in stdout, stderr
 
 
 @pytest.mark.slow
@@ -324,6 +340,24 @@ def test_reading_a_run_creates_moves_and_deletes_nothing_so_it_may_be_training_m
     runs.restore_run(tmp_path, 'best')
   _join_orbax_threads()
   assert _listing(tmp_path) == before
+
+
+def test_a_workdir_being_trained_in_is_refused_to_a_second_run_which_touches_nothing(tmp_path):
+  experiment.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
+  in_flight = tmp_path / 'checkpoints' / '9.orbax-checkpoint-tmp-1764633600'
+  shutil.copytree(tmp_path / 'checkpoints' / '6', in_flight)  # the other run's save being written
+  other_run = experiment.claim_workdir(tmp_path)  # what a training process holds (flock: per open file)
+  before = {path: path.stat().st_mtime_ns for path in tmp_path.rglob('*')}
+  with pytest.raises(validation.ConfigError) as error:
+    experiment.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
+  assert str(error.value) == (f'--workdir={tmp_path} is in use: process {os.getpid()} is training there; wait for it '
+                              'to end or stop it (SIGTERM checkpoints), or use another --workdir')
+  _join_orbax_threads()
+  assert {path: path.stat().st_mtime_ns for path in tmp_path.rglob('*')} == before
+  other_run.close()
+  shutil.rmtree(in_flight)
+  assert experiment.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)['step'] == 9
+  experiment.claim_workdir(tmp_path).close()  # a finished run frees its workdir
 
 
 @pytest.mark.slow
