@@ -12,8 +12,10 @@ with --real_centres to DIR/eval_real_centres.json.
 
 Images: Parzen-window log-likelihood by the paper's protocol (parzen_ll ±
 parzen_se, parzen_sigma). Toy ring/grid: modes_covered, high_quality_frac,
-reverse_kl. With --classifier DIR, image runs also get classifier_score,
-frechet_distance, precision and recall. See gan_jax/evaluation.py.
+reverse_kl, and per mode where its samples sit, in mode stds (mode_offsets,
+mode_spreads). With --classifier DIR, image runs also get classifier_score,
+frechet_distance, precision and recall. See gan_jax/evaluation.py. It only
+reads the run's checkpoints, so the run may be training meanwhile.
 
 Bad input (a flag value that is not allowed, a directory that is not a run
 or a classifier, a file that cannot be written) stops it before any compute
