@@ -4,6 +4,7 @@ and the lock that keeps a second process from training in the same directory."""
 import fcntl
 import os
 import pathlib
+import warnings
 from typing import TextIO
 
 
@@ -28,7 +29,8 @@ def lock_exclusively(path: str | pathlib.Path) -> TextIO | None:
   Returns the open file, which holds the lock until it is closed or its
   process ends in any way (kill -9 included, so no lock outlives its
   holder), with the holder's pid written in it; None if another open file
-  holds the lock.
+  holds the lock. On a file system that cannot lock (some network mounts)
+  it warns and returns the file unlocked.
   """
   file = open(path, 'a+', encoding='utf-8')  # pylint: disable=consider-using-with  (the caller closes it)
   try:
@@ -36,6 +38,8 @@ def lock_exclusively(path: str | pathlib.Path) -> TextIO | None:
   except BlockingIOError:
     file.close()
     return None
+  except OSError as error:
+    warnings.warn(f'{path}: cannot be locked here ({error.strerror}); nothing stops a second process using it')
   file.truncate(0)
   file.write(f'{os.getpid()}\n')
   file.flush()

@@ -1,5 +1,10 @@
-"""files.write_text_atomically: a kill at any moment leaves the old text or the new, never a part."""
+"""files.write_text_atomically: a kill at any moment leaves the old text or the new, never a part.
 
+files.lock_exclusively: one holder at a time, or a warning where the file system cannot lock.
+"""
+
+import errno
+import fcntl
 import os
 import signal
 import subprocess
@@ -56,3 +61,23 @@ def test_kill_9_in_a_write_loop_always_leaves_one_whole_text(tmp_path):
     if path.exists():  # absent only if killed before the first rename
       text = path.read_text()
       assert len(text) == 200_000 and len(set(text)) == 1
+
+
+def test_a_lock_is_exclusive_until_closed_and_holds_its_owners_pid(tmp_path):
+  path = tmp_path / 'train.lock'
+  held = files.lock_exclusively(path)
+  assert path.read_text() == f'{os.getpid()}\n'
+  assert files.lock_exclusively(path) is None  # flock: a second open file, even in this process, is refused
+  held.close()
+  files.lock_exclusively(path).close()
+
+
+def test_a_file_system_that_cannot_lock_gives_a_warning_and_an_unlocked_file(tmp_path, monkeypatch):
+  def no_locks(file, operation):
+    raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+  monkeypatch.setattr(fcntl, 'flock', no_locks)
+  with pytest.warns(UserWarning, match=f'{tmp_path / "train.lock"}: cannot be locked here'):
+    unlocked = files.lock_exclusively(tmp_path / 'train.lock')
+  assert (tmp_path / 'train.lock').read_text() == f'{os.getpid()}\n'
+  unlocked.close()
