@@ -12,8 +12,9 @@ with --real_centres to DIR/eval_real_centres.json.
 
 Images: Parzen-window log-likelihood by the paper's protocol (parzen_ll ±
 parzen_se, parzen_sigma). Toy ring/grid: modes_covered, high_quality_frac,
-reverse_kl, and per mode where its samples sit, in mode stds (mode_offsets,
-mode_spreads). With --classifier DIR, image runs also get classifier_score,
+reverse_kl, and where the samples sit: near_miss_frac (3 to 6 mode stds
+from their mode), between_modes_frac (farther), and per mode the offset and
+spread of its samples in mode stds (mode_offsets, mode_spreads). With --classifier DIR, image runs also get classifier_score,
 frechet_distance, precision and recall. See gan_jax/evaluation.py. It only
 reads the run's checkpoints, so the run may be training meanwhile.
 

@@ -21,12 +21,14 @@ Gaussians with standard deviation s:
     high-quality samples nearest to mode k and u the uniform distribution over
     the K modes (terms with p̂_k = 0 are 0; log K when every sample sits on one
     mode; +inf when no sample is high quality).
-Where the samples of each mode sit (``mode_placement``, in units of s): the
-samples within ``PLACEMENT_RADIUS`` s of their nearest mode k have a centre
-``mode_offsets[k]`` from mode k and a ``mode_spreads[k]``, their RMS distance
-from that centre per coordinate (1 for the data). High quality falls either
-when samples leave the modes (bridges between them) or when a mode's samples
-sit off its centre or spread wider than it: these tell which.
+Where the samples sit (``mode_placement``, in units of s): ``near_miss_frac``
+of them lie between 3s and ``PLACEMENT_RADIUS`` (6) s of their nearest mode,
+``between_modes_frac`` farther (so the three fractions sum to 1); those
+within 6s of their nearest mode k have a centre ``mode_offsets[k]`` from mode
+k and a ``mode_spreads[k]``, their RMS distance from that centre per
+coordinate (1 for the data). High quality falls either when samples leave
+the modes or when a mode's samples sit off its centre or spread wider than
+it: these tell which.
 """
 
 import math
@@ -176,13 +178,14 @@ def mode_metrics(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str
 PLACEMENT_RADIUS = 6.0  # in mode stds: a sample this near its nearest mode counts for that mode's placement
 
 
-def mode_placement(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str, list[float | None]]:
-  """``mode_offsets`` and ``mode_spreads`` (each [K], units of ``std``; None for a mode with < 2 samples within
-  ``PLACEMENT_RADIUS``) of samples [n, dim] around modes [K, dim] (see module doc)."""
+def mode_placement(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str, float | list[float | None]]:
+  """``near_miss_frac``, ``between_modes_frac``, and ``mode_offsets`` and ``mode_spreads`` (each [K], units of
+  ``std``; None for a mode with < 2 samples within ``PLACEMENT_RADIUS``) of samples [n, dim] around modes
+  [K, dim] (see module doc)."""
   samples, modes = np.asarray(samples, np.float64), np.asarray(modes, np.float64)
   distances = np.linalg.norm(samples[:, None, :] - modes[None, :, :], axis=-1)  # [n, K]
-  nearest = distances.argmin(axis=1)
-  near = distances.min(axis=1) <= PLACEMENT_RADIUS * std
+  nearest, nearest_distance = distances.argmin(axis=1), distances.min(axis=1)
+  near = nearest_distance <= PLACEMENT_RADIUS * std
   offsets, spreads = [], []
   for k, mode in enumerate(modes):
     own = samples[near & (nearest == k)]
@@ -193,7 +196,8 @@ def mode_placement(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[s
     centre = own.mean(axis=0)
     offsets.append(float(np.linalg.norm(centre - mode) / std))
     spreads.append(float(np.sqrt(np.mean(np.square(own - centre))) / std))
-  return {'mode_offsets': offsets, 'mode_spreads': spreads}
+  return {'near_miss_frac': float(np.mean(near & (nearest_distance > 3.0 * std))),
+          'between_modes_frac': float(np.mean(~near)), 'mode_offsets': offsets, 'mode_spreads': spreads}
 
 
 def mean_and_error(values: list[float]) -> dict[str, float]:

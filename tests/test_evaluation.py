@@ -95,6 +95,10 @@ def test_mode_placement_gives_each_modes_offset_and_spread_in_stds():
       modes[3] + [[5.9 * std, 0], [-5.9 * std, 0], [0, 6.1 * std]],  # the last is beyond 6 std: left out
       np.full((5, 2), 5.0)])                     # far from every mode: left out
   placement = evaluation.mode_placement(samples, modes, std)
+  # 8 + 1 high quality (≤ 3 std), 2 near misses (5.9 std), 1 + 5 farther than 6 std, of 17
+  assert placement['near_miss_frac'] == pytest.approx(2 / 17)
+  assert placement['between_modes_frac'] == pytest.approx(6 / 17)
+  assert evaluation.mode_metrics(samples, modes, std)['high_quality_frac'] == pytest.approx(9 / 17)
   assert placement['mode_offsets'][:2] == [pytest.approx(2.0), pytest.approx(0.0, abs=1e-9)]
   assert placement['mode_spreads'][:2] == [pytest.approx(0.5), pytest.approx(1.0)]
   assert placement['mode_offsets'][3] == pytest.approx(0.0, abs=1e-9)
