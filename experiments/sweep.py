@@ -12,6 +12,10 @@ seeds train at once in one compiled program (``gan_jax.sweep.train_together``:
 on a GPU ten seeds cost about what one does; on a CPU nothing is gained), each
 checkpoint scored as it is written; the seeds must be at the same step.
 SIGTERM stops either way with a checkpoint, and the same command continues.
+Without --together, the same command may run in several processes (or on
+several hosts sharing DIR): a seed that another of them is training is
+skipped (each run holds its workdir), so they share the seeds out, and the
+one that finishes last writes the table.
 Written in DIR:
   sweep.jsonl   one line per seed and checkpoint: seed, step and the metrics
   sweep.json    per step: mean and standard error over the seeds that reached it
@@ -58,19 +62,37 @@ def record_files(params: str) -> tuple[str, str]:
 
 def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict],
                 params: str) -> list[dict] | None:
-  """Every seed's run with ``experiment.run`` and the records of all its checkpoints; None if stopped by SIGTERM."""
-  records = []
-  for seed in seeds:
-    workdir = sweep.seed_workdir(sweep_dir, seed)
-    print(f'seed {seed}: {workdir}', flush=True)
-    summary = experiment.run(sweep.seed_config(config, seed), workdir)
-    if summary.get('stopped'):
-      print(f'seed {seed} stopped by SIGTERM; run the same command to continue the sweep', flush=True)
-      return None
-    done = {r['step']: r for r in earlier if r['seed'] == seed}
-    records += sweep.score_checkpoints(workdir, seed, done, params)
-    _write_records(sweep_dir, params, records + [r for r in earlier if r['seed'] > seed])
-  return records
+  """Every seed's run with ``experiment.run`` and the records of all its checkpoints; None if stopped by SIGTERM
+  or if another process is still training one of the seeds.
+
+  A seed another process is training (the same command started twice) is
+  skipped and tried once more after the others, so several processes share
+  the seeds out; the one that finishes last writes the table.
+  """
+  records, pending = [], list(seeds)
+  for attempt in ('first', 'again'):
+    in_use = []
+    for seed in pending:
+      workdir = sweep.seed_workdir(sweep_dir, seed)
+      print(f'seed {seed}: {workdir}', flush=True)
+      try:
+        summary = experiment.run(sweep.seed_config(config, seed), workdir)
+      except experiment.WorkdirInUse as error:
+        print(f'seed {seed}: skipped ({error})', flush=True)
+        in_use.append(seed)
+        continue
+      if summary.get('stopped'):
+        print(f'seed {seed} stopped by SIGTERM; run the same command to continue the sweep', flush=True)
+        return None
+      done = {r['step']: r for r in earlier if r['seed'] == seed}
+      records += sweep.score_checkpoints(workdir, seed, done, params)
+      _write_records(sweep_dir, params, records)
+    pending = in_use
+    if not pending:
+      return records
+  print(f'seeds {pending} are being trained by another process; the table is written when the last of them '
+        'ends (by that process, or by this command run again)', flush=True)
+  return None
 
 
 def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict],
@@ -93,7 +115,14 @@ def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[d
 
 
 def _write_records(sweep_dir: pathlib.Path, params: str, records: list[dict]) -> None:
-  files.write_text_atomically(sweep_dir / record_files(params)[0], ''.join(json.dumps(r) + '\n' for r in records))
+  """Writes ``records`` into the records file, keeping those already there of other (seed, step)s (another
+  process's), ordered by seed and step."""
+  path = sweep_dir / record_files(params)[0]
+  on_file = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+  new_keys = {(r['seed'], r['step']) for r in records}
+  merged = [r for r in on_file if (r['seed'], r['step']) not in new_keys] + records
+  merged.sort(key=lambda r: (r['seed'], r['step']))
+  files.write_text_atomically(path, ''.join(json.dumps(r) + '\n' for r in merged))
 
 
 def check_flags(config, workdir: str | None, num_seeds: int, params: str) -> pathlib.Path:

@@ -38,6 +38,10 @@ class TrainingDiverged(RuntimeError):
   """A loss or a parameter became NaN or infinite; nothing from that chunk was checkpointed."""
 
 
+class WorkdirInUse(validation.ConfigError):
+  """Another process is training in the workdir (``claim_workdir``); nothing was touched."""
+
+
 def samples_picture(samples: np.ndarray, dataset: data.Dataset) -> np.ndarray:
   """A picture of generator samples: a grid of images, or a plot of toy samples over data."""
   if dataset.is_image:
@@ -199,12 +203,12 @@ RUN_LOCK = 'train.lock'  # in a workdir: held by the process training there (its
 
 
 def claim_workdir(workdir: pathlib.Path) -> TextIO:
-  """The lock on ``workdir``/``RUN_LOCK`` for this process; ConfigError naming the holder if another process
+  """The lock on ``workdir``/``RUN_LOCK`` for this process; WorkdirInUse naming the holder if another process
   trains there (two runs in one workdir would delete and overwrite each other's checkpoints)."""
   lock = files.lock_exclusively(workdir / RUN_LOCK)
   if lock is None:
     holder = (workdir / RUN_LOCK).read_text(encoding='utf-8').strip() or 'unknown'
-    raise validation.ConfigError(f'--workdir={workdir} is in use: process {holder} is training there; wait for it '
+    raise WorkdirInUse(f'--workdir={workdir} is in use: process {holder} is training there; wait for it '
                                  f'to end or stop it (SIGTERM checkpoints), or use another --workdir')
   return lock
 
@@ -281,7 +285,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   chunk's mean metrics, plus the mean and std of 10,000 samples for 1-D data.
   Only process 0 prints and writes logs; every process returns the summary.
   While it runs, it holds ``workdir`` (``claim_workdir``): a second process
-  that would train there gets ConfigError before it touches anything.
+  that would train there gets WorkdirInUse (a ConfigError) before it touches
+  anything.
   """
   print_fn = print_fn if distributed.is_primary() else _ignore
   workdir = pathlib.Path(workdir)

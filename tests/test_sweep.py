@@ -1,6 +1,7 @@
 """The PacGAN presets (a generator with batch-norm state) end to end, and experiments.sweep."""
 
 import json
+import os
 import subprocess
 import sys
 import types
@@ -65,8 +66,22 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or
   command = [sys.executable, '-m', 'experiments.sweep', '--config', 'gan_jax/configs/toy_ring_pacgan.py',
              '--workdir', str(tmp_path), '--seeds', '2', '--config.num_steps=20', '--config.g_ema_decay=0.9',
              *(f'--config.{name}={value}' for name, value in TINY.items())]
-  first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+  (tmp_path / 'seed_1').mkdir(parents=True)
+  other_process = experiment.claim_workdir(tmp_path / 'seed_1')  # as if the same command ran elsewhere on seed 1
+  shared = subprocess.run(command, capture_output=True, text=True, timeout=600)
+  assert shared.returncode == 0, shared.stderr
+  busy = f'seed 1: skipped (--workdir={tmp_path / "seed_1"} is in use: process {os.getpid()} is training there'
+  assert shared.stdout.count(busy) == 2  # tried first in turn, then again after the others
+  assert shared.stdout.strip().splitlines()[-1].startswith('seeds [1] are being trained by another process; ')
+  assert [(r['seed'], r['step']) for r in map(json.loads, (tmp_path / 'sweep.jsonl').read_text().splitlines())] == [
+      (0, 10), (0, 20)]
+  assert not (tmp_path / 'sweep.json').exists() and sorted(p.name for p in (tmp_path / 'seed_1').iterdir()) == [
+      experiment.RUN_LOCK]
+  other_process.close()
+
+  first = subprocess.run(command, capture_output=True, text=True, timeout=600)  # the last to finish: the table
   assert first.returncode == 0, first.stderr
+  assert 'resumed from step 20' in first.stdout  # seed 0, from the run above
   records = [json.loads(line) for line in (tmp_path / 'sweep.jsonl').read_text().splitlines()]
   assert [(r['seed'], r['step']) for r in records] == [(0, 10), (0, 20), (1, 10), (1, 20)]
   table = json.loads((tmp_path / 'sweep.json').read_text())
