@@ -70,7 +70,7 @@ def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list
   the seeds out; the one that finishes last writes the table.
   """
   records, pending = [], list(seeds)
-  for attempt in ('first', 'again'):
+  for _ in range(2):  # every seed in turn, then once more those another process was training
     in_use = []
     for seed in pending:
       workdir = sweep.seed_workdir(sweep_dir, seed)
