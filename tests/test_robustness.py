@@ -348,8 +348,9 @@ def test_a_workdir_being_trained_in_is_refused_to_a_second_run_which_touches_not
   shutil.copytree(tmp_path / 'checkpoints' / '6', in_flight)  # the other run's save being written
   other_run = experiment.claim_workdir(tmp_path)  # what a training process holds (flock: per open file)
   before = {path: path.stat().st_mtime_ns for path in tmp_path.rglob('*')}
-  with pytest.raises(validation.ConfigError) as error:
+  with pytest.raises(experiment.WorkdirInUse) as error:  # a ConfigError: the CLI's exit status 2
     experiment.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
+  assert isinstance(error.value, validation.ConfigError)
   assert str(error.value) == (f'--workdir={tmp_path} is in use: process {os.getpid()} is training there; wait for it '
                               'to end or stop it (SIGTERM checkpoints), or use another --workdir')
   _join_orbax_threads()
