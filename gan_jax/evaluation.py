@@ -160,12 +160,18 @@ class ParzenMonitor:
 MODE_METRICS = ('modes_covered', 'high_quality_frac', 'reverse_kl')  # mode_metrics' keys
 
 
-def mode_metrics(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str, float]:
-  """``modes_covered``, ``high_quality_frac`` and ``reverse_kl`` of samples [n, dim] (see module doc)."""
+def _nearest_modes(samples: np.ndarray, modes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Index [n] (int) of each sample's nearest mode and its distance [n] (float64, the samples' units), for
+  samples [n, dim] and modes [K, dim]."""
   samples, modes = np.asarray(samples, np.float64), np.asarray(modes, np.float64)
   distances = np.linalg.norm(samples[:, None, :] - modes[None, :, :], axis=-1)  # [n, K]
-  nearest = distances.argmin(axis=1)
-  high_quality = distances.min(axis=1) <= 3.0 * std
+  return distances.argmin(axis=1), distances.min(axis=1)
+
+
+def mode_metrics(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str, float]:
+  """``modes_covered``, ``high_quality_frac`` and ``reverse_kl`` of samples [n, dim] (see module doc)."""
+  nearest, nearest_distance = _nearest_modes(samples, modes)
+  high_quality = nearest_distance <= 3.0 * std
   counts = np.bincount(nearest[high_quality], minlength=len(modes))
   reverse_kl = math.inf
   if counts.sum() > 0:
@@ -183,8 +189,7 @@ def mode_placement(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[s
   ``std``; None for a mode with < 2 samples within ``PLACEMENT_RADIUS``) of samples [n, dim] around modes
   [K, dim] (see module doc)."""
   samples, modes = np.asarray(samples, np.float64), np.asarray(modes, np.float64)
-  distances = np.linalg.norm(samples[:, None, :] - modes[None, :, :], axis=-1)  # [n, K]
-  nearest, nearest_distance = distances.argmin(axis=1), distances.min(axis=1)
+  nearest, nearest_distance = _nearest_modes(samples, modes)
   near = nearest_distance <= PLACEMENT_RADIUS * std
   offsets, spreads = [], []
   for k, mode in enumerate(modes):
