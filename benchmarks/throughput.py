@@ -88,8 +88,8 @@ class JaxJit:
   name = 'jax_jit'
 
   def __init__(self):
-    gan, self.state = _gan_and_state()
-    self.step = jax.jit(functools.partial(gan_jax.train_step, gan), donate_argnums=0)
+    self.gan, self.state = _gan_and_state()
+    self.step = jax.jit(functools.partial(gan_jax.train_step, self.gan), donate_argnums=0)
     self.batches = _real_batches(_ITERATIONS.value)
     self.key = jax.random.key(0)
     start = time.perf_counter()
@@ -113,7 +113,6 @@ class JaxScan:
     self.steps = jax.jit(functools.partial(gan_jax.train_steps, gan), donate_argnums=0).lower(
         self.state, self.batches, self.key).compile()
     self.compile_seconds = time.perf_counter() - start
-    self.gan = gan
 
   def run(self, iterations: int) -> None:
     for _ in range(math.ceil(iterations / _SCAN_LENGTH.value)):
@@ -198,10 +197,9 @@ def _dot_generals(jaxpr) -> list:
   return found
 
 
-def matmul_ceiling(repeats: int) -> dict:
-  """Times each dot_general of one iteration alone; returns FLOPs and the ceiling it/s."""
-  gan, state = _gan_and_state()
-  closed = jax.make_jaxpr(functools.partial(gan_jax.train_step, gan))(state, _real_batches(1)[0], jax.random.key(0))
+def matmul_ceiling(jit: JaxJit, repeats: int) -> dict:
+  """Times each dot_general of one iteration of ``jit``'s step alone; returns FLOPs and the ceiling it/s."""
+  closed = jax.make_jaxpr(functools.partial(gan_jax.train_step, jit.gan))(jit.state, jit.batches[0], jit.key)
   total_seconds, total_flops = 0.0, 0.0
   for eqn in _dot_generals(closed.jaxpr):
     lhs, rhs = (v.aval for v in eqn.invars)
@@ -227,11 +225,9 @@ def matmul_ceiling(repeats: int) -> dict:
           'matmul_gflops_per_s': total_flops / total_seconds / 1e9}
 
 
-def xla_flops(scan: JaxScan) -> float:
-  """XLA's cost_analysis FLOPs of one iteration (the jitted single step)."""
-  compiled = jax.jit(functools.partial(gan_jax.train_step, scan.gan)).lower(
-      scan.state, scan.batches[0], scan.key).compile()
-  analysis = compiled.cost_analysis()
+def xla_flops(jit: JaxJit) -> float:
+  """XLA's cost_analysis FLOPs of one iteration (the jitted single step, as compiled for ``jit``)."""
+  analysis = jit.step.cost_analysis()
   analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
   return float(analysis['flops'])
 
@@ -277,9 +273,8 @@ def main(argv):
     variants.append(TorchEager())
   rates = interleaved_rates(variants, _ITERATIONS.value, _ROUNDS.value)
   medians = {name: statistics.median(values) for name, values in rates.items()}
-  scan = variants[1]
-  flops = xla_flops(scan)
-  ceiling = matmul_ceiling(_MATMUL_REPEATS.value)
+  flops = xla_flops(variants[0])
+  ceiling = matmul_ceiling(variants[0], _MATMUL_REPEATS.value)
   with tempfile.TemporaryDirectory() as tmp:
     loop_rate = full_loop_rate(_LOOP_STEPS.value, pathlib.Path(tmp)) if _LOOP_STEPS.value else float('nan')
 
@@ -299,7 +294,7 @@ def main(argv):
   print(f'\nXLA cost_analysis: {flops / 1e9:.2f} GFLOP per iteration; its dot_generals: '
         f'{ceiling["matmul_flops"] / 1e9:.2f} GFLOP, {ceiling["matmul_seconds"] * 1e3:.1f} ms when each runs alone '
         f'({ceiling["matmul_gflops_per_s"]:.0f} GFLOP/s) ⇒ matmul ceiling {ceiling["ceiling_it_per_s"]:.1f} it/s')
-  print(f'Full training loop / jax_scan: {loop_rate / medians[scan.name]:.1%}')
+  print(f'Full training loop / jax_scan: {loop_rate / medians[variants[1].name]:.1%}')
   peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   print(f'Peak resident memory of this process: {peak_mib:.0f} MiB')
   if _JSON_OUT.value:
