@@ -19,6 +19,7 @@ one that finishes last writes the table.
 Written in DIR:
   sweep.jsonl   one line per seed and checkpoint: seed, step and the metrics
   sweep.json    per step: mean and standard error over the seeds that reached it
+  records.lock  (empty) the processes' turns at updating sweep.jsonl
 and the last step's row printed as a table. These score the generator as
 trained; with --params ema (runs with config.g_ema_decay > 0) they score the
 average of its weights instead, in sweep_ema.jsonl and sweep_ema.json. The
@@ -44,6 +45,8 @@ _TOGETHER = flags.DEFINE_boolean('together', False, 'Train the seeds together in
 _PARAMS = flags.DEFINE_string('params', 'raw', 'Which generator to score: raw (as trained) or ema (the average of '
                               'its weights; needs config.g_ema_decay > 0).')
 flags.mark_flags_as_required(['config', 'workdir'])
+
+RECORDS_LOCK = 'records.lock'  # in DIR: the processes of a sweep take turns at updating its records
 
 
 def table_row(step: int, row: dict) -> str:
@@ -78,7 +81,7 @@ def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list
       try:
         summary = experiment.run(sweep.seed_config(config, seed), workdir)
       except experiment.WorkdirInUse as error:
-        print(f'seed {seed}: skipped ({error})', flush=True)
+        print(f'seed {seed}: skipped (process {error.holder} is training in {error.workdir})', flush=True)
         in_use.append(seed)
         continue
       if summary.get('stopped'):
@@ -116,13 +119,14 @@ def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[d
 
 def _write_records(sweep_dir: pathlib.Path, params: str, records: list[dict]) -> None:
   """Writes ``records`` into the records file, keeping those already there of other (seed, step)s (another
-  process's), ordered by seed and step."""
+  process's), ordered by seed and step; processes take turns (``RECORDS_LOCK``), so none loses another's."""
   path = sweep_dir / record_files(params)[0]
-  on_file = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-  new_keys = {(r['seed'], r['step']) for r in records}
-  merged = [r for r in on_file if (r['seed'], r['step']) not in new_keys] + records
-  merged.sort(key=lambda r: (r['seed'], r['step']))
-  files.write_text_atomically(path, ''.join(json.dumps(r) + '\n' for r in merged))
+  with files.taking_turns(sweep_dir / RECORDS_LOCK):
+    on_file = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    new_keys = {(r['seed'], r['step']) for r in records}
+    merged = [r for r in on_file if (r['seed'], r['step']) not in new_keys] + records
+    merged.sort(key=lambda r: (r['seed'], r['step']))
+    files.write_text_atomically(path, ''.join(json.dumps(r) + '\n' for r in merged))
 
 
 def check_flags(config, workdir: str | None, num_seeds: int, params: str) -> pathlib.Path:

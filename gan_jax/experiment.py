@@ -39,7 +39,12 @@ class TrainingDiverged(RuntimeError):
 
 
 class WorkdirInUse(validation.ConfigError):
-  """Another process is training in the workdir (``claim_workdir``); nothing was touched."""
+  """Another process (pid ``holder``) is training in ``workdir`` (``claim_workdir``); nothing was touched."""
+
+  def __init__(self, workdir: pathlib.Path, holder: str):
+    super().__init__(f'--workdir={workdir} is in use: process {holder} is training there; wait for it to end '
+                     'or stop it (SIGTERM checkpoints), or use another --workdir')
+    self.workdir, self.holder = workdir, holder
 
 
 def samples_picture(samples: np.ndarray, dataset: data.Dataset) -> np.ndarray:
@@ -208,8 +213,7 @@ def claim_workdir(workdir: pathlib.Path) -> TextIO:
   lock = files.lock_exclusively(workdir / RUN_LOCK)
   if lock is None:
     holder = (workdir / RUN_LOCK).read_text(encoding='utf-8').strip() or 'unknown'
-    raise WorkdirInUse(f'--workdir={workdir} is in use: process {holder} is training there; wait for it '
-                                 f'to end or stop it (SIGTERM checkpoints), or use another --workdir')
+    raise WorkdirInUse(workdir, holder)
   return lock
 
 

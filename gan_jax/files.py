@@ -1,10 +1,13 @@
 """A run's small files: written so that a kill at any moment leaves the old file or the new one, never a part;
-and the lock that keeps a second process from training in the same directory."""
+the lock that keeps a second process from training in the same directory; and the lock that makes processes
+take turns at a shared file's read-modify-write."""
 
+import contextlib
 import fcntl
 import os
 import pathlib
 import warnings
+from collections.abc import Iterator
 from typing import TextIO
 
 
@@ -44,3 +47,20 @@ def lock_exclusively(path: str | pathlib.Path) -> TextIO | None:
   file.write(f'{os.getpid()}\n')
   file.flush()
   return file
+
+
+@contextlib.contextmanager
+def taking_turns(path: str | pathlib.Path) -> Iterator[None]:
+  """Holds an exclusive advisory lock (``flock``) on ``path`` (created if absent, left empty) for the ``with``
+  block, waiting while another process holds it; released when the block ends, or with its process.
+
+  For a read-modify-write of a file that several processes update (one
+  rename each would otherwise lose the other's changes). On a file system
+  that cannot lock it warns and runs the block unlocked.
+  """
+  with open(path, 'a', encoding='utf-8') as file:
+    try:
+      fcntl.flock(file, fcntl.LOCK_EX)
+    except OSError as error:
+      warnings.warn(f'{path}: cannot be locked here ({error.strerror}); processes may overwrite each other')
+    yield

@@ -1,6 +1,7 @@
 """files.write_text_atomically: a kill at any moment leaves the old text or the new, never a part.
 
 files.lock_exclusively: one holder at a time, or a warning where the file system cannot lock.
+files.taking_turns: a second process waits until the holder leaves.
 """
 
 import errno
@@ -81,3 +82,27 @@ def test_a_file_system_that_cannot_lock_gives_a_warning_and_an_unlocked_file(tmp
     unlocked = files.lock_exclusively(tmp_path / 'train.lock')
   assert (tmp_path / 'train.lock').read_text() == f'{os.getpid()}\n'
   unlocked.close()
+
+
+_TURN_TAKER = '''
+import importlib.util, pathlib, sys
+module_path, lock, marker = sys.argv[1:]
+spec = importlib.util.spec_from_file_location('files', module_path)
+files = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(files)
+print('waiting', flush=True)
+with files.taking_turns(lock):
+  pathlib.Path(marker).write_text('in')
+'''
+
+
+def test_a_process_waits_for_its_turn_until_the_holder_leaves(tmp_path):
+  lock, marker = tmp_path / 'records.lock', tmp_path / 'marker'
+  with files.taking_turns(lock):
+    other = subprocess.Popen([sys.executable, '-c', _TURN_TAKER, files.__file__, str(lock), str(marker)],
+                             stdout=subprocess.PIPE, text=True)
+    assert other.stdout.readline() == 'waiting\n'
+    time.sleep(0.5)  # unlocked, the other process would have written its marker by now
+    assert not marker.exists()
+  assert other.wait(timeout=60) == 0
+  assert marker.read_text() == 'in' and lock.read_text() == ''

@@ -70,7 +70,7 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or
   other_process = experiment.claim_workdir(tmp_path / 'seed_1')  # as if the same command ran elsewhere on seed 1
   shared = subprocess.run(command, capture_output=True, text=True, timeout=600)
   assert shared.returncode == 0, shared.stderr
-  busy = f'seed 1: skipped (--workdir={tmp_path / "seed_1"} is in use: process {os.getpid()} is training there'
+  busy = f'seed 1: skipped (process {os.getpid()} is training in {tmp_path / "seed_1"})'
   assert shared.stdout.count(busy) == 2  # tried first in turn, then again after the others
   assert shared.stdout.strip().splitlines()[-1].startswith('seeds [1] are being trained by another process; ')
   assert [(r['seed'], r['step']) for r in map(json.loads, (tmp_path / 'sweep.jsonl').read_text().splitlines())] == [
