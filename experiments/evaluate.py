@@ -23,7 +23,6 @@ or a classifier, a file that cannot be written) stops it before any compute
 with one line naming the flag, and exit status 2.
 """
 
-import json
 import pathlib
 
 import numpy as np
@@ -89,7 +88,7 @@ def main(argv):
                                          which=_CHECKPOINT.value, params=_PARAMS.value)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
-  files.write_text_atomically(output, json.dumps(metrics, indent=2) + '\n')
+  files.write_text_atomically(output, files.to_json(metrics, indent=2) + '\n')
   if _SAVE_SAMPLES.value:
     path = pathlib.Path(_SAVE_SAMPLES.value)
     path.parent.mkdir(parents=True, exist_ok=True)

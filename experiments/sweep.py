@@ -20,7 +20,9 @@ Written in DIR:
   sweep.jsonl   one line per seed and checkpoint: seed, step and the metrics
   sweep.json    per step: mean and standard error over the seeds that reached it
   records.lock  (empty) the processes' turns at updating sweep.jsonl
-and the last step's row printed as a table. These score the generator as
+and the last step's row printed as a table. JSON has no Infinity or NaN: a
+reverse KL without high-quality samples (infinite), and a mean or standard
+error over one, is written as null. These score the generator as
 trained; with --params ema (runs with config.g_ema_decay > 0) they score the
 average of its weights instead, in sweep_ema.jsonl and sweep_ema.json. The
 same command with the other --params over a finished sweep trains nothing and
@@ -29,7 +31,6 @@ have these metrics; anything else is refused before any compute, as are bad
 flags (one line, exit status 2).
 """
 
-import json
 import pathlib
 
 from absl import app, flags
@@ -45,8 +46,6 @@ _TOGETHER = flags.DEFINE_boolean('together', False, 'Train the seeds together in
 _PARAMS = flags.DEFINE_string('params', 'raw', 'Which generator to score: raw (as trained) or ema (the average of '
                               'its weights; needs config.g_ema_decay > 0).')
 flags.mark_flags_as_required(['config', 'workdir'])
-
-RECORDS_LOCK = 'records.lock'  # in DIR: the processes of a sweep take turns at updating its records
 
 
 def table_row(step: int, row: dict) -> str:
@@ -118,15 +117,8 @@ def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[d
 
 
 def _write_records(sweep_dir: pathlib.Path, params: str, records: list[dict]) -> None:
-  """Writes ``records`` into the records file, keeping those already there of other (seed, step)s (another
-  process's), ordered by seed and step; processes take turns (``RECORDS_LOCK``), so none loses another's."""
-  path = sweep_dir / record_files(params)[0]
-  with files.taking_turns(sweep_dir / RECORDS_LOCK):
-    on_file = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    new_keys = {(r['seed'], r['step']) for r in records}
-    merged = [r for r in on_file if (r['seed'], r['step']) not in new_keys] + records
-    merged.sort(key=lambda r: (r['seed'], r['step']))
-    files.write_text_atomically(path, ''.join(json.dumps(r) + '\n' for r in merged))
+  """Merges ``records`` into the records file of the generator ``params`` names (``sweep.merge_records``)."""
+  sweep.merge_records(sweep_dir / record_files(params)[0], records)
 
 
 def check_flags(config, workdir: str | None, num_seeds: int, params: str) -> pathlib.Path:
@@ -154,7 +146,7 @@ def main(argv):
   sweep_dir.mkdir(parents=True, exist_ok=True)
   records_name, table_name = record_files(_PARAMS.value)
   jsonl = sweep_dir / records_name
-  earlier = [json.loads(line) for line in jsonl.read_text().splitlines()] if jsonl.exists() else []
+  earlier = sweep.read_records(jsonl)
   train_seeds = _together if _TOGETHER.value else _one_by_one
   try:
     records = train_seeds(config, seeds, sweep_dir, earlier, _PARAMS.value)
@@ -165,7 +157,7 @@ def main(argv):
   if records is None:
     return
   table = evaluation.mode_metrics_over_seeds(records)
-  files.write_text_atomically(sweep_dir / table_name, json.dumps({str(k): v for k, v in table.items()}, indent=2)
+  files.write_text_atomically(sweep_dir / table_name, files.to_json({str(k): v for k, v in table.items()}, indent=2)
                               + '\n')
   last = max(table)
   print(table_row(last, table[last]))

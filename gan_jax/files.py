@@ -1,14 +1,16 @@
 """A run's small files: written so that a kill at any moment leaves the old file or the new one, never a part;
 the lock that keeps a second process from training in the same directory; and the lock that makes processes
-take turns at a shared file's read-modify-write."""
+take turns at a shared file's read-modify-write; and JSON without the non-standard Infinity and NaN."""
 
 import contextlib
 import fcntl
+import json
+import math
 import os
 import pathlib
 import warnings
 from collections.abc import Iterator
-from typing import TextIO
+from typing import Any, TextIO
 
 
 def write_text_atomically(path: str | pathlib.Path, text: str) -> None:
@@ -24,6 +26,20 @@ def write_text_atomically(path: str | pathlib.Path, text: str) -> None:
     file.flush()
     os.fsync(file.fileno())
   os.replace(partial, path)
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+  """``json.dumps`` of ``value`` with each non-finite float written as null (standard JSON has no Infinity or
+  NaN; e.g. a reverse KL of samples of which none is high-quality, or a standard error over such values)."""
+  def finite_or_none(item):
+    if isinstance(item, float) and not math.isfinite(item):
+      return None
+    if isinstance(item, dict):
+      return {key: finite_or_none(each) for key, each in item.items()}
+    if isinstance(item, (list, tuple)):
+      return [finite_or_none(each) for each in item]
+    return item
+  return json.dumps(finite_or_none(value), indent=indent, allow_nan=False)
 
 
 def lock_exclusively(path: str | pathlib.Path) -> TextIO | None:

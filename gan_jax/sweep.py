@@ -19,10 +19,13 @@ A record is ``{'seed', 'step', 'modes_covered', 'high_quality_frac',
 'reverse_kl'}`` of one generator of the checkpoint: the one trained
 (``params='raw'``) or, for runs with ``g_ema_decay`` > 0, the average of
 its weights (``params='ema'``); ``evaluation.mode_metrics_over_seeds``
-makes the table.
+makes the table. The records of a sweep are one JSON line each in a file
+that the processes of the sweep share (``merge_records``).
 """
 
 import dataclasses
+import json
+import math
 import pathlib
 import time
 from collections.abc import Callable
@@ -33,8 +36,10 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from gan_jax import (checkpoint, data, evaluation, experiment, monitoring, parallel, preemption, runs, train,
-                     validation)
+from gan_jax import (checkpoint, data, evaluation, experiment, files, monitoring, parallel, preemption, runs,
+                     train, validation)
+
+RECORDS_LOCK = 'records.lock'  # beside the records: the sweep's processes take turns at updating them
 
 
 def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
@@ -59,6 +64,25 @@ def mode_record(gan: train.GAN, state: train.GANState, sample_key: jax.Array, da
                          jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), runs.TOY_EVAL_SAMPLES)
   metrics = evaluation.mode_metrics(np.asarray(samples), *data.mixture_modes(dataset))
   return {'seed': seed, 'step': int(state.step), **{name: metrics[name] for name in evaluation.MODE_METRICS}}
+
+
+def read_records(path: pathlib.Path) -> list[dict]:
+  """The records in ``path`` (JSON lines; none if absent); a reverse KL written as null (no high-quality
+  samples, so infinite: ``files.to_json``) reads as inf again."""
+  if not path.exists():
+    return []
+  records = [json.loads(line) for line in path.read_text().splitlines()]
+  return [{**r, 'reverse_kl': math.inf if r['reverse_kl'] is None else r['reverse_kl']} for r in records]
+
+
+def merge_records(path: pathlib.Path, records: list[dict]) -> None:
+  """Writes ``records`` into ``path``, keeping those already there of other (seed, step)s (another
+  process's), ordered by seed and step; processes take turns (``RECORDS_LOCK``), so none loses another's."""
+  with files.taking_turns(path.parent / RECORDS_LOCK):
+    new_keys = {(r['seed'], r['step']) for r in records}
+    merged = [r for r in read_records(path) if (r['seed'], r['step']) not in new_keys] + records
+    merged.sort(key=lambda r: (r['seed'], r['step']))
+    files.write_text_atomically(path, ''.join(files.to_json(r) + '\n' for r in merged))
 
 
 def checkpoint_steps(workdir: pathlib.Path) -> list[int]:

@@ -2,16 +2,20 @@
 
 files.lock_exclusively: one holder at a time, or a warning where the file system cannot lock.
 files.taking_turns: a second process waits until the holder leaves.
+files.to_json: standard JSON, null for Infinity and NaN.
 """
 
 import errno
 import fcntl
+import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from gan_jax import files
@@ -106,3 +110,13 @@ def test_a_process_waits_for_its_turn_until_the_holder_leaves(tmp_path):
     assert not marker.exists()
   assert other.wait(timeout=60) == 0
   assert marker.read_text() == 'in' and lock.read_text() == ''
+
+
+def test_json_writes_non_finite_floats_as_null_and_everything_else_as_json_does():
+  value = {'reverse_kl': math.inf, 'se': np.float64('nan'), 'offsets': [0.5, None, -math.inf], 'pair': (1, 2.5),
+           'nested': {'modes_covered': 7, 'high_quality_frac': 0.9528, 'name': 'ring'}}
+  text = files.to_json(value)
+  assert 'Infinity' not in text and 'NaN' not in text
+  assert json.loads(text) == {'reverse_kl': None, 'se': None, 'offsets': [0.5, None, None], 'pair': [1, 2.5],
+                              'nested': {'modes_covered': 7, 'high_quality_frac': 0.9528, 'name': 'ring'}}
+  assert files.to_json(value['nested'], indent=2) == json.dumps(value['nested'], indent=2)

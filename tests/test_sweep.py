@@ -1,6 +1,7 @@
 """The PacGAN presets (a generator with batch-norm state) end to end, and experiments.sweep."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -61,6 +62,18 @@ def test_the_seed_table_is_the_mean_and_the_sample_std_over_root_n_per_step():
   assert table[20]['modes_covered'] == {'mean': 1.0, 'se': 0.0, 'n': 1}
 
 
+def test_records_merge_by_seed_and_step_and_an_infinite_reverse_kl_is_null_on_file_and_inf_again(tmp_path):
+  path = tmp_path / 'sweep.jsonl'
+  record = lambda seed, step, kl: {'seed': seed, 'step': step, 'modes_covered': 1, 'high_quality_frac': 0.5,
+                                   'reverse_kl': kl}
+  sweep.merge_records(path, [record(1, 10, 0.2), record(1, 20, math.inf)])  # another process's seed
+  sweep.merge_records(path, [record(0, 20, 0.3), record(1, 10, 0.25)])  # (1, 10) scored anew
+  assert [json.loads(line) for line in path.read_text().splitlines()] == [
+      record(0, 20, 0.3), record(1, 10, 0.25), record(1, 20, None)]
+  assert sweep.read_records(path) == [record(0, 20, 0.3), record(1, 10, 0.25), record(1, 20, math.inf)]
+  assert sorted(p.name for p in tmp_path.iterdir()) == [sweep.RECORDS_LOCK, 'sweep.jsonl']
+
+
 @pytest.mark.slow
 def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or_score_the_average(tmp_path):
   command = [sys.executable, '-m', 'experiments.sweep', '--config', 'gan_jax/configs/toy_ring_pacgan.py',
@@ -98,7 +111,7 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or
   assert second.returncode == 0, second.stderr
   assert 'resumed from step 20' in second.stdout
   assert (tmp_path / 'sweep.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
-  averaged = [json.loads(line) for line in (tmp_path / 'sweep_ema.jsonl').read_text().splitlines()]
+  averaged = sweep.read_records(tmp_path / 'sweep_ema.jsonl')  # G's average at step 10 may have no high quality
   assert [(r['seed'], r['step']) for r in averaged] == [(r['seed'], r['step']) for r in records]
   metrics, _ = runs.evaluate_run(sweep.seed_workdir(tmp_path, 1), which='10', params='ema')
   assert {name: metrics[name] for name in evaluation.MODE_METRICS} == {
