@@ -1,6 +1,6 @@
-"""A run's small files: written so that a kill at any moment leaves the old file or the new one, never a part;
-the lock that keeps a second process from training in the same directory; and the lock that makes processes
-take turns at a shared file's read-modify-write; and JSON without the non-standard Infinity and NaN."""
+"""A run's small files: written so that a kill at any moment leaves the old file or the new one, never a part,
+and as standard JSON (no Infinity or NaN); the lock that keeps a second process from training in the same
+directory; and the lock with which processes take turns at a shared file's read-modify-write."""
 
 import contextlib
 import fcntl
