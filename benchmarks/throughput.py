@@ -24,10 +24,11 @@ afterwards from its metrics.jsonl wall times, against ``jax_scan``.
 
 Also reported: XLA's FLOP count of one iteration, the matmul ceiling for this
 model's shapes (every dot_general of one iteration, each timed alone in a
-jitted loop; ceiling = 1 / Σ time), the fraction of it reached, compile times
+jitted loop, those of equal shapes once; ceiling = 1 / Σ time), the fraction of it reached, compile times
 and the process's peak resident memory.
 """
 
+import collections
 import functools
 import json
 import math
@@ -197,30 +198,36 @@ def _dot_generals(jaxpr) -> list:
   return found
 
 
+@functools.partial(jax.jit, static_argnames=('dimension_numbers', 'repeats'))
+def _repeated_product(a: jax.Array, b: jax.Array, dimension_numbers, repeats: int) -> jax.Array:
+  """``repeats`` dot_generals of ``a`` and ``b`` in a scan, each depending on the last (so none is dropped)."""
+  def body(carry, _):
+    out = jax.lax.dot_general(a + carry, b, dimension_numbers)
+    return carry + 1e-12 * jnp.sum(out), None
+  return jax.lax.scan(body, jnp.zeros((), a.dtype), None, length=repeats)[0]
+
+
 def matmul_ceiling(jit: JaxJit, repeats: int) -> dict:
-  """Times each dot_general of one iteration of ``jit``'s step alone; returns FLOPs and the ceiling it/s."""
+  """Times each dot_general of one iteration of ``jit``'s step alone; returns FLOPs and the ceiling it/s.
+
+  Products of the same shapes and dimension numbers (a layer's forward pass on
+  the real and the fake minibatch, say) are compiled and timed once and counted
+  as often as they occur.
+  """
   closed = jax.make_jaxpr(functools.partial(gan_jax.train_step, jit.gan))(jit.state, jit.batches[0], jit.key)
+  products = collections.Counter(
+      (eqn.invars[0].aval.shape, eqn.invars[1].aval.shape, np.dtype(eqn.invars[0].aval.dtype),
+       eqn.params['dimension_numbers'], eqn.outvars[0].aval.shape) for eqn in _dot_generals(closed.jaxpr))
+  rng = np.random.default_rng(0)
   total_seconds, total_flops = 0.0, 0.0
-  for eqn in _dot_generals(closed.jaxpr):
-    lhs, rhs = (v.aval for v in eqn.invars)
-    dimension_numbers = eqn.params['dimension_numbers']
+  for (lhs_shape, rhs_shape, dtype, dimension_numbers, out_shape), count in products.items():
     (lhs_contract, _), _ = dimension_numbers
-    flops = 2.0 * math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs.shape[d] for d in lhs_contract)
-    a = jax.random.normal(jax.random.key(0), lhs.shape, lhs.dtype)
-    b = jax.random.normal(jax.random.key(1), rhs.shape, rhs.dtype)
-
-    @jax.jit
-    def repeated(a, b, dimension_numbers=dimension_numbers):
-      def body(carry, _):
-        out = jax.lax.dot_general(a + carry, b, dimension_numbers)
-        return carry + 1e-12 * jnp.sum(out), None  # a data dependence keeps every repeat
-      return jax.lax.scan(body, jnp.zeros((), a.dtype), None, length=repeats)[0]
-
-    jax.block_until_ready(repeated(a, b))
+    a, b = (jnp.asarray(rng.standard_normal(shape).astype(dtype)) for shape in (lhs_shape, rhs_shape))
+    jax.block_until_ready(_repeated_product(a, b, dimension_numbers, repeats))  # compiles
     start = time.perf_counter()
-    jax.block_until_ready(repeated(a, b))
-    total_seconds += (time.perf_counter() - start) / repeats
-    total_flops += flops
+    jax.block_until_ready(_repeated_product(a, b, dimension_numbers, repeats))
+    total_seconds += count * (time.perf_counter() - start) / repeats
+    total_flops += count * 2.0 * math.prod(out_shape) * math.prod(lhs_shape[d] for d in lhs_contract)
   return {'matmul_flops': total_flops, 'matmul_seconds': total_seconds, 'ceiling_it_per_s': 1.0 / total_seconds,
           'matmul_gflops_per_s': total_flops / total_seconds / 1e9}
 

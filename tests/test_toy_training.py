@@ -17,6 +17,8 @@ def test_training_d_alone_approaches_the_optimal_discriminator():
   """Proposition 1: for fixed G, D → D* = p_data / (p_data + p_g).
 
   p_data = N(0, 1); G is a user-written affine map of z ~ N(0, 1), so p_g = N(1.5, 0.7²).
+  The 0.05 bound is the fit's, not rounding's: over five initialisations and keys (0–4), D ended
+  0.019–0.037 from D* at batch 1,024 (0.016–0.030 at 2,048, 0.029–0.038 at 512); its initial error is > 0.2.
   """
   d_apply, d_params = gan_jax.as_pure_function(gan_jax.MLPDiscriminator(1, (64, 64), rngs=nnx.Rngs(0)))
   generator = lambda params, z: params['mean'] + params['std'] * z
@@ -26,7 +28,7 @@ def test_training_d_alone_approaches_the_optimal_discriminator():
                     gan_jax.optim.adam(optax.cosine_decay_schedule(3e-3, steps), b1=0.9))
 
   def one_update(state, key):
-    x_real = jax.random.normal(jax.random.fold_in(key, 1), (2048, 1))
+    x_real = jax.random.normal(jax.random.fold_in(key, 1), (1024, 1))
     return gan_jax.d_step(gan, state, x_real, key)
 
   @jax.jit
