@@ -110,9 +110,8 @@ def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[d
     _write_records(sweep_dir, params, sorted(known, key=lambda r: (r['seed'], r['step'])))
     print('stopped by SIGTERM; run the same command to continue the sweep', flush=True)
     return None
-  records = sweep.score_seeds(sweep_dir, seeds, known, params) + [r for r in known if r['seed'] not in seeds]
-  records.sort(key=lambda r: (r['seed'], r['step']))
-  _write_records(sweep_dir, params, records)
+  records = sweep.score_seeds(sweep_dir, seeds, known, params)  # the table's seeds: those of --seeds
+  _write_records(sweep_dir, params, records)  # other seeds' records stay in the file
   return records
 
 

@@ -61,8 +61,8 @@ class CheckpointError(RuntimeError):
 
 
 def make_manager(directory: str | pathlib.Path, keep: int) -> ocp.CheckpointManager:
-  """A manager keeping the ``keep`` most recent checkpoints in ``directory``."""
-  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True)
+  """A manager keeping the ``keep`` most recent checkpoints in ``directory``; every one if ``keep`` is 0."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep or None, create=True, cleanup_tmp_directories=True)
   return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
                                item_handlers=ocp.StandardCheckpointHandler())
 

@@ -286,7 +286,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   chunk) if a loss or parameter stops being finite. On SIGTERM it finishes
   the running chunk, checkpoints it and returns a summary with
   ``'stopped': 'SIGTERM'``. The summary holds the final step and the last
-  chunk's mean metrics, plus the mean and std of 10,000 samples for 1-D data.
+  chunk's mean metrics, plus the mean and std of 10,000 samples for 1-D data;
+  a run already trained to ``config.num_steps`` returns (and keeps) the
+  summary.json of the call that trained it.
   Only process 0 prints and writes logs; every process returns the summary.
   While it runs, it holds ``workdir`` (``claim_workdir``): a second process
   that would train there gets WorkdirInUse (a ConfigError) before it touches
@@ -299,6 +301,15 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
     return _train(config, workdir, setup, print_fn)
   finally:
     setup.close()
+
+
+def _saved_summary(workdir: pathlib.Path, step: int) -> dict | None:
+  """The summary.json in ``workdir`` if it is of ``step``, else None (none written, or of another step)."""
+  try:
+    saved = json.loads((workdir / 'summary.json').read_text())
+  except (FileNotFoundError, json.JSONDecodeError):
+    return None
+  return saved if saved.get('step') == step else None
 
 
 def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, setup: Setup,
@@ -314,7 +325,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, setup: Setu
   local_shards = _device_shards(dataset, jax.local_devices())
   shown_noise = gan.prior.sample(setup.sample_key, config.num_shown_samples)
   generate = jax.jit(gan.generator)
-  step = int(setup.state.step)
+  first_step = step = int(setup.state.step)
   log = monitoring.RunLog(workdir, start_step=step) if primary else monitoring.NoLog()
   run_start = time.perf_counter()
   last_console_step, last_console_time = step, run_start
@@ -365,6 +376,10 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, setup: Setu
     for each_manager in (manager, *setup.best_managers.values()):
       each_manager.wait_until_finished()
     log.close()
+  if step == first_step:  # trained to the end before this call: keep that call's summary
+    saved = _saved_summary(workdir, step)
+    if saved is not None:
+      return saved
   if dataset.dim == 1:
     g_variables = _generator_params(gan, parallel.unreplicate(replicated_state))['g_params']
     samples = np.asarray(train.sample(gan, g_variables, jax.random.fold_in(setup.sample_key, 1), 10_000))

@@ -16,16 +16,23 @@ from typing import Any, TextIO
 def write_text_atomically(path: str | pathlib.Path, text: str) -> None:
   """Writes ``text`` (UTF-8) to ``path`` through a temporary file in the same directory and one rename.
 
-  A process killed mid-write leaves ``path`` as it was (absent, or its old
-  text) plus at most a stray ``*.partial`` file that the next write replaces.
+  A write that fails (a full disk) or is interrupted leaves ``path`` as it
+  was (absent, or its old text) and removes its temporary file; a process
+  killed mid-write leaves ``path`` as it was plus a stray
+  ``NAME.PID.partial`` (named by process, so that processes writing the same
+  file never write into each other's).
   """
   path = pathlib.Path(path)
   partial = path.with_name(f'{path.name}.{os.getpid()}.partial')
-  with open(partial, 'w', encoding='utf-8') as file:
-    file.write(text)
-    file.flush()
-    os.fsync(file.fileno())
-  os.replace(partial, path)
+  try:
+    with open(partial, 'w', encoding='utf-8') as file:
+      file.write(text)
+      file.flush()
+      os.fsync(file.fileno())
+    os.replace(partial, path)
+  except BaseException:
+    partial.unlink(missing_ok=True)
+    raise
 
 
 def to_json(value: Any, indent: int | None = None) -> str:

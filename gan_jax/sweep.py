@@ -43,10 +43,14 @@ RECORDS_LOCK = 'records.lock'  # beside the records: the sweep's processes take 
 
 
 def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
-  """``config`` for one seed, keeping every checkpoint (for the curves)."""
+  """``config`` for one seed, keeping every checkpoint (for the curves).
+
+  Every one, not the number of ``checkpoint_every_steps`` in the run: each
+  SIGTERM adds a checkpoint between them, which would push the earliest out.
+  """
   seeded = config.copy_and_resolve_references()
   seeded.seed = seed
-  seeded.keep_checkpoints = -(-config.num_steps // config.checkpoint_every_steps) + 1
+  seeded.keep_checkpoints = 0
   return seeded
 
 
@@ -196,12 +200,13 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
 
   Each seed's workdir ``sweep_dir``/seed_i gets what ``experiment.run`` writes
   there (checkpoints every ``config.checkpoint_every_steps``, all kept;
-  metrics.jsonl with that seed's losses; sample pictures); the records are
+  metrics.jsonl with that seed's losses; sample pictures), except the pictures
+  of G's average (``samples_ema/``) and summary.json; the records are
   those of the checkpoints written in this call, of the generator ``params``
-  names ('raw' or 'ema'). Raises ConfigError before
-  any compute for a config that is not a toy mixture, a bad config or
-  seeds at different steps, and ``experiment.TrainingDiverged`` (naming the
-  seed, with nothing of that chunk checkpointed) if one goes non-finite.
+  names ('raw' or 'ema'). Raises ConfigError before any compute for a config
+  that is not a toy mixture, a bad config, no seeds or a seed twice, or seeds
+  at different steps, and ``experiment.TrainingDiverged`` (naming the seed,
+  with nothing of that chunk checkpointed) if one goes non-finite.
   Single-process only.
   """
   if config.dataset not in data.MIXTURES:
@@ -209,6 +214,8 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
                                  f'{list(data.MIXTURES)}')
   if jax.process_count() != 1:
     raise validation.ConfigError('train_together runs in one process; run experiments.sweep without --together')
+  if not seeds or len(set(seeds)) != len(seeds):
+    raise validation.ConfigError(f'seeds={list(seeds)} must be one or more distinct seeds')
   runs.check_checkpoint_choice('latest', params)
   runs.check_generator_kept(config, params, 'this config')
   configs = [seed_config(config, seed) for seed in seeds]

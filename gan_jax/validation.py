@@ -97,9 +97,11 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _check_source_options(config)
   _check_positive_ints(config, ('batch_size', 'num_steps', 'latent_dim', 'maxout_pieces',
                                 'lr_decay_steps', 'steps_per_call', 'checkpoint_every_steps',
-                                'keep_checkpoints', 'sample_every_steps', 'num_shown_samples',
+                                'sample_every_steps', 'num_shown_samples',
                                 'eval_num_samples', 'eval_num_validation'))
   _require(_is_int(config.seed) and config.seed >= 0, f'config.seed={config.seed!r} must be a non-negative integer')
+  _require(_is_int(config.keep_checkpoints) and config.keep_checkpoints >= 0,
+           f'config.keep_checkpoints={config.keep_checkpoints!r} must be a non-negative integer (0 = keep every one)')
   _check_one_of(config, 'g_loss', sorted(losses.GENERATOR_LOSSES))
   _check_one_of(config, 'optimizer', list(construction.OPTIMIZERS))
   _check_one_of(config, 'lr_schedule', list(construction.LR_SCHEDULES))

@@ -25,7 +25,7 @@ def test_throughput_benchmark_runs_and_reports_every_variant(tmp_path):
   out = tmp_path / 'bench.json'
   env = {**os.environ, 'XLA_FLAGS': xla_flags(2)}
   result = subprocess.run(
-      [sys.executable, '-m', 'benchmarks.throughput', '--small', '--iterations=4', '--rounds=2', '--scan_length=2',
+      [sys.executable, '-m', 'benchmarks.throughput', '--small', '--iterations=3', '--rounds=2', '--scan_length=2',
        '--loop_steps=8', '--matmul_repeats=2', f'--torch={HAS_TORCH}', f'--json_out={out}'],
       cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -69,6 +69,17 @@ def test_the_unrounded_reference_is_the_projects_parzen_estimate():
   x, centres = (rng.uniform(0.0, 0.6, size=shape).astype(np.float32) for shape in ((30, 16), (50, 16)))
   ours = parzen_precision.parzen_log_likelihoods(x, centres, 0.5, bits=23)
   np.testing.assert_allclose(ours, np.asarray(evaluation.parzen_log_likelihood(x, centres, 0.5)), rtol=0, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_a_full_loop_over_devices_that_do_not_divide_the_batch_is_one_line_before_any_work():
+  env = {**os.environ, 'XLA_FLAGS': xla_flags(8)}
+  result = subprocess.run([sys.executable, '-m', 'benchmarks.throughput', '--notorch'], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 2
+  assert result.stderr == ('error: --loop_steps: the full training loop trains on all 8 devices, over which a batch '
+                           'of 100 does not divide; pass --loop_steps=0 to leave it out, or make fewer devices '
+                           'visible\n')
 
 
 @pytest.mark.slow

@@ -116,6 +116,12 @@ def test_stop_and_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path, id
                         for line in path.read_text().splitlines()]
   assert strip(tmp_path / 'straight' / 'metrics.jsonl') == strip(tmp_path / 'resumed' / 'metrics.jsonl')
 
+  finished = {name: (tmp_path / 'straight' / name).read_bytes() for name in ('summary.json', 'metrics.jsonl')}
+  assert experiment.run(config, tmp_path / 'straight', print_fn=lambda _: None) == json.loads(
+      finished['summary.json'])  # a rerun of a finished run trains nothing and keeps its summary
+  assert {name: (tmp_path / 'straight' / name).read_bytes() for name in finished} == finished
+  assert 'd_loss' in json.loads(finished['summary.json'])
+
 
 @pytest.mark.slow
 def test_gauss1d_preset_reaches_its_documented_result_through_the_cli(tmp_path):
@@ -166,6 +172,7 @@ def _bad_config_cases(tmp: pathlib.Path):
       (dict(batch_size=0), 'config.batch_size=0 must be a positive integer'),
       (dict(num_steps=-5), 'config.num_steps=-5 must be a positive integer'),
       (dict(d_steps=0), 'config.d_steps=0 must be a positive integer'),
+      (dict(keep_checkpoints=-1), 'config.keep_checkpoints=-1 must be a non-negative integer (0 = keep every one)'),
       (dict(learning_rate=0.0), 'config.learning_rate=0.0 must be a positive number'),
       (dict(learning_rate=-0.1), 'config.learning_rate=-0.1 must be a positive number'),
       (dict(g_loss='hinge'), "config.g_loss='hinge' is not allowed; allowed: ['minimax', 'non_saturating']"),

@@ -29,7 +29,7 @@ def test_writes_and_replaces_the_text_and_leaves_no_temporary_file(tmp_path):
   assert [p.name for p in tmp_path.iterdir()] == ['config.json']
 
 
-def test_a_write_that_fails_before_the_rename_leaves_the_old_text(tmp_path, monkeypatch):
+def test_a_write_that_fails_before_the_rename_leaves_the_old_text_and_no_temporary_file(tmp_path, monkeypatch):
   path = tmp_path / 'devices.json'
   files.write_text_atomically(path, '{"num_devices": 8}\n')
 
@@ -40,6 +40,7 @@ def test_a_write_that_fails_before_the_rename_leaves_the_old_text(tmp_path, monk
   with pytest.raises(OSError, match='disk full'):
     files.write_text_atomically(path, '{"num_devices": 1}\n')
   assert path.read_text() == '{"num_devices": 8}\n'
+  assert [p.name for p in tmp_path.iterdir()] == ['devices.json']  # its temporary file removed
 
 
 _WRITER = '''

@@ -11,11 +11,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 import pytest
 
 import gan_jax
 from conftest import trees_equal
-from gan_jax import evaluation, experiment, runs, sweep, validation
+from experiments import sweep as sweep_command
+from gan_jax import checkpoint, evaluation, experiment, runs, sweep, validation
 from gan_jax.configs import toy_grid_pacgan, toy_ring_pacgan
 
 # Batch 64: each of the 8 test devices holds 8 examples, and batch norm takes its statistics over all 64.
@@ -52,6 +54,23 @@ def test_the_pacgan_preset_trains_and_resumes_bit_identically_with_the_generator
   assert np.any(np.asarray(straight.g_state['norms'][0]['running_mean']) != 0)
   metrics, samples = runs.evaluate_run(tmp_path / 'straight')
   assert samples.shape == (2500, 2) and set(evaluation.MODE_METRICS) <= set(metrics)
+
+
+def test_a_seed_keeps_every_checkpoint_however_many_stops_fall_between_them(tmp_path):
+  """A SIGTERM checkpoints where it stops, between the ``checkpoint_every_steps`` ones; none may push out the
+  earliest, whose records the sweep writes when the seed is done. A capped manager shows what would go."""
+  config = sweep.seed_config(_tiny(toy_ring_pacgan, 40), 3)
+  assert config.seed == 3
+  steps = [10, 15, 20, 25, 30, 35, 40]  # stopped at 15, 25 and 35
+  kept = {}
+  for name, keep in (('seed', config.keep_checkpoints), ('capped', 5)):
+    manager = checkpoint.make_manager(tmp_path / name, keep)
+    for step in steps:
+      manager.save(step, args=ocp.args.StandardSave({'step': np.int32(step)}))
+    manager.wait_until_finished()
+    kept[name] = sorted(manager.all_steps())
+    manager.close()
+  assert kept == {'seed': steps, 'capped': steps[2:]}
 
 
 def test_the_seed_table_is_the_mean_and_the_sample_std_over_root_n_per_step():
@@ -139,6 +158,8 @@ def test_seeds_trained_together_resume_bit_identically_and_score_as_evaluate_doe
   by_seed = sorted(straight, key=lambda r: (r['seed'], r['step']))
   assert sweep.score_seeds(tmp_path / 'straight', [0, 1], straight) == by_seed  # nothing scored again
   assert sweep.score_seeds(tmp_path / 'straight', [1], by_seed[3:]) == by_seed[2:]  # step 10 scored anew
+  # The command over seed 0 alone: its table is of seed 0, whatever other seeds the records hold.
+  assert sweep_command._together(_tiny(toy_ring_pacgan, 20), [0], tmp_path / 'straight', by_seed, 'raw') == by_seed[:2]
 
 
 def test_a_record_scores_the_generator_that_params_names():
@@ -161,3 +182,10 @@ def test_seeds_at_different_steps_are_refused_together():
   assert sweep._check_same_step([at_step(0, 10), at_step(1, 10)]) == 10  # pylint: disable=protected-access
   with pytest.raises(validation.ConfigError, match=r'different steps \{0: 10, 1: 0\}.*without --together'):
     sweep._check_same_step([at_step(0, 10), at_step(1, 0)])  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize('seeds', [[], [0, 0]])
+def test_no_seeds_or_a_seed_twice_are_refused_together_before_anything_is_written(tmp_path, seeds):
+  with pytest.raises(validation.ConfigError, match=r'must be one or more distinct seeds'):
+    sweep.train_together(_tiny(toy_ring_pacgan, 10), seeds, tmp_path / 'sweep', lambda _: None)
+  assert not (tmp_path / 'sweep').exists()

@@ -90,7 +90,7 @@ def get_config() -> ml_collections.ConfigDict:
       steps_per_call=100,         # iterations fused into one compiled lax.scan
       log_every_seconds=5.0,      # console line interval
       checkpoint_every_steps=1000,  # multiple of steps_per_call; the last step is always saved
-      keep_checkpoints=3,
+      keep_checkpoints=3,         # the most recent N checkpoints stay on disk; 0 keeps every one
       sample_every_steps=500,     # sample picture interval, multiple of steps_per_call
       num_shown_samples=100,      # images in the grid / points in the toy plots
       g_ema_decay=0.0,            # β of an average of G's weights, ḡ ← βḡ + (1−β)g per iteration; 0 = none
