@@ -103,11 +103,11 @@ def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[d
 
   Checkpoints without a record (a finished sweep scored for the other generator) are scored here.
   """
-  new, stopped = sweep.train_together(config, seeds, sweep_dir, params=params)
+  new, stopped = sweep.train_together(config, seeds, sweep_dir, params=params,
+                                      records_path=sweep_dir / record_files(params)[0])
   new_keys = {(r['seed'], r['step']) for r in new}
   known = [r for r in earlier if (r['seed'], r['step']) not in new_keys] + new
-  if stopped:
-    _write_records(sweep_dir, params, sorted(known, key=lambda r: (r['seed'], r['step'])))
+  if stopped:  # its records are on file
     print('stopped by SIGTERM; run the same command to continue the sweep', flush=True)
     return None
   records = sweep.score_seeds(sweep_dir, seeds, known, params)  # the table's seeds: those of --seeds

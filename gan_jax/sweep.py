@@ -195,7 +195,7 @@ def _check_same_step(seed_runs: list[_Seed]) -> int:
 
 def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_dir: pathlib.Path,
                    print_fn: Callable[[str], None] = experiment.print_now,
-                   params: str = 'raw') -> tuple[list[dict], bool]:
+                   params: str = 'raw', records_path: pathlib.Path | None = None) -> tuple[list[dict], bool]:
   """Trains ``config`` for each of ``seeds`` in one compiled program; returns (new records, stopped by SIGTERM).
 
   Each seed's workdir ``sweep_dir``/seed_i gets what ``experiment.run`` writes
@@ -203,7 +203,9 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
   metrics.jsonl with that seed's losses; sample pictures), except the pictures
   of G's average (``samples_ema/``) and summary.json; the records are
   those of the checkpoints written in this call, of the generator ``params``
-  names ('raw' or 'ema'). Raises ConfigError before any compute for a config
+  names ('raw' or 'ema'), merged into ``records_path`` (``merge_records``) as
+  each checkpoint is written if one is given, so that a crash keeps them
+  too. Raises ConfigError before any compute for a config
   that is not a toy mixture, a bad config, no seeds or a seed twice, or seeds
   at different steps, and ``experiment.TrainingDiverged`` (naming the seed,
   with nothing of that chunk checkpointed) if one goes non-finite.
@@ -224,14 +226,15 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
     for each in configs:
       gan, seed_run = _set_up_seed(each, seed_workdir(sweep_dir, each.seed), print_fn)
       seed_runs.append(seed_run)
-    return _train_seed_runs(gan, seed_runs, configs[0], print_fn, params)
+    return _train_seed_runs(gan, seed_runs, configs[0], print_fn, params, records_path)
   finally:
     for seed_run in seed_runs:
       seed_run.close()
 
 
 def _train_seed_runs(gan: train.GAN, seed_runs: list[_Seed], config: ml_collections.ConfigDict,
-                     print_fn: Callable[[str], None], params: str) -> tuple[list[dict], bool]:
+                     print_fn: Callable[[str], None], params: str,
+                     records_path: pathlib.Path | None) -> tuple[list[dict], bool]:
   """``train_together``'s loop over the set-up seeds (``config``: seed 0's), from their common step."""
   step = _check_same_step(seed_runs)
   devices = jax.local_devices()
@@ -280,6 +283,8 @@ def _train_seed_runs(gan: train.GAN, seed_runs: list[_Seed], config: ml_collecti
           new = [_save_and_score(gan, seed_run, seed_state, params)
                  for seed_run, seed_state in zip(seed_runs, seed_states)]
           records += new
+          if records_path is not None:
+            merge_records(records_path, new)
           print_fn(f'step {step}: ' + ', '.join(f"seed {r['seed']} {r['modes_covered']:g} modes "
                                                   f"{100 * r['high_quality_frac']:.1f} %" for r in new))
         if stopping:

@@ -141,7 +141,14 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or
 @pytest.mark.slow
 def test_seeds_trained_together_resume_bit_identically_and_score_as_evaluate_does(tmp_path):
   quiet = lambda _: None
-  straight, _ = sweep.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'straight', quiet)
+  on_file_after_step_10 = []
+
+  def read_the_records_after_step_10(line):  # the line printed once step 10's checkpoints are written
+    if line.startswith('step 10:'):
+      on_file_after_step_10.extend(sweep.read_records(tmp_path / 'straight.jsonl'))
+
+  straight, _ = sweep.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'straight',
+                                     read_the_records_after_step_10, records_path=tmp_path / 'straight.jsonl')
   first, _ = sweep.train_together(_tiny(toy_ring_pacgan, 10), [0, 1], tmp_path / 'stopped', quiet)
   second, stopped = sweep.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'stopped', quiet)
   assert not stopped
@@ -156,6 +163,8 @@ def test_seeds_trained_together_resume_bit_identically_and_score_as_evaluate_doe
   seed_0, seed_1 = (runs.restore_run(sweep.seed_workdir(tmp_path / 'straight', seed))[3] for seed in (0, 1))
   assert not trees_equal(seed_0.g_params, seed_1.g_params)
   by_seed = sorted(straight, key=lambda r: (r['seed'], r['step']))
+  assert on_file_after_step_10 == [by_seed[0], by_seed[2]]  # before step 20 was trained
+  assert sweep.read_records(tmp_path / 'straight.jsonl') == by_seed
   assert sweep.score_seeds(tmp_path / 'straight', [0, 1], straight) == by_seed  # nothing scored again
   assert sweep.score_seeds(tmp_path / 'straight', [1], by_seed[3:]) == by_seed[2:]  # step 10 scored anew
   # The command over seed 0 alone: its table is of seed 0, whatever other seeds the records hold.
