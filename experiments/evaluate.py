@@ -23,6 +23,7 @@ or a classifier, a file that cannot be written) stops it before any compute
 with one line naming the flag, and exit status 2.
 """
 
+import io
 import pathlib
 
 import numpy as np
@@ -92,7 +93,9 @@ def main(argv):
   if _SAVE_SAMPLES.value:
     path = pathlib.Path(_SAVE_SAMPLES.value)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, samples)
+    npy = io.BytesIO()
+    np.save(npy, samples)
+    files.write_bytes_atomically(path, npy.getvalue())
   width = max(map(len, metrics))
   for name, value in metrics.items():
     print(f'{name:<{width}}  {shown(value)}')

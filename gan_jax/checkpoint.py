@@ -140,13 +140,19 @@ def _shape_mismatch(manager: ocp.CheckpointManager, step: int, target) -> str | 
 
 
 def _set_aside(manager: ocp.CheckpointManager, step: int) -> pathlib.Path:
-  """Moves step ``step`` out of the manager's directory; returns where it went."""
+  """Moves step ``step`` out of the manager's directory; returns where it went.
+
+  To ``<directory>.unreadable/STEP``, or ``STEP.1``, ``STEP.2``, … beside an
+  earlier copy set aside (the same step unreadable again after a rerun).
+  """
   directory = pathlib.Path(manager.directory)
-  destination = directory.parent / f'{directory.name}.unreadable' / str(step)
+  aside = directory.parent / f'{directory.name}.unreadable'
+  destination, copy = aside / str(step), 0
+  while destination.exists():
+    copy += 1
+    destination = aside / f'{step}.{copy}'
   if distributed.is_primary():
-    destination.parent.mkdir(exist_ok=True)
-    if destination.exists():
-      shutil.rmtree(destination)
+    aside.mkdir(exist_ok=True)
     shutil.move(directory / str(step), destination)
   distributed.barrier(f'set_aside_{step}')
   manager.reload()

@@ -285,8 +285,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   compute for bad input, TrainingDiverged (after no checkpoint of the bad
   chunk) if a loss or parameter stops being finite. On SIGTERM it finishes
   the running chunk, checkpoints it and returns a summary with
-  ``'stopped': 'SIGTERM'``. The summary holds the final step and the last
-  chunk's mean metrics, plus the mean and std of 10,000 samples for 1-D data;
+  ``'stopped': 'SIGTERM'`` (unless that chunk was the last: then the run
+  ends as if no signal had come). The summary holds the final step and the
+  last chunk's mean metrics, plus the mean and std of 10,000 samples for 1-D data;
   a run already trained to ``config.num_steps`` returns (and keeps) the
   summary.json of the call that trained it.
   Only process 0 prints and writes logs; every process returns the summary.
@@ -368,7 +369,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, setup: Setu
         stopping = distributed.any_process(stop.requested)
         if stopping or step % config.checkpoint_every_steps == 0 or step == config.num_steps:
           checkpoint.save(manager, parallel.unreplicate(replicated_state), setup.train_key, setup.data_key)
-        if stopping:
+        if stopping and step < config.num_steps:  # (a stop in the last chunk ends the run as finished)
           print_fn(f'SIGTERM: stopped at step {step} with a checkpoint in {manager.directory}; '
                    f'run the same command to resume')
           return {**summary, 'stopped': 'SIGTERM'}

@@ -14,7 +14,12 @@ from typing import Any, TextIO
 
 
 def write_text_atomically(path: str | pathlib.Path, text: str) -> None:
-  """Writes ``text`` (UTF-8) to ``path`` through a temporary file in the same directory and one rename.
+  """``write_bytes_atomically`` of ``text`` in UTF-8."""
+  write_bytes_atomically(path, text.encode('utf-8'))
+
+
+def write_bytes_atomically(path: str | pathlib.Path, data: bytes) -> None:
+  """Writes ``data`` to ``path`` through a temporary file in the same directory and one rename.
 
   A write that fails (a full disk) or is interrupted leaves ``path`` as it
   was (absent, or its old text) and removes its temporary file; a process
@@ -25,8 +30,8 @@ def write_text_atomically(path: str | pathlib.Path, text: str) -> None:
   path = pathlib.Path(path)
   partial = path.with_name(f'{path.name}.{os.getpid()}.partial')
   try:
-    with open(partial, 'w', encoding='utf-8') as file:
-      file.write(text)
+    with open(partial, 'wb') as file:
+      file.write(data)
       file.flush()
       os.fsync(file.fileno())
     os.replace(partial, path)

@@ -59,7 +59,8 @@ class RunLog:
 
   A run resumed at ``start_step`` continues the same files: records of later
   steps (logged after the checkpoint it resumes from) are dropped first, so
-  metrics.jsonl reads as if the run had never stopped.
+  metrics.jsonl reads as if the run had never stopped; TensorBoard hides its
+  events of those steps (a purge event in the new event file).
   """
 
   def __init__(self, workdir: str | pathlib.Path, start_step: int = 0):
@@ -69,7 +70,10 @@ class RunLog:
     files.write_text_atomically(path, ''.join(line + '\n' for line in kept))
     self._earlier_run_time = float(json.loads(kept[-1]).get('run_time', 0.0)) if kept else 0.0
     self._jsonl = open(path, 'a', encoding='utf-8')
-    self._tensorboard = SummaryWriter(str(self.workdir / 'tensorboard'))
+    # Event files are named by the second they are opened in: the suffix keeps a resume within the same second
+    # from overwriting the earlier file.
+    self._tensorboard = SummaryWriter(str(self.workdir / 'tensorboard'), filename_suffix=f'.from_step_{start_step}',
+                                      purge_step=start_step + 1 if start_step else None)
 
   def scalars(self, step: int, values: dict[str, float], wall_time: float) -> None:
     """Logs ``values`` at ``step``; ``wall_time`` (seconds since the process started the run) goes to jsonl only."""

@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -121,6 +122,19 @@ def test_stop_and_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path, id
       finished['summary.json'])  # a rerun of a finished run trains nothing and keeps its summary
   assert {name: (tmp_path / 'straight' / name).read_bytes() for name in finished} == finished
   assert 'd_loss' in json.loads(finished['summary.json'])
+
+
+def test_a_sigterm_in_the_last_chunk_ends_the_run_as_finished_with_its_summary(tmp_path):
+  config = _tiny(gauss1d.get_config())
+  last_line = f'{config.num_steps}/{config.num_steps}'
+
+  def terminate_in_the_last_chunk(line):  # its console line comes before the stop check
+    if line.startswith('step') and line.split()[1] == last_line:
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  summary = experiment.run(config, tmp_path, print_fn=terminate_in_the_last_chunk)
+  assert 'stopped' not in summary and summary['step'] == config.num_steps and 'sample_mean' in summary
+  assert json.loads((tmp_path / 'summary.json').read_text()) == summary
 
 
 @pytest.mark.slow

@@ -1,6 +1,9 @@
-"""monitoring.RunLog: a resumed run's metrics.jsonl reads as if the run had never stopped."""
+"""monitoring.RunLog: a resumed run's metrics.jsonl reads as if the run had never stopped, and so does TensorBoard."""
 
 import json
+import struct
+
+from tensorboardX.proto import event_pb2
 
 from gan_jax import monitoring
 
@@ -30,3 +33,31 @@ def test_a_last_record_cut_short_by_a_kill_is_dropped_on_resume(tmp_path):
     file.write('{"step": 30, "d_lo')  # the process died inside this write
   _log_steps(tmp_path, 20, [30])
   assert _steps(tmp_path) == [10, 20, 30]
+
+
+def _event_files(directory):
+  """{file name: its events}, read from TensorBoard's record format (length, CRC, event, CRC)."""
+  files = {}
+  for path in directory.glob('events.out.tfevents.*'):
+    data, offset, events = path.read_bytes(), 0, []
+    while offset < len(data):
+      (length,) = struct.unpack('<Q', data[offset:offset + 8])
+      events.append(event_pb2.Event.FromString(data[offset + 12:offset + 12 + length]))
+      offset += 12 + length + 4
+    files[path.name] = events
+  return files
+
+
+def test_resuming_hides_the_later_steps_from_tensorboard(tmp_path):
+  """TensorBoard drops the events of steps ≥ S of earlier files when a later file starts with a session START
+  at step S (its purge); here S = 21, so step 30 of the first process is hidden and its step 20 kept."""
+  _log_steps(tmp_path, 0, [10, 20, 30])
+  _log_steps(tmp_path, 20, [30, 40])
+  starts = {name: [event.step for event in events if event.session_log.status == event_pb2.SessionLog.START]
+            for name, events in _event_files(tmp_path / 'tensorboard').items()}
+  scalar_steps = {name: [event.step for event in events if event.summary.value]
+                  for name, events in _event_files(tmp_path / 'tensorboard').items()}
+  assert sorted(starts.values()) == [[], [21]]  # (in one second: the files' names differ by their start step)
+  first, = (name for name, steps in starts.items() if not steps)
+  resumed, = (name for name, steps in starts.items() if steps)
+  assert (scalar_steps[first], scalar_steps[resumed]) == ([10, 20, 30], [30, 40])

@@ -19,6 +19,7 @@ import time
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
 from conftest import tree_relative_error, trees_equal, xla_flags
@@ -301,6 +302,18 @@ def test_a_corrupted_latest_checkpoint_is_set_aside_and_the_previous_one_resumed
   assert lines[1] == f'resumed from step 3 of {directory}'
   assert (tmp_path / 'run' / 'checkpoints.unreadable' / '6').is_dir()
   assert trees_equal(_final_state(tmp_path / 'run'), _final_state(tmp_path / 'straight'))
+
+
+def test_a_step_set_aside_twice_keeps_both_copies(tmp_path):
+  manager = checkpoint.make_manager(tmp_path / 'checkpoints', 0)
+  for copy in (1, 2):
+    manager.save(6, args=ocp.args.StandardSave({'copy': np.int32(copy)}))
+    manager.wait_until_finished()
+    checkpoint._set_aside(manager, 6)  # pylint: disable=protected-access
+  manager.close()
+  aside = tmp_path / 'checkpoints.unreadable'
+  assert sorted(p.name for p in aside.iterdir()) == ['6', '6.1']
+  assert [int(ocp.StandardCheckpointer().restore(aside / name / 'default')['copy']) for name in ('6', '6.1')] == [1, 2]
 
 
 def test_a_directory_where_no_checkpoint_can_be_read_is_an_error_that_moves_nothing(tmp_path):
