@@ -107,7 +107,8 @@ def generator_params(gan: train.GAN, state: train.GANState, params: str = 'raw')
 
 
 def _classifier_metrics(classifier_dir: str | pathlib.Path, samples: np.ndarray, dataset: data.Dataset) -> dict:
-  """Classifier score of the samples; Fréchet distance and precision/recall (k = 3) against the test set."""
+  """Classifier score of the samples; Fréchet distance and precision/recall (k = 3) against the test set's first
+  ``len(samples)`` images (all of them if it holds fewer: ``num_real_images`` says how many)."""
   saved = json.loads((pathlib.Path(classifier_dir) / 'classifier.json').read_text())
   try:
     apply, params = classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
@@ -122,7 +123,7 @@ def _classifier_metrics(classifier_dir: str | pathlib.Path, samples: np.ndarray,
   _, real_features = classify(params, real)
   fake_features, real_features = np.asarray(fake_features), np.asarray(real_features)
   return {'classifier_score': evaluation.classifier_score(np.asarray(jax.nn.softmax(fake_logits))),
-          'frechet_distance': evaluation.frechet_distance(real_features, fake_features),
+          'num_real_images': len(real), 'frechet_distance': evaluation.frechet_distance(real_features, fake_features),
           **evaluation.precision_recall(real_features, fake_features, k=3)}
 
 

@@ -286,10 +286,11 @@ def test_classifier_learns_and_feeds_the_classifier_metrics(tmp_path):
   mnist_config = mnist_paper.get_config()
   mnist_config.dataset = f'idx:{tmp_path / "idx"}'
   _tiny_run(mnist_config, tmp_path / 'run')
-  evaluated = _evaluate_cli('--workdir', str(tmp_path / 'run'), '--num_samples=100',
+  evaluated = _evaluate_cli('--workdir', str(tmp_path / 'run'), '--num_samples=150',
                             '--classifier', str(tmp_path / 'classifier'))
   assert evaluated.returncode == 0, evaluated.stderr
   report = json.loads((tmp_path / 'run' / 'eval.json').read_text())
+  assert report['num_real_images'] == 100  # the whole test set, smaller than the 150 samples
   assert 1.0 <= report['classifier_score'] <= 10.0
   assert report['frechet_distance'] > 0 and 0 <= report['precision'] <= 1 and 0 <= report['recall'] <= 1
 
