@@ -87,11 +87,11 @@ def restore_run(workdir: str | pathlib.Path, which: str = 'latest', params: str 
   config = load_run_config(workdir)
   validation.validate(config)
   check_generator_kept(config, params, f'the run in {workdir}')
-  _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  dataset = data.load(config.dataset, data_key, data.source_options(config))
-  gan, state = construction.build(config, dataset)
-  manager, step = _checkpoint_reader(workdir, which, params)
+  manager, step = _checkpoint_reader(workdir, which, params)  # a missing step or best: said before any compute
   with manager:
+    _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
+    dataset = data.load(config.dataset, data_key, data.source_options(config))
+    gan, state = construction.build(config, dataset)
     if step is None:  # the keys are given for their shapes
       restored = checkpoint.restore_latest(manager, state, data_key, data_key, set_aside=False)
       if restored is None:
@@ -106,17 +106,21 @@ def generator_params(gan: train.GAN, state: train.GANState, params: str = 'raw')
   return train.generator_variables(gan, getattr(state, PARAMS[params]), state.g_state)
 
 
-def _classifier_metrics(classifier_dir: str | pathlib.Path, samples: np.ndarray, dataset: data.Dataset) -> dict:
-  """Classifier score of the samples; Fréchet distance and precision/recall (k = 3) against the test set's first
-  ``len(samples)`` images (all of them if it holds fewer: ``num_real_images`` says how many)."""
+def _load_classifier(classifier_dir: str | pathlib.Path, dataset: data.Dataset):
+  """(apply, params) of the classifier in ``classifier_dir``; ConfigError if it was trained on other examples."""
   saved = json.loads((pathlib.Path(classifier_dir) / 'classifier.json').read_text())
   try:
-    apply, params = classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
+    return classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
   except ValueError:  # its inputs are not this data's examples
     raise validation.ConfigError(
         f"--classifier={classifier_dir} was trained on dataset={saved.get('dataset')!r}, whose examples are not "
         f'the {dataset.example_shape} examples of dataset={dataset.name!r}; train one on this data with '
         f'experiments.train_classifier --config.dataset={dataset.name}') from None
+
+
+def _classifier_metrics(apply, params, samples: np.ndarray, dataset: data.Dataset) -> dict:
+  """Classifier score of the samples; Fréchet distance and precision/recall (k = 3) against the test set's first
+  ``len(samples)`` images (all of them if it holds fewer: ``num_real_images`` says how many)."""
   classify = jax.jit(apply)
   fake_logits, fake_features = classify(params, jnp.asarray(samples))
   real = data.to_float(jnp.asarray(dataset.test[:len(samples)]))
@@ -146,6 +150,11 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   (features of the samples against those of as many test images).
   """
   config, dataset, gan, state, sample_key = restore_run(workdir, which, params)
+  if dataset.is_image and not (dataset.validation.shape[0] and dataset.test.shape[0]):
+    raise validation.ConfigError(
+        f'dataset={config.dataset!r} has {dataset.validation.shape[0]} validation and {dataset.test.shape[0]} '
+        'test examples; the Parzen protocol needs both (a larger dataset, or config.validation_split / test_split)')
+  loaded_classifier = _load_classifier(classifier_dir, dataset) if classifier_dir and dataset.is_image else None
   num_samples = num_samples or (config.eval_num_samples if dataset.is_image else TOY_EVAL_SAMPLES)
   if real_centres:
     samples = np.asarray(data.to_float(jnp.asarray(dataset.train[:num_samples])))
@@ -155,15 +164,11 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   metrics: dict = {'step': int(state.step), 'checkpoint': which, 'params': params, 'num_samples': len(samples),
                    'real_centres': real_centres}
   if dataset.is_image:
-    if not (dataset.validation.shape[0] and dataset.test.shape[0]):
-      raise validation.ConfigError(
-          f'dataset={config.dataset!r} has {dataset.validation.shape[0]} validation and {dataset.test.shape[0]} '
-          'test examples; the Parzen protocol needs both (a larger dataset, or config.validation_split / test_split)')
     validation_images, test_images = (np.asarray(data.to_float(jnp.asarray(split))) for split in
                                       (dataset.validation[:config.eval_num_validation], dataset.test))
     metrics.update(evaluation.parzen_evaluation(samples, validation_images, test_images))
-    if classifier_dir:
-      metrics.update(_classifier_metrics(classifier_dir, samples, dataset))
+    if loaded_classifier:
+      metrics.update(_classifier_metrics(*loaded_classifier, samples, dataset))
   elif config.dataset in data.MIXTURES:
     modes_and_std = data.mixture_modes(config.dataset)
     metrics.update(evaluation.mode_metrics(samples, *modes_and_std))

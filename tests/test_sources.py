@@ -334,10 +334,10 @@ def test_classifier_metrics_need_a_classifier_for_data_of_this_shape(tmp_path):
   dataset = data.load(f'npy:{tmp_path / "x.npy"}', jax.random.key(0))
   with pytest.raises(cli.BAD_INPUT, match=r"was trained on dataset='npy:other.npy', whose examples are not the "
                                           r'\(5, 5, 1\) examples'):
-    runs._classifier_metrics(tmp_path / 'c', np.zeros((4, 25), np.float32), dataset)
+    runs._load_classifier(tmp_path / 'c', dataset)  # pylint: disable=protected-access
 
 
-def test_empty_held_out_splits_are_refused_by_the_monitor_and_by_evaluate(tmp_path):
+def test_empty_held_out_splits_are_refused_by_the_monitor_and_by_evaluate(tmp_path, monkeypatch):
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   config = _tiny(mnist_paper.get_config(), dataset='tfds:kmnist', train_split='train', validation_split='train[:0]',
                  test_split='test[:0]', eval_every_steps=3)
@@ -347,5 +347,6 @@ def test_empty_held_out_splits_are_refused_by_the_monitor_and_by_evaluate(tmp_pa
     assert not (tmp_path / 'run').exists()
     config.eval_every_steps = 0
     experiment.run(config, tmp_path / 'run', print_fn=lambda _: None)
+    monkeypatch.setattr(runs.train, 'sample', lambda *args: pytest.fail('sampled before refusing'))
     with pytest.raises(cli.BAD_INPUT, match='has 0 validation and 0 test examples; the Parzen protocol needs both'):
       runs.evaluate_run(tmp_path / 'run', num_samples=4)
