@@ -181,7 +181,14 @@ def set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: C
   if distributed.is_primary():
     workdir.mkdir(parents=True, exist_ok=True)
   distributed.barrier('workdir')
-  lock = claim_workdir(workdir) if distributed.is_primary() else None
+  lock, in_use = None, None
+  if distributed.is_primary():
+    try:
+      lock = claim_workdir(workdir)
+    except WorkdirInUse as error:
+      in_use = error
+  if distributed.any_process(in_use is not None):  # every process stops, not only process 0 (which claims)
+    raise in_use or WorkdirInUse(workdir, 'unknown')
   manager, monitor, best_managers = None, None, {}
   try:
     manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)

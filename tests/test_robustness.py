@@ -89,9 +89,17 @@ def test_two_processes_of_four_devices_train_like_one_process_of_eight(tmp_path)
           '--config.sample_every_steps=3', '--config.batch_size=16', '--config.num_shown_samples=16',
           '--config.g_hidden_dims=(32,)', '--config.d_hidden_dims=(16,)', '--config.maxout_pieces=2',
           '--config.log_every_seconds=0.01']
+  start_two = lambda: [_start(tmp_path / 'two', *args, '--distributed', f'--coordinator_address=127.0.0.1:{port}',
+                              '--num_processes=2', f'--process_id={index}', devices=4) for index in range(2)]
+  (tmp_path / 'two').mkdir()
+  other_run = experiment.claim_workdir(tmp_path / 'two')  # as if another run were training there
   port = _free_port()
-  workers = [_start(tmp_path / 'two', *args, '--distributed', f'--coordinator_address=127.0.0.1:{port}',
-                    '--num_processes=2', f'--process_id={index}', devices=4) for index in range(2)]
+  for worker in start_two():  # both processes refuse it (process 1 too, which does not claim: no hang)
+    _, stderr = worker.communicate(timeout=300)
+    assert worker.returncode == 2 and f'--workdir={tmp_path / "two"} is in use' in stderr, stderr
+  other_run.close()
+  port = _free_port()
+  workers = start_two()
   outputs = [worker.communicate(timeout=600) for worker in workers]
   for worker, (stdout, stderr) in zip(workers, outputs):
     assert worker.returncode == 0, stderr
