@@ -113,17 +113,19 @@ def nonfinite_leaves(tree) -> list[str]:
 
 
 def save(manager: ocp.CheckpointManager, state: GANState, train_key: jax.Array, data_key: jax.Array,
-         metrics: dict[str, float] | None = None) -> None:
+         metrics: dict[str, float] | None = None) -> bool:
   """Saves (asynchronously) at ``state.step``; ``state`` must not be replicated over a device axis.
 
   ``metrics`` are stored with the step (a ``make_best_manager`` ranks by
-  them). Raises CheckpointError, writing nothing, if the state holds NaN or Inf.
+  them). Returns False, writing nothing, if the manager holds this step or a
+  later one (orbax writes steps in increasing order only). Raises
+  CheckpointError, writing nothing, if the state holds NaN or Inf.
   """
   payload = jax.device_get(_payload(state, train_key, data_key))  # one copy to the host, checked and saved
   bad = nonfinite_leaves(payload['state'])
   if bad:
     raise CheckpointError(f'refusing to checkpoint step {int(state.step)}: {bad[0]} holds NaN or Inf')
-  manager.save(int(state.step), args=ocp.args.StandardSave(distributed.to_global(payload)), metrics=metrics)
+  return manager.save(int(state.step), args=ocp.args.StandardSave(distributed.to_global(payload)), metrics=metrics)
 
 
 def _shape_mismatch(manager: ocp.CheckpointManager, step: int, target) -> str | None:

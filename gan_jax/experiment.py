@@ -256,11 +256,14 @@ def _generator_params(gan: train.GAN, state: train.GANState) -> dict[str, train.
           for name, params in kept.items() if params is not None}
 
 
-def _evaluate(setup: Setup, state: train.GANState) -> dict[str, float]:
+def _evaluate(setup: Setup, state: train.GANState, print_fn: Callable[[str], None]) -> dict[str, float]:
   """The monitor's estimate for each generator of ``state``; a new best is checkpointed.
 
   Returns ``validation_ll``, ``validation_sigma`` and ``best_validation_ll``
-  (suffixed ``_ema`` for the weight average). Only validation data is used.
+  (suffixed ``_ema`` for the weight average; the score of the best checkpoint
+  kept). Only validation data is used. A better score at a step below the
+  kept best's (a resume that does not retrace the run bit for bit, e.g. on
+  other devices) cannot be checkpointed: a note says so.
   """
   scores = {}
   for name, g_params in _generator_params(setup.gan, state).items():
@@ -269,9 +272,13 @@ def _evaluate(setup: Setup, state: train.GANState) -> dict[str, float]:
     manager = setup.best_managers[name]
     best = checkpoint.best_value(manager)
     if best is None or result['validation_ll'] > best:  # a resumed rerun of a step scores the same: no save
-      checkpoint.save(manager, state, setup.train_key, setup.data_key,
-                      {checkpoint.BEST_METRIC: result['validation_ll']})
-      best = result['validation_ll']
+      if checkpoint.save(manager, state, setup.train_key, setup.data_key,
+                         {checkpoint.BEST_METRIC: result['validation_ll']}):
+        best = result['validation_ll']
+      else:
+        print_fn(f'note: step {int(state.step)} scores {result["validation_ll"]:.2f} nats ({name}), above the best '
+                 f'checkpoint\'s {best:.2f}, but that is of the later step {manager.best_step()}, written before '
+                 f'this run resumed; checkpoints are written in increasing steps, so {manager.directory} keeps it')
     scores.update({f'validation_ll{suffix}': result['validation_ll'],
                    f'validation_sigma{suffix}': result['validation_sigma'], f'best_validation_ll{suffix}': best})
   return scores
@@ -360,7 +367,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, setup: Setu
         summary = {'step': step, 'epoch': epoch, **means, 'it_per_s': num_steps / (now - chunk_start)}
         if setup.monitor and crossed(step - num_steps, step, config.eval_every_steps):
           eval_start = time.perf_counter()
-          scores = _evaluate(setup, parallel.unreplicate(replicated_state))
+          scores = _evaluate(setup, parallel.unreplicate(replicated_state), print_fn)
           summary.update(scores, eval_seconds=time.perf_counter() - eval_start)
           print_fn(monitoring.evaluation_line(step, epoch, scores))
         log.scalars(step, {k: v for k, v in summary.items() if k != 'step'},

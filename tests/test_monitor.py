@@ -1,5 +1,6 @@
 """The validation-Parzen monitor, the best checkpoints it keeps, and evaluating them (issue: Table 1)."""
 
+import dataclasses
 import json
 
 import jax
@@ -112,3 +113,21 @@ def test_evaluating_the_average_of_a_run_without_one_is_a_clear_error(idx_dir, t
   with pytest.raises(runs.validation.ConfigError, match='--params=ema needs a run trained with config.g_ema_decay > 0'):
     runs.evaluate_run(tmp_path, params='ema')
   assert not (tmp_path / 'checkpoints_best_ema').exists()
+
+
+def test_a_better_score_below_the_kept_best_step_is_reported_and_the_best_kept(idx_dir, tmp_path):
+  """After a resume that does not retrace the run (other devices), a better score may come at a step below the
+  kept best's, which orbax cannot write: the log keeps the kept best's score and a note says why."""
+  setup = experiment.set_up(_config(idx_dir, g_ema_decay=0.0), tmp_path, print_fn=lambda _: None)
+  try:
+    scores = iter([-100.0, -50.0])
+    setup = dataclasses.replace(setup, monitor=lambda _: {'validation_ll': next(scores), 'validation_sigma': 0.2})
+    lines = []
+    assert experiment._evaluate(setup, setup.state.replace(step=12), lines.append)['best_validation_ll'] == -100.0
+    assert lines == []
+    assert experiment._evaluate(setup, setup.state.replace(step=6), lines.append)['best_validation_ll'] == -100.0
+    assert len(lines) == 1 and lines[0].startswith('note: step 6 scores -50.00 nats (g_params), above the best '
+                                                   "checkpoint's -100.00, but that is of the later step 12")
+    assert _best(tmp_path, 'g_params') == ([12], 12, -100.0)
+  finally:
+    setup.close()
