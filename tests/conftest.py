@@ -90,6 +90,20 @@ def make_paper_mnist_gan(hidden=(1200, 1200), maxout_units=(240, 240), seed=0, *
   return gan, gan_jax.init_state(gan, g_params, d_params)
 
 
+@pytest.fixture(autouse=True)
+def temporary_files_of_the_test(tmp_path_factory, monkeypatch):
+  """Temporary files the libraries make during a test go to a directory of pytest's, which pytest clears.
+
+  TFDS leaves an empty directory in the system's temporary directory for every
+  dataset builder it makes (six for one mock-data run); these stay under
+  pytest's base directory instead, beside ``tmp_path`` (not in it, as tests
+  list ``tmp_path``). Subprocesses inherit it through TMPDIR.
+  """
+  directory = str(tmp_path_factory.mktemp('tempfiles'))
+  monkeypatch.setattr(tempfile, 'tempdir', directory)
+  monkeypatch.setenv('TMPDIR', directory)
+
+
 @pytest.fixture(scope='session')
 def eight_devices():
   devices = jax.devices()

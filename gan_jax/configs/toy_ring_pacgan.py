@@ -27,7 +27,9 @@ The setting (PacGAN's synthetic_data_experiments, packing m = 1):
   3 std of the nearest mode, modes with a high-quality sample, reverse KL.
 
 Not rebuilt: PacGAN's monitoring pass, which also moved G's running averages
-on 50 batches before the first epoch and after every epoch.
+on 50 batches before the first epoch and after every epoch; and its training
+set is 100,000 draws with replacement from the 100,000 points (about 63,200
+distinct ones), where ours is the 100,000 points.
 
 PacGAN2 (packing 2, the published second row): ``--config.pack=2
 --config.batch_size=200 --config.steps_per_call=500`` (an epoch is now 500
