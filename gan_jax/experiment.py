@@ -277,8 +277,8 @@ def _evaluate(setup: Setup, state: train.GANState, print_fn: Callable[[str], Non
         best = result['validation_ll']
       else:
         print_fn(f'note: step {int(state.step)} scores {result["validation_ll"]:.2f} nats ({name}), above the best '
-                 f'checkpoint\'s {best:.2f}, but that is of the later step {manager.best_step()}, written before '
-                 f'this run resumed; checkpoints are written in increasing steps, so {manager.directory} keeps it')
+                 f'checkpoint\'s {best:.2f}, but that is of step {manager.best_step()}, not below this one, written '
+                 f'before this run resumed; orbax writes steps in increasing order, so {manager.directory} keeps it')
     scores.update({f'validation_ll{suffix}': result['validation_ll'],
                    f'validation_sigma{suffix}': result['validation_sigma'], f'best_validation_ll{suffix}': best})
   return scores

@@ -127,7 +127,7 @@ def test_a_better_score_below_the_kept_best_step_is_reported_and_the_best_kept(i
     assert lines == []
     assert experiment._evaluate(setup, setup.state.replace(step=6), lines.append)['best_validation_ll'] == -100.0
     assert len(lines) == 1 and lines[0].startswith('note: step 6 scores -50.00 nats (g_params), above the best '
-                                                   "checkpoint's -100.00, but that is of the later step 12")
+                                                   "checkpoint's -100.00, but that is of step 12, not below this one")
     assert _best(tmp_path, 'g_params') == ([12], 12, -100.0)
   finally:
     setup.close()
