@@ -19,7 +19,7 @@ import numpy as np
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import idx
+from gan_jax.data import idx
 
 _MNIST = flags.DEFINE_string('mnist', None, 'A directory with MNIST in IDX format.')
 _NUM_TEST = flags.DEFINE_integer('num_test', 1000, 'Test images scored.')

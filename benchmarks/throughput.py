@@ -45,8 +45,10 @@ import numpy as np
 from absl import app, flags, logging
 
 import gan_jax
-from gan_jax import construction, experiment, parallel
+from gan_jax import parallel
 from gan_jax.configs import mnist_paper
+from gan_jax.data import datasets
+from gan_jax.training import construction, loop
 
 _ITERATIONS = flags.DEFINE_integer('iterations', 100, 'Iterations per variant per round.')
 _ROUNDS = flags.DEFINE_integer('rounds', 5, 'Interleaved rounds; medians are over rounds.')
@@ -74,8 +76,8 @@ def _config(**overrides):
 
 
 def _gan_and_state():
-  synthetic = gan_jax.data.Dataset('synthetic', np.zeros((50_000, 784), np.uint8), np.zeros((0, 784), np.uint8),
-                                   np.zeros((0, 784), np.uint8), (28, 28, 1))
+  synthetic = datasets.Dataset('synthetic', np.zeros((50_000, 784), np.uint8), np.zeros((0, 784), np.uint8),
+                                np.zeros((0, 784), np.uint8), (28, 28, 1))
   return construction.build(_config(g_output_bias_from_data=False), synthetic)
 
 
@@ -142,7 +144,7 @@ class JaxPmapLoop:
     self.state = parallel.replicate(state, devices)
     images = np.random.default_rng(0).integers(0, 256, (50_000, 784), np.uint8)
     self.shards = parallel.put_shards(images.reshape(len(devices), -1, 784), devices)
-    sampler = gan_jax.data.make_minibatch_sampler(jax.random.key(2), 1, BATCH // len(devices))
+    sampler = datasets.make_minibatch_sampler(jax.random.key(2), 1, BATCH // len(devices))
     self.loop = parallel.make_pmap_train_loop(gan, sampler, devices)
     self.key, self.step = jax.random.key(0), 0
     start = time.perf_counter()
@@ -265,7 +267,7 @@ def full_loop_rate(steps: int, workdir: pathlib.Path) -> float:
     (idx_dir / name).write_bytes(header + array.tobytes())
   config = _config(dataset=f'idx:{idx_dir}', num_steps=steps, steps_per_call=_SCAN_LENGTH.value,
                    checkpoint_every_steps=5 * _SCAN_LENGTH.value, sample_every_steps=5 * _SCAN_LENGTH.value)
-  experiment.run(config, workdir / 'run', print_fn=lambda _: None)
+  loop.run(config, workdir / 'run', print_fn=lambda _: None)
   records = [json.loads(line) for line in (workdir / 'run' / 'metrics.jsonl').read_text().splitlines()]
   first, last = records[0], records[-1]
   return (last['step'] - first['step']) / (last['wall_time'] - first['wall_time'])

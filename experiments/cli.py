@@ -18,10 +18,11 @@ import ml_collections
 from absl import flags, logging
 from ml_collections import config_flags
 
-from gan_jax import checkpoint, data, validation
+from gan_jax.data import datasets
+from gan_jax.training import checkpoint, plan
 
 # Errors that mean the input (flags, config, dataset, workdir) is wrong, not the code.
-BAD_INPUT = (validation.ConfigError, data.DataError, checkpoint.CheckpointError)
+BAD_INPUT = (plan.ConfigError, datasets.DataError, checkpoint.CheckpointError)
 
 
 def fail(message: str, status: int = 2) -> NoReturn:

@@ -15,7 +15,7 @@ parzen_se, parzen_sigma). Toy ring/grid: modes_covered, high_quality_frac,
 reverse_kl, and where the samples sit: near_miss_frac (3 to 6 mode stds
 from their mode), between_modes_frac (farther), and per mode the offset and
 spread of its samples in mode stds (mode_offsets, mode_spreads). With --classifier DIR, image runs also get classifier_score,
-frechet_distance, precision and recall. See gan_jax/evaluation.py. It only
+frechet_distance, precision and recall. See gan_jax/evaluation/measures.py. It only
 reads the run's checkpoints, so the run may be training meanwhile.
 
 Bad input (a flag value that is not allowed, a directory that is not a run
@@ -30,7 +30,8 @@ import numpy as np
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import files, runs
+from gan_jax.reports import stored_runs
+from gan_jax.training import files
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The training run to evaluate.')
 _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'Which checkpoint: latest, best (by the validation '
@@ -63,7 +64,7 @@ def check_flags(workdir: str | None, checkpoint: str, params: str, num_samples: 
   """The file the metrics go to; exits with one line and status 2 if a flag is bad."""
   directory = cli.check_input_dir('workdir', workdir, ['config.json'], holding='training run')
   try:
-    runs.check_checkpoint_choice(checkpoint, params)
+    stored_runs.check_checkpoint_choice(checkpoint, params)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
   minimum = _MIN_SAMPLES_WITH_CLASSIFIER if classifier else _MIN_SAMPLES
@@ -85,7 +86,7 @@ def main(argv):
   output = check_flags(_WORKDIR.value, _CHECKPOINT.value, _PARAMS.value, _NUM_SAMPLES.value, _SAVE_SAMPLES.value,
                        _CLASSIFIER.value, _REAL_CENTRES.value)
   try:
-    metrics, samples = runs.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value, _CLASSIFIER.value,
+    metrics, samples = stored_runs.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value, _CLASSIFIER.value,
                                          which=_CHECKPOINT.value, params=_PARAMS.value)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))

@@ -24,7 +24,10 @@ import numpy as np
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import data, figures, runs, train, viz
+from gan_jax import train
+from gan_jax.data import datasets
+from gan_jax.evaluation import viz
+from gan_jax.reports import figures, stored_runs
 
 _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/figures', 'Where the PNGs go.')
 _RUN = flags.DEFINE_string('run', None, 'A trained image run (its --workdir) for Figure 3, samples and curves.')
@@ -38,11 +41,11 @@ def check_flags(out_dir: str, run: str | None, checkpoint: str, params: str) -> 
   """The directory the PNGs go to; exits with one line and status 2 if a flag is bad."""
   out = cli.check_output_dir('out_dir', out_dir)
   try:
-    runs.check_checkpoint_choice(checkpoint, params)
+    stored_runs.check_checkpoint_choice(checkpoint, params)
     if run is not None:
       cli.check_input_dir('run', run, ['config.json', 'metrics.jsonl'], holding='training run')
-      dataset = runs.load_run_config(run).dataset
-      if dataset in data.TOY_DATASETS:
+      dataset = stored_runs.load_run_config(run).dataset
+      if dataset in datasets.TOY_DATASETS:
         cli.fail(f'--run={run} is a {dataset!r} run; Figure 3 needs images')
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
@@ -56,10 +59,10 @@ def main(argv):
   written = []
   if _RUN.value:
     try:
-      _, dataset, gan, state, sample_key = runs.restore_run(_RUN.value, _CHECKPOINT.value, _PARAMS.value)
+      _, dataset, gan, state, sample_key = stored_runs.restore_run(_RUN.value, _CHECKPOINT.value, _PARAMS.value)
     except cli.BAD_INPUT as error:
       cli.fail(str(error))
-    g_params = runs.generator_params(gan, state, _PARAMS.value)
+    g_params = stored_runs.generator_params(gan, state, _PARAMS.value)
     viz.save_png(out / 'figure3_interpolation.png',
                  figures.interpolation_grid(gan, g_params, jax.random.fold_in(sample_key, 3), dataset.example_shape))
     samples = np.asarray(train.sample(gan, g_params, jax.random.fold_in(sample_key, 4), 100))

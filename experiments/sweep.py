@@ -8,7 +8,7 @@ its latest checkpoint, so a stopped sweep continues where it was). Every
 checkpoint is kept and scored with ``experiments.evaluate``'s metrics (2,500
 samples from the run's fixed noise: modes covered, high-quality fraction,
 reverse KL), so the curves show where training flattens. With --together the
-seeds train at once in one compiled program (``gan_jax.sweep.train_together``:
+seeds train at once in one compiled program (``gan_jax.reports.seed_records.train_together``:
 on a GPU ten seeds cost about what one does; on a CPU nothing is gained), each
 checkpoint scored as it is written; the seeds must be at the same step.
 SIGTERM stops either way with a checkpoint, and the same command continues.
@@ -17,9 +17,9 @@ several hosts sharing DIR): a seed that another of them is training is
 skipped (each run holds its workdir), so they share the seeds out, and the
 one that finishes last writes the table.
 Written in DIR:
-  sweep.jsonl   one line per seed and checkpoint: seed, step and the metrics
-  sweep.json    per step: mean and standard error over the seeds that reached it
-  records.lock  (empty) the processes' turns at updating sweep.jsonl
+  seed_records.jsonl   one line per seed and checkpoint: seed, step and the metrics
+  seed_records.json    per step: mean and standard error over the seeds that reached it
+  records.lock  (empty) the processes' turns at updating seed_records.jsonl
 and the last step's row printed as a table. JSON has no Infinity or NaN: a
 reverse KL without high-quality samples (infinite), and a mean or standard
 error over one, is written as null. These score the generator as
@@ -36,7 +36,10 @@ import pathlib
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import data, evaluation, experiment, files, runs, sweep, validation
+from gan_jax.data import datasets
+from gan_jax.evaluation import measures
+from gan_jax.reports import seed_records, stored_runs
+from gan_jax.training import files, loop, plan
 
 _CONFIG = cli.define_config_file('config', 'A toy_ring or toy_grid preset in gan_jax/configs/.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The sweep directory: DIR/seed_i per seed, the tables.')
@@ -50,7 +53,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def table_row(step: int, row: dict) -> str:
   """'step 400000  seeds 10  modes 6.30 ± 0.50  high quality 98.2 ± 0.2 %  reverse KL 0.450 ± 0.090'."""
-  modes, quality, kl = (row[name] for name in evaluation.MODE_METRICS)
+  modes, quality, kl = (row[name] for name in measures.MODE_METRICS)
   return (f"step {step}  seeds {modes['n']}  modes {modes['mean']:.2f} ± {modes['se']:.2f}  "
           f"high quality {100 * quality['mean']:.1f} ± {100 * quality['se']:.1f} %  "
           f"reverse KL {kl['mean']:.3f} ± {kl['se']:.3f}")
@@ -64,7 +67,7 @@ def record_files(params: str) -> tuple[str, str]:
 
 def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict],
                 params: str) -> list[dict] | None:
-  """Every seed's run with ``experiment.run`` and the records of all its checkpoints; None if stopped by SIGTERM
+  """Every seed's run with ``loop.run`` and the records of all its checkpoints; None if stopped by SIGTERM
   or if another process is still training one of the seeds.
 
   A seed another process is training (the same command started twice) is
@@ -75,11 +78,11 @@ def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list
   for _ in range(2):  # every seed in turn, then once more those another process was training
     in_use = []
     for seed in pending:
-      workdir = sweep.seed_workdir(sweep_dir, seed)
+      workdir = seed_records.seed_workdir(sweep_dir, seed)
       print(f'seed {seed}: {workdir}', flush=True)
       try:
-        summary = experiment.run(sweep.seed_config(config, seed), workdir)
-      except experiment.WorkdirInUse as error:
+        summary = loop.run(seed_records.seed_config(config, seed), workdir)
+      except loop.WorkdirInUse as error:
         print(f'seed {seed}: skipped (process {error.holder} is training in {error.workdir})', flush=True)
         in_use.append(seed)
         continue
@@ -87,7 +90,7 @@ def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list
         print(f'seed {seed} stopped by SIGTERM; run the same command to continue the sweep', flush=True)
         return None
       done = {r['step']: r for r in earlier if r['seed'] == seed}
-      records += sweep.score_checkpoints(workdir, seed, done, params)
+      records += seed_records.score_checkpoints(workdir, seed, done, params)
       _write_records(sweep_dir, params, records)
     pending = in_use
     if not pending:
@@ -99,39 +102,39 @@ def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list
 
 def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict],
               params: str) -> list[dict] | None:
-  """The records of every checkpoint after ``sweep.train_together``; None if stopped by SIGTERM (records kept).
+  """The records of every checkpoint after ``seed_records.train_together``; None if stopped by SIGTERM (records kept).
 
   Checkpoints without a record (a finished sweep scored for the other generator) are scored here.
   """
-  new, stopped = sweep.train_together(config, seeds, sweep_dir, params=params,
+  new, stopped = seed_records.train_together(config, seeds, sweep_dir, params=params,
                                       records_path=sweep_dir / record_files(params)[0])
   new_keys = {(r['seed'], r['step']) for r in new}
   known = [r for r in earlier if (r['seed'], r['step']) not in new_keys] + new
   if stopped:  # its records are on file
     print('stopped by SIGTERM; run the same command to continue the sweep', flush=True)
     return None
-  records = sweep.score_seeds(sweep_dir, seeds, known, params)  # the table's seeds: those of --seeds
+  records = seed_records.score_seeds(sweep_dir, seeds, known, params)  # the table's seeds: those of --seeds
   _write_records(sweep_dir, params, records)  # other seeds' records stay in the file
   return records
 
 
 def _write_records(sweep_dir: pathlib.Path, params: str, records: list[dict]) -> None:
-  """Merges ``records`` into the records file of the generator ``params`` names (``sweep.merge_records``)."""
-  sweep.merge_records(sweep_dir / record_files(params)[0], records)
+  """Merges ``records`` into the records file of the generator ``params`` names (``seed_records.merge_records``)."""
+  seed_records.merge_records(sweep_dir / record_files(params)[0], records)
 
 
 def check_flags(config, workdir: str | None, num_seeds: int, params: str) -> pathlib.Path:
   """The sweep directory; exits with one line and status 2 if a flag is bad (nothing written)."""
-  if config.dataset not in data.MIXTURES:
-    cli.fail(f'--config: dataset={config.dataset!r} has no mode metrics; allowed: {list(data.MIXTURES)}')
+  if config.dataset not in datasets.MIXTURES:
+    cli.fail(f'--config: dataset={config.dataset!r} has no mode metrics; allowed: {list(datasets.MIXTURES)}')
   if num_seeds < 1:
     cli.fail(f'--seeds={num_seeds} must be at least 1')
   sweep_dir = cli.check_output_dir('workdir', workdir, 'a directory (new or of this sweep)')
   try:
     for seed in range(num_seeds):
-      validation.validate(sweep.seed_config(config, seed))
-    runs.check_checkpoint_choice('latest', params)
-    runs.check_generator_kept(config, params, '--config')
+      plan.validate(seed_records.seed_config(config, seed))
+    stored_runs.check_checkpoint_choice('latest', params)
+    stored_runs.check_generator_kept(config, params, '--config')
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
   return sweep_dir
@@ -145,17 +148,17 @@ def main(argv):
   sweep_dir.mkdir(parents=True, exist_ok=True)
   records_name, table_name = record_files(_PARAMS.value)
   jsonl = sweep_dir / records_name
-  earlier = sweep.read_records(jsonl)
+  earlier = seed_records.read_records(jsonl)
   train_seeds = _together if _TOGETHER.value else _one_by_one
   try:
     records = train_seeds(config, seeds, sweep_dir, earlier, _PARAMS.value)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
-  except experiment.TrainingDiverged as error:
+  except loop.TrainingDiverged as error:
     cli.fail(str(error), status=1)
   if records is None:
     return
-  table = evaluation.mode_metrics_over_seeds(records)
+  table = measures.mode_metrics_over_seeds(records)
   files.write_text_atomically(sweep_dir / table_name, files.to_json({str(k): v for k, v in table.items()}, indent=2)
                               + '\n')
   last = max(table)

@@ -23,7 +23,7 @@ import re
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import distributed, experiment, validation
+from gan_jax.training import distributed, loop, plan
 
 _CONFIG = cli.define_config_file('config', 'Path to a preset in gan_jax/configs/.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and sample pictures.')
@@ -64,13 +64,13 @@ def main(argv):
   cli.check_output_dir('workdir', _WORKDIR.value, 'a directory (new or of this run)')
   config = _CONFIG.value
   try:
-    validation.validate(config)  # before joining other processes; the device count is checked in run
+    plan.validate(config)  # before joining other processes; the device count is checked in run
     if _DISTRIBUTED.value:
       distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-    summary = experiment.run(config, _WORKDIR.value)
+    summary = loop.run(config, _WORKDIR.value)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
-  except experiment.TrainingDiverged as error:
+  except loop.TrainingDiverged as error:
     cli.fail(str(error), status=1)
   if distributed.is_primary():
     print('summary: ' + '  '.join(f'{name}={_format(value)}' for name, value in summary.items()))

@@ -12,7 +12,9 @@ import json
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import classifier, data, files
+from gan_jax.data import datasets
+from gan_jax.evaluation import classifier
+from gan_jax.training import files
 
 _CONFIG = cli.define_config_file('config', 'gan_jax/configs/mnist_classifier.py')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Where the classifier checkpoint goes.')
@@ -24,7 +26,7 @@ def main(argv):
   workdir = cli.check_output_dir('workdir', _WORKDIR.value)
   try:
     result = classifier.train_classifier(_CONFIG.value, workdir, print_fn=lambda line: print(line, flush=True))
-  except (ValueError, data.DataError) as error:
+  except (ValueError, datasets.DataError) as error:
     cli.fail(str(error))
   files.write_text_atomically(workdir / 'classifier.json',
                               json.dumps({**_CONFIG.value.to_dict(), **result}, indent=2, default=list) + '\n')

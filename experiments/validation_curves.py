@@ -17,7 +17,7 @@ import re
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import figures
+from gan_jax.reports import figures
 
 _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/results', 'Where NAME.jsonl and validation_curves.png go.')
 _FIGURE = flags.DEFINE_string('figure', 'validation_curves.png', 'The figure\'s file name in --out_dir (.png).')

@@ -1,22 +1,20 @@
 """gan_jax: Goodfellow et al., Generative Adversarial Nets (2014), in JAX.
 
-Where to find the paper:
+The paper, flat at the top of the package:
   §3 value function and losses ........ gan_jax.losses
   §4 D*, C(G) = −log 4 + 2·JSD ........ gan_jax.theory
   §5 models, noise prior ............... gan_jax.models, gan_jax.priors
   Algorithm 1, momentum SGD ............ gan_jax.train, gan_jax.optim
   data parallelism (pmap, shard_map) ... gan_jax.parallel
-  seeds of a run trained together ...... gan_jax.sweep (gan_jax.parallel)
-  Table 1, mode and classifier metrics . gan_jax.evaluation (gan_jax.classifier, gan_jax.runs)
-  Figures 1 and 3 ...................... gan_jax.figures
-  data, checkpoints, the training loop . gan_jax.data, gan_jax.checkpoint, gan_jax.experiment
-  data sources (TFDS, folders, arrays) . gan_jax.sources (gan_jax.image_folder, gan_jax.idx)
-  building from a config, config checks  gan_jax.construction, gan_jax.validation
-  multi-host, preemption ............... gan_jax.distributed, gan_jax.preemption
+
+The rings around it, one job each (imports point down this list; docs/architecture.md):
+  gan_jax.data ........ where examples come from: TFDS, IDX files, image folders, arrays, toy densities
+  gan_jax.evaluation .. how good a generator is: Table 1's Parzen estimate, mode and classifier metrics, pictures
+  gan_jax.training .... running and storing a run: the plan, the game's construction, the loop, the run directory
+  gan_jax.reports ..... what is made from stored runs: their evaluation, the paper's figures, sweep records
 """
 
-from gan_jax import (checkpoint, construction, data, distributed, evaluation, experiment, idx, image_folder, losses,
-                     models, optim, parallel, preemption, priors, runs, sources, sweep, theory, train, validation)
+from gan_jax import losses, models, optim, parallel, priors, theory, train
 from gan_jax.losses import (discriminator_loss, minimax_generator_loss,
                             non_saturating_generator_loss, value_function)
 from gan_jax.models import (ConvMaxoutDiscriminator, DeconvGenerator, MaxoutDiscriminator, MLPDiscriminator,
@@ -30,8 +28,7 @@ from gan_jax.train import (GAN, GANState, all_finite, d_step, finite_checks, g_s
 __version__ = '0.1.0'
 
 __all__ = [
-    'checkpoint', 'construction', 'data', 'distributed', 'evaluation', 'experiment', 'idx', 'image_folder', 'losses',
-    'models', 'optim', 'parallel', 'preemption', 'priors', 'runs', 'sources', 'theory', 'train', 'validation',
+    'losses', 'models', 'optim', 'parallel', 'priors', 'theory', 'train',
     'discriminator_loss', 'minimax_generator_loss', 'non_saturating_generator_loss', 'value_function',
     'ConvMaxoutDiscriminator', 'DeconvGenerator', 'MaxoutDiscriminator', 'MLPDiscriminator', 'MLPGenerator',
     'as_pure_function', 'sigmoid_bias_from_marginals',

@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import parzen_precision
 from conftest import xla_flags
-from gan_jax import evaluation
+from gan_jax.evaluation import measures
 from idx_files import write_mnist_idx
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def test_the_unrounded_reference_is_the_projects_parzen_estimate():
   rng = np.random.default_rng(1)
   x, centres = (rng.uniform(0.0, 0.6, size=shape).astype(np.float32) for shape in ((30, 16), (50, 16)))
   ours = parzen_precision.parzen_log_likelihoods(x, centres, 0.5, bits=23)
-  np.testing.assert_allclose(ours, np.asarray(evaluation.parzen_log_likelihood(x, centres, 0.5)), rtol=0, atol=1e-4)
+  np.testing.assert_allclose(ours, np.asarray(measures.parzen_log_likelihood(x, centres, 0.5)), rtol=0, atol=1e-4)
 
 
 @pytest.mark.slow

@@ -10,7 +10,9 @@ import tensorflow_datasets as tfds
 from flax import nnx
 
 import gan_jax
-from gan_jax import construction, data, experiment, models, validation
+from gan_jax import models
+from gan_jax.data import datasets
+from gan_jax.training import construction, loop, plan
 from gan_jax.configs import cifar10_conv, cifar10_fc
 
 
@@ -53,11 +55,11 @@ def _tiny(config):
 def test_cifar_presets_train_on_synthetic_images(preset):
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (64, 3072), dtype=np.uint8)
-  synthetic = data.Dataset('synthetic', images, images[:8], images[:8], (32, 32, 3))
+  synthetic = datasets.Dataset('synthetic', images, images[:8], images[:8], (32, 32, 3))
   config = _tiny(preset.get_config())
-  validation.validate(config)
+  plan.validate(config)
   gan, state = construction.build(config, synthetic)
-  batches = data.to_float(jnp.asarray(images[:32])).reshape(2, 1, 16, 3072)
+  batches = datasets.to_float(jnp.asarray(images[:32])).reshape(2, 1, 16, 3072)
   state, metrics = jax.jit(functools.partial(gan_jax.train_steps, gan))(state, batches, jax.random.key(0))
   assert int(state.step) == 2 and all(bool(jnp.isfinite(v).all()) for v in metrics.values())
   assert gan_jax.sample(gan, state.g_params, jax.random.key(1), 3).shape == (3, 3072)
@@ -67,7 +69,7 @@ def test_cifar_presets_train_on_synthetic_images(preset):
 @pytest.mark.parametrize('preset', [cifar10_fc, cifar10_conv])
 def test_cifar_presets_run_end_to_end_on_tfds_mock_data(tmp_path, preset):
   with tfds.testing.mock_data(num_examples=40):
-    summary = experiment.run(_tiny(preset.get_config()), tmp_path, print_fn=lambda _: None)
+    summary = loop.run(_tiny(preset.get_config()), tmp_path, print_fn=lambda _: None)
   assert summary['step'] == 2
   assert (tmp_path / 'samples' / 'step_0000002.png').exists()
 
@@ -75,5 +77,5 @@ def test_cifar_presets_run_end_to_end_on_tfds_mock_data(tmp_path, preset):
 def test_image_only_architectures_reject_toy_data():
   config = _tiny(cifar10_conv.get_config())
   config.dataset = 'toy_ring'
-  with pytest.raises(validation.ConfigError, match="config.g_output='deconv' needs an image dataset"):
-    construction.build(config, data.load('toy_ring', jax.random.key(0)))
+  with pytest.raises(plan.ConfigError, match="config.g_output='deconv' needs an image dataset"):
+    construction.build(config, datasets.load('toy_ring', jax.random.key(0)))

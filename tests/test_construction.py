@@ -7,18 +7,20 @@ import optax
 import pytest
 from flax import nnx
 
-from gan_jax import construction, data, losses, models, priors, train, validation
+from gan_jax import losses, models, priors, train
+from gan_jax.data import datasets
+from gan_jax.training import construction, plan
 from gan_jax.configs import base, cifar10_conv, gauss1d, toy_ring_pacgan
 
 
 def _dataset():
-  return data.load('gauss1d', jax.random.key(0))
+  return datasets.load('gauss1d', jax.random.key(0))
 
 
 def test_rmsprop_is_one_registry_entry_and_its_config_field():
   config = gauss1d.get_config()
   config.update(optimizer='rmsprop', learning_rate=1e-3, rmsprop_decay=0.95)
-  validation.validate(config)
+  plan.validate(config)
   gan, state = construction.build(config, _dataset())
   assert float(state.g_opt_state.hyperparams['decay']) == pytest.approx(0.95)
   grads = jax.tree.map(lambda p: jnp.full_like(p, 0.3), state.g_params)
@@ -39,8 +41,8 @@ def test_rmsprop_is_one_registry_entry_and_its_config_field():
 def test_the_allowed_values_are_the_registry_keys(field, registry):
   config = gauss1d.get_config()
   config[field] = 'nope'
-  with pytest.raises(validation.ConfigError) as error:
-    validation.validate(config)
+  with pytest.raises(plan.ConfigError) as error:
+    plan.validate(config)
   assert str(error.value) == f"config.{field}='nope' is not allowed; allowed: {sorted(registry) if field == 'g_loss' else list(registry)}"
 
 
@@ -51,7 +53,7 @@ def test_every_registered_network_builds_and_runs_on_the_data_it_accepts():
     for name, network in registry.items():
       config[field] = name
       if network.needs_images:
-        with pytest.raises(validation.ConfigError, match=f"config.{field}='{name}' needs an image dataset"):
+        with pytest.raises(plan.ConfigError, match=f"config.{field}='{name}' needs an image dataset"):
           construction.build(config, dataset)
       else:
         gan, state = construction.build(config, dataset)
@@ -62,9 +64,9 @@ def test_every_registered_network_builds_and_runs_on_the_data_it_accepts():
 def test_a_packed_discriminator_takes_pack_examples_joined_along_their_last_axis():
   config = toy_ring_pacgan.get_config()
   config.update(pack=2, batch_size=200, g_hidden_dims=(8,), d_hidden_dims=(8,))
-  validation.validate(config)
+  plan.validate(config)
   points = np.zeros((400, 2), np.float32)
-  gan, state = construction.build(config, data.Dataset('toy_ring', points, points[:0], points[:0], (2,)))
+  gan, state = construction.build(config, datasets.Dataset('toy_ring', points, points[:0], points[:0], (2,)))
   assert (gan.pack, gan.example_shape) == (2, (2,))
   assert state.d_params['hidden'][0]['linear']['kernel'].shape == (4, 8 * config.maxout_pieces)  # two points
   # Images are fed flat; a packed image has twice the channels: [32, 32, 6] for the conv D's first layer.
@@ -72,7 +74,7 @@ def test_a_packed_discriminator_takes_pack_examples_joined_along_their_last_axis
   config = cifar10_conv.get_config()
   config.update(pack=2, d_conv_channels=(4, 4, 8), d_hidden_dims=(8,))
   discriminator = construction.DISCRIMINATORS['conv_maxout'].build(
-      config, data.Dataset('synthetic', images, images, images, (32, 32, 3)), nnx.Rngs(0))
+      config, datasets.Dataset('synthetic', images, images, images, (32, 32, 3)), nnx.Rngs(0))
   apply, params = models.as_pure_function(discriminator)
   assert params['convs'][0]['kernel'].shape[2] == 6
   packed = train.pack_examples(jnp.zeros((2, 3072)), 2, (32, 32, 3))
@@ -82,8 +84,8 @@ def test_a_packed_discriminator_takes_pack_examples_joined_along_their_last_axis
 def test_game_rules_are_the_same_for_the_config_and_the_python_api():
   config = gauss1d.get_config()
   config.update(update_rule='simultaneous', d_steps=2)
-  with pytest.raises(validation.ConfigError) as from_config:
-    validation.validate(config)
+  with pytest.raises(plan.ConfigError) as from_config:
+    plan.validate(config)
   with pytest.raises(ValueError) as from_api:
     train.check_game(2, 'simultaneous', 0.0)
   assert str(from_config.value) == f'config.{from_api.value}'
@@ -92,8 +94,8 @@ def test_game_rules_are_the_same_for_the_config_and_the_python_api():
 def test_a_warmup_below_2_is_refused_by_the_config_check_with_the_field_named():
   config = gauss1d.get_config()
   config.update(g_ema_decay=0.999, g_ema_warmup=1.0)  # what --config.g_ema_warmup=True now parses to
-  with pytest.raises(validation.ConfigError, match=r'config\.g_ema_warmup=1\.0 must be 0 \(off\) or a number c >= 2'):
-    validation.validate(config)
+  with pytest.raises(plan.ConfigError, match=r'config\.g_ema_warmup=1\.0 must be 0 \(off\) or a number c >= 2'):
+    plan.validate(config)
 
 
 @pytest.mark.parametrize('saved, c', [(True, 10.0), (False, 0.0), (4.0, 4.0)])
@@ -122,8 +124,8 @@ def test_a_saved_run_with_the_warmup_as_on_or_off_reads_as_c_10_or_0(saved, c):
 def test_the_batch_norm_init_packing_and_activation_fields_are_checked_with_the_field_named(overrides, message):
   config = gauss1d.get_config()
   config.update(**overrides)
-  with pytest.raises(validation.ConfigError, match=message):
-    validation.validate(config)
+  with pytest.raises(plan.ConfigError, match=message):
+    plan.validate(config)
 
 
 @pytest.mark.parametrize('precision, lowered_as', [('default', 'DEFAULT'), ('float32', 'HIGHEST'),
@@ -133,9 +135,9 @@ def test_matmul_precision_reaches_every_product_of_a_training_step_and_of_sampli
   every product of G (batch norm: its training form too), D and their gradients, and of G sampling."""
   config = toy_ring_pacgan.get_config()
   config.update(batch_size=8, g_hidden_dims=(8, 8), d_hidden_dims=(8,), matmul_precision=precision)
-  validation.validate(config)
+  plan.validate(config)
   points = np.zeros((16, 2), np.float32)
-  gan, state = construction.build(config, data.Dataset('toy_ring', points, points[:0], points[:0], (2,)))
+  gan, state = construction.build(config, datasets.Dataset('toy_ring', points, points[:0], points[:0], (2,)))
   step = jax.jit(lambda s, x, k: train.train_step(gan, s, x, k)).lower(state, jnp.zeros((1, 8, 2)), jax.random.key(0))
   sample = jax.jit(lambda s, k: train.sample(gan, train.generator_variables(gan, s.g_params, s.g_state), k, 4)).lower(
       state, jax.random.key(0))

@@ -13,7 +13,8 @@ import pytest
 
 from conftest import trees_equal, xla_flags
 from experiments import cli
-from gan_jax import checkpoint, construction, data, experiment, validation
+from gan_jax.data import datasets
+from gan_jax.training import checkpoint, construction, loop, plan
 from gan_jax.configs import base, cifar10_conv, cifar10_fc, gauss1d, mnist_fast, mnist_paper, toy_grid, toy_ring
 from idx_files import write_mnist_idx
 
@@ -41,7 +42,7 @@ def idx_dir(tmp_path_factory):
 
 
 def _final_state(config, workdir):
-  dataset = data.load(config.dataset, jax.random.split(jax.random.key(config.seed), 3)[1])
+  dataset = datasets.load(config.dataset, jax.random.split(jax.random.key(config.seed), 3)[1])
   _, initial = construction.build(config, dataset)
   manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
   key = jax.random.key(0)
@@ -53,7 +54,7 @@ def _final_state(config, workdir):
 def test_toy_presets_run_end_to_end(tmp_path, preset):
   lines = []
   config = _tiny(preset.get_config())
-  summary = experiment.run(config, tmp_path, print_fn=lines.append)
+  summary = loop.run(config, tmp_path, print_fn=lines.append)
   assert summary['step'] == 6 and np.isfinite(summary['d_loss'])
   pictures = {kind: sorted(p.name for p in (tmp_path / kind).glob('*.png')) for kind in ('samples', 'samples_ema')}
   assert pictures == {'samples': ['step_0000003.png', 'step_0000006.png'],
@@ -67,7 +68,7 @@ def test_toy_presets_run_end_to_end(tmp_path, preset):
 @pytest.mark.slow
 def test_mnist_paper_preset_on_idx_files(tmp_path, idx_dir):
   config = _tiny(mnist_paper.get_config(), dataset=f'idx:{idx_dir}')
-  summary = experiment.run(config, tmp_path, print_fn=lambda _: None)
+  summary = loop.run(config, tmp_path, print_fn=lambda _: None)
   assert summary['step'] == 6
   assert summary['epoch'] == pytest.approx(6 / (200 // 16))  # epochs of whole minibatches
   record = json.loads((tmp_path / 'metrics.jsonl').read_text().splitlines()[-1])
@@ -83,14 +84,14 @@ def test_mnist_paper_preset_on_tfds_mock_data(tmp_path):
   config = _tiny(mnist_paper.get_config(), steps_per_call=1, checkpoint_every_steps=1, sample_every_steps=1,
                  num_steps=2)
   with tfds.testing.mock_data(num_examples=48):
-    summary = experiment.run(config, tmp_path, print_fn=lambda _: None)
+    summary = loop.run(config, tmp_path, print_fn=lambda _: None)
   assert summary['step'] == 2
 
 
 def test_mnist_fast_is_mnist_paper_with_another_optimisation_and_the_mean_of_g():
   """Table 1's fast recipe keeps the paper's model, data, losses and evaluation: only these fields differ."""
   paper, fast = mnist_paper.get_config(), mnist_fast.get_config()
-  validation.validate(fast)
+  plan.validate(fast)
   changed = {name for name in paper if paper[name] != fast[name]}
   assert changed == {'lr_schedule', 'learning_rate', 'momentum', 'g_ema_decay', 'g_ema_warmup', 'num_steps',
                      'checkpoint_every_steps'}
@@ -100,14 +101,14 @@ def test_mnist_fast_is_mnist_paper_with_another_optimisation_and_the_mean_of_g()
 
 def test_stop_and_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path, idx_dir):
   config = _tiny(mnist_paper.get_config(), dataset=f'idx:{idx_dir}', num_steps=12, keep_checkpoints=10)
-  experiment.run(config, tmp_path / 'straight', print_fn=lambda _: None)
+  loop.run(config, tmp_path / 'straight', print_fn=lambda _: None)
 
   stopped = _tiny(mnist_paper.get_config(), dataset=f'idx:{idx_dir}', num_steps=6, keep_checkpoints=10)
-  experiment.run(stopped, tmp_path / 'resumed', print_fn=lambda _: None)
+  loop.run(stopped, tmp_path / 'resumed', print_fn=lambda _: None)
   with open(tmp_path / 'resumed' / 'metrics.jsonl', 'a') as log:  # as if killed after logging step 9
     log.write(json.dumps({'step': 9, 'd_loss': 123.0}) + '\n')
   lines = []
-  experiment.run(config, tmp_path / 'resumed', print_fn=lines.append)
+  loop.run(config, tmp_path / 'resumed', print_fn=lines.append)
   assert lines[0] == f'resumed from step 6 of {tmp_path / "resumed" / "checkpoints"}'
 
   straight, resumed = _final_state(config, tmp_path / 'straight'), _final_state(config, tmp_path / 'resumed')
@@ -118,7 +119,7 @@ def test_stop_and_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path, id
   assert strip(tmp_path / 'straight' / 'metrics.jsonl') == strip(tmp_path / 'resumed' / 'metrics.jsonl')
 
   finished = {name: (tmp_path / 'straight' / name).read_bytes() for name in ('summary.json', 'metrics.jsonl')}
-  assert experiment.run(config, tmp_path / 'straight', print_fn=lambda _: None) == json.loads(
+  assert loop.run(config, tmp_path / 'straight', print_fn=lambda _: None) == json.loads(
       finished['summary.json'])  # a rerun of a finished run trains nothing and keeps its summary
   assert {name: (tmp_path / 'straight' / name).read_bytes() for name in finished} == finished
   assert 'd_loss' in json.loads(finished['summary.json'])
@@ -132,7 +133,7 @@ def test_a_sigterm_in_the_last_chunk_ends_the_run_as_finished_with_its_summary(t
     if line.startswith('step') and line.split()[1] == last_line:
       os.kill(os.getpid(), signal.SIGTERM)
 
-  summary = experiment.run(config, tmp_path, print_fn=terminate_in_the_last_chunk)
+  summary = loop.run(config, tmp_path, print_fn=terminate_in_the_last_chunk)
   assert 'stopped' not in summary and summary['step'] == config.num_steps and 'sample_mean' in summary
   assert json.loads((tmp_path / 'summary.json').read_text()) == summary
 
@@ -155,9 +156,9 @@ def test_gauss1d_preset_reaches_its_documented_result_through_the_cli(tmp_path):
 def test_same_config_and_seed_give_identical_metrics(tmp_path):
   config = _tiny(gauss1d.get_config())
   for name in ('a', 'b'):
-    experiment.run(config, tmp_path / name, print_fn=lambda _: None)
+    loop.run(config, tmp_path / name, print_fn=lambda _: None)
   config.seed = 1
-  experiment.run(config, tmp_path / 'c', print_fn=lambda _: None)
+  loop.run(config, tmp_path / 'c', print_fn=lambda _: None)
   metrics = {name: [{k: v for k, v in json.loads(line).items() if k not in TIMINGS}
                     for line in (tmp_path / name / 'metrics.jsonl').read_text().splitlines()]
              for name in 'abc'}
@@ -173,7 +174,7 @@ def _cli(*args, devices: int = 1):
 
 
 def _bad_config_cases(tmp: pathlib.Path):
-  """(config overrides of gauss1d, the one-line message): rejected by experiment.run before any compute."""
+  """(config overrides of gauss1d, the one-line message): rejected by loop.run before any compute."""
   malformed = tmp / 'malformed'
   write_mnist_idx(malformed)
   (malformed / 'train-images-idx3-ubyte.gz').write_bytes(b'\x1f\x8b garbage')
@@ -208,7 +209,7 @@ def test_bad_configs_fail_before_compute_with_one_line(tmp_path):
   for overrides, message in _bad_config_cases(tmp_path):
     workdir = tmp_path / 'run'
     with pytest.raises(cli.BAD_INPUT) as error:
-      experiment.run(_tiny(gauss1d.get_config(), **overrides), workdir, print_fn=lambda _: None)
+      loop.run(_tiny(gauss1d.get_config(), **overrides), workdir, print_fn=lambda _: None)
     assert str(error.value).startswith(message), (overrides, str(error.value))
     assert '\n' not in str(error.value)
     assert not (workdir / 'checkpoints').exists(), overrides
@@ -272,9 +273,9 @@ def test_missing_config_file_is_bad_input(tmp_path):
 
 
 def test_resuming_with_a_different_run_defining_field_is_rejected(tmp_path):
-  experiment.run(_tiny(gauss1d.get_config()), tmp_path, print_fn=lambda _: None)
-  with pytest.raises(validation.ConfigError, match=r'config.latent_dim=8 differs from 4 of the run in'):
-    experiment.run(_tiny(gauss1d.get_config(), latent_dim=8), tmp_path, print_fn=lambda _: None)
+  loop.run(_tiny(gauss1d.get_config()), tmp_path, print_fn=lambda _: None)
+  with pytest.raises(plan.ConfigError, match=r'config.latent_dim=8 differs from 4 of the run in'):
+    loop.run(_tiny(gauss1d.get_config(), latent_dim=8), tmp_path, print_fn=lambda _: None)
 
 
 @pytest.mark.parametrize('name, value, message', [
@@ -292,26 +293,26 @@ def test_resuming_with_a_different_run_defining_field_is_rejected(tmp_path):
 def test_validate_names_the_field_and_the_allowed_values(name, value, message):
   config = gauss1d.get_config()
   config[name] = value
-  with pytest.raises(validation.ConfigError) as error:
-    validation.validate(config)
+  with pytest.raises(plan.ConfigError) as error:
+    plan.validate(config)
   assert str(error.value) == message
 
 
 def test_every_preset_validates_and_has_exactly_the_documented_fields():
   for preset in (gauss1d, toy_ring, toy_grid, mnist_paper, cifar10_fc, cifar10_conv):
     config = preset.get_config()
-    validation.validate(config)
-    assert sorted(config.keys()) == sorted(validation.FIELDS) == sorted(base.get_config().keys())
+    plan.validate(config)
+    assert sorted(config.keys()) == sorted(plan.FIELDS) == sorted(base.get_config().keys())
 
 
 @pytest.mark.slow
 def test_runs_written_before_a_field_existed_resume_and_evaluate_with_its_default(tmp_path):
-  from gan_jax import runs
+  from gan_jax.reports import stored_runs
   config = _tiny(gauss1d.get_config())
-  experiment.run(config, tmp_path, print_fn=lambda _: None)
+  loop.run(config, tmp_path, print_fn=lambda _: None)
   saved = json.loads((tmp_path / 'config.json').read_text())
   del saved['g_output'], saved['d_conv_channels']  # as written by an older gan_jax
   (tmp_path / 'config.json').write_text(json.dumps(saved))
-  assert runs.load_run_config(tmp_path).g_output == 'dense'
+  assert stored_runs.load_run_config(tmp_path).g_output == 'dense'
   config.num_steps = 9
-  assert experiment.run(config, tmp_path, print_fn=lambda _: None)['step'] == 9
+  assert loop.run(config, tmp_path, print_fn=lambda _: None)['step'] == 9

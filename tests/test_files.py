@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from gan_jax import files
+from gan_jax.training import files
 
 
 def test_writes_and_replaces_the_text_and_leaves_no_temporary_file(tmp_path):

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import trees_equal
-from gan_jax import checkpoint, data, evaluation, experiment, runs
+from gan_jax.data import datasets
+from gan_jax.evaluation import measures
+from gan_jax.reports import stored_runs
+from gan_jax.training import checkpoint, loop, plan
 from gan_jax.configs import mnist_paper
 from idx_files import write_mnist_idx
 
@@ -18,7 +21,7 @@ from idx_files import write_mnist_idx
 # ≈ 1.2e5 nats; a few float32 roundings of those (2^-22 relative) move it by
 # at most 0.03 nats, and the mean over validation images by no more.
 SAME_SAMPLES_NATS = 0.05
-FLAG_OF = {name: flag for flag, name in runs.PARAMS.items()}  # 'g_params_ema' → 'ema'
+FLAG_OF = {name: flag for flag, name in stored_runs.PARAMS.items()}  # 'g_params_ema' → 'ema'
 
 
 def _config(idx_dir, **overrides):
@@ -41,7 +44,7 @@ def idx_dir(tmp_path_factory):
 @pytest.fixture(scope='module')
 def straight_run(idx_dir, tmp_path_factory):
   workdir = tmp_path_factory.mktemp('straight')
-  experiment.run(_config(idx_dir), workdir, print_fn=lambda _: None)
+  loop.run(_config(idx_dir), workdir, print_fn=lambda _: None)
   return workdir
 
 
@@ -62,14 +65,14 @@ def test_the_monitor_logs_each_generator_and_keeps_the_best_checkpoint_of_each(s
     best_step = records[int(np.argmax(scores))]['step']
     assert [r[f'best_validation_ll{suffix}'] for r in records] == list(np.maximum.accumulate(scores))
     assert _best(straight_run, name) == ([best_step], best_step, max(scores))
-    assert all(r[f'validation_sigma{suffix}'] in evaluation.SIGMAS for r in records)
+    assert all(r[f'validation_sigma{suffix}'] in measures.SIGMAS for r in records)
   assert all(r['eval_seconds'] > 0 for r in records)
 
 
 def test_the_monitor_equals_evaluate_on_the_same_samples_and_sigma_grid(straight_run):
   last = _records(straight_run)[-1]
   for params, suffix in (('raw', ''), ('ema', '_ema')):
-    report, samples = runs.evaluate_run(straight_run, which='latest', params=params)
+    report, samples = stored_runs.evaluate_run(straight_run, which='latest', params=params)
     assert report['step'] == 12 and samples.shape == (64, 784)
     assert report['parzen_sigma'] == last[f'validation_sigma{suffix}']
     assert abs(report['validation_ll'] - last[f'validation_ll{suffix}']) <= SAME_SAMPLES_NATS
@@ -77,55 +80,55 @@ def test_the_monitor_equals_evaluate_on_the_same_samples_and_sigma_grid(straight
 
 def test_the_monitor_reads_only_validation_images(idx_dir):
   key = jax.random.key(0)
-  validation = data.load_validation(f'idx:{idx_dir}', key, num_examples=30)
-  np.testing.assert_array_equal(validation, data.load(f'idx:{idx_dir}', key).validation[:30])
+  validation = datasets.load_validation(f'idx:{idx_dir}', key, num_examples=30)
+  np.testing.assert_array_equal(validation, datasets.load(f'idx:{idx_dir}', key).validation[:30])
 
 
 def test_evaluate_best_and_step_restore_those_checkpoints(straight_run):
   for params, name in (('raw', 'g_params'), ('ema', 'g_params_ema')):
     _, best_step, best_value = _best(straight_run, name)
-    report, _ = runs.evaluate_run(straight_run, which='best', params=params)
+    report, _ = stored_runs.evaluate_run(straight_run, which='best', params=params)
     assert (report['step'], report['checkpoint'], report['params']) == (best_step, 'best', params)
     assert abs(report['validation_ll'] - best_value) <= SAME_SAMPLES_NATS
-  report, _ = runs.evaluate_run(straight_run, which='9')
+  report, _ = stored_runs.evaluate_run(straight_run, which='9')
   assert report['step'] == 9
   with pytest.raises(checkpoint.CheckpointError, match='no checkpoint step 4 in'):
-    runs.evaluate_run(straight_run, which='4')
+    stored_runs.evaluate_run(straight_run, which='4')
 
 
 @pytest.mark.slow
 def test_best_checkpoints_and_the_average_resume_exactly(idx_dir, straight_run, tmp_path):
-  experiment.run(_config(idx_dir, num_steps=6), tmp_path, print_fn=lambda _: None)
-  experiment.run(_config(idx_dir), tmp_path, print_fn=lambda _: None)  # resumes at 6
+  loop.run(_config(idx_dir, num_steps=6), tmp_path, print_fn=lambda _: None)
+  loop.run(_config(idx_dir), tmp_path, print_fn=lambda _: None)  # resumes at 6
   strip = lambda records: [{k: v for k, v in r.items() if k not in ('it_per_s', 'wall_time', 'run_time',
                                                                     'eval_seconds')} for r in records]
   assert strip(_records(tmp_path)) == strip(_records(straight_run))
   for name in checkpoint.BEST_DIRECTORIES:
     assert _best(tmp_path, name) == _best(straight_run, name)
-    resumed, straight = (runs.restore_run(w, 'best', FLAG_OF[name])[3] for w in (tmp_path, straight_run))
+    resumed, straight = (stored_runs.restore_run(w, 'best', FLAG_OF[name])[3] for w in (tmp_path, straight_run))
     assert trees_equal(resumed, straight)  # g_params_ema included
-  latest = [runs.restore_run(w)[3] for w in (tmp_path, straight_run)]
+  latest = [stored_runs.restore_run(w)[3] for w in (tmp_path, straight_run)]
   assert latest[0].g_params_ema is not None and trees_equal(*latest)
 
 
 def test_evaluating_the_average_of_a_run_without_one_is_a_clear_error(idx_dir, tmp_path):
-  experiment.run(_config(idx_dir, num_steps=3, g_ema_decay=0.0), tmp_path, print_fn=lambda _: None)
-  with pytest.raises(runs.validation.ConfigError, match='--params=ema needs a run trained with config.g_ema_decay > 0'):
-    runs.evaluate_run(tmp_path, params='ema')
+  loop.run(_config(idx_dir, num_steps=3, g_ema_decay=0.0), tmp_path, print_fn=lambda _: None)
+  with pytest.raises(plan.ConfigError, match='--params=ema needs a run trained with config.g_ema_decay > 0'):
+    stored_runs.evaluate_run(tmp_path, params='ema')
   assert not (tmp_path / 'checkpoints_best_ema').exists()
 
 
 def test_a_better_score_below_the_kept_best_step_is_reported_and_the_best_kept(idx_dir, tmp_path):
   """After a resume that does not retrace the run (other devices), a better score may come at a step below the
   kept best's, which orbax cannot write: the log keeps the kept best's score and a note says why."""
-  setup = experiment.set_up(_config(idx_dir, g_ema_decay=0.0), tmp_path, print_fn=lambda _: None)
+  setup = loop.set_up(_config(idx_dir, g_ema_decay=0.0), tmp_path, print_fn=lambda _: None)
   try:
     scores = iter([-100.0, -50.0])
     setup = dataclasses.replace(setup, monitor=lambda _: {'validation_ll': next(scores), 'validation_sigma': 0.2})
     lines = []
-    assert experiment._evaluate(setup, setup.state.replace(step=12), lines.append)['best_validation_ll'] == -100.0
+    assert loop._evaluate(setup, setup.state.replace(step=12), lines.append)['best_validation_ll'] == -100.0
     assert lines == []
-    assert experiment._evaluate(setup, setup.state.replace(step=6), lines.append)['best_validation_ll'] == -100.0
+    assert loop._evaluate(setup, setup.state.replace(step=6), lines.append)['best_validation_ll'] == -100.0
     assert len(lines) == 1 and lines[0].startswith('note: step 6 scores -50.00 nats (g_params), above the best '
                                                    "checkpoint's -100.00, but that is of step 12, not below this one")
     assert _best(tmp_path, 'g_params') == ([12], 12, -100.0)

@@ -1,15 +1,15 @@
-"""monitoring.RunLog: a resumed run's metrics.jsonl reads as if the run had never stopped, and so does TensorBoard."""
+"""run_log.RunLog: a resumed run's metrics.jsonl reads as if the run had never stopped, and so does TensorBoard."""
 
 import json
 import struct
 
 from tensorboardX.proto import event_pb2
 
-from gan_jax import monitoring
+from gan_jax.training import run_log
 
 
 def _log_steps(workdir, start_step, steps):
-  log = monitoring.RunLog(workdir, start_step)
+  log = run_log.RunLog(workdir, start_step)
   for step in steps:
     log.scalars(step, {'d_loss': float(step)}, wall_time=1.0)
   log.close()

@@ -10,6 +10,7 @@ import pytest
 import gan_jax
 from conftest import make_batchnorm_toy_gan, make_paper_mnist_gan, make_toy_gan, tree_relative_error, trees_equal
 from gan_jax import parallel
+from gan_jax.data import datasets
 
 
 # Equivalence is checked in float64. The question is whether the pmapped step
@@ -193,7 +194,7 @@ def test_seeds_trained_together_each_equal_their_run_alone(eight_devices):
       seeds.append((state, shards, jax.random.key(20 + seed), jax.random.key(30 + seed)))
     alone = []
     for state, shards, data_key, train_key in seeds:
-      loop = parallel.make_pmap_train_loop(gan, gan_jax.data.make_minibatch_sampler(data_key, 1, shard_batch),
+      loop = parallel.make_pmap_train_loop(gan, datasets.make_minibatch_sampler(data_key, 1, shard_batch),
                                            eight_devices)
       result = loop(parallel.replicate(state, eight_devices), parallel.put_shards(shards, eight_devices),
                     train_key, 0, iterations)
@@ -202,7 +203,7 @@ def test_seeds_trained_together_each_equal_their_run_alone(eight_devices):
     states, shards, data_keys, train_keys = (stack(list(parts)) for parts in zip(*seeds))
     device_data = (parallel.put_shards(jnp.broadcast_to(data_keys, (8, 2)), eight_devices),
                    parallel.put_shards(jnp.moveaxis(shards, 0, 1), eight_devices))
-    loop = parallel.make_pmap_seeds_train_loop(gan, gan_jax.data.make_keyed_minibatch_sampler(1, shard_batch),
+    loop = parallel.make_pmap_seeds_train_loop(gan, datasets.make_keyed_minibatch_sampler(1, shard_batch),
                                                eight_devices)
     together_states, together_metrics, finite = loop(parallel.replicate(states, eight_devices), device_data,
                                                      train_keys, 0, iterations)

@@ -23,7 +23,9 @@ import orbax.checkpoint as ocp
 import pytest
 
 from conftest import tree_relative_error, trees_equal, xla_flags
-from gan_jax import checkpoint, experiment, runs, train, validation
+from gan_jax import train
+from gan_jax.reports import stored_runs
+from gan_jax.training import checkpoint, loop, plan
 from gan_jax.configs import gauss1d
 from idx_files import write_mnist_idx
 
@@ -58,7 +60,7 @@ def _wait_for(condition, process: subprocess.Popen, timeout: float = 300.0) -> N
 
 
 def _final_state(workdir) -> train.GANState:
-  return runs.restore_run(workdir)[3]
+  return stored_runs.restore_run(workdir)[3]
 
 
 def _complete_steps(workdir) -> list[int]:
@@ -92,7 +94,7 @@ def test_two_processes_of_four_devices_train_like_one_process_of_eight(tmp_path)
   start_two = lambda: [_start(tmp_path / 'two', *args, '--distributed', f'--coordinator_address=127.0.0.1:{port}',
                               '--num_processes=2', f'--process_id={index}', devices=4) for index in range(2)]
   (tmp_path / 'two').mkdir()
-  other_run = experiment.claim_workdir(tmp_path / 'two')  # as if another run were training there
+  other_run = loop.claim_workdir(tmp_path / 'two')  # as if another run were training there
   port = _free_port()
   for worker in start_two():  # both processes refuse it (process 1 too, which does not claim: no hang)
     _, stderr = worker.communicate(timeout=300)
@@ -183,7 +185,7 @@ def test_sigterm_keeps_the_best_checkpoints_and_a_rerun_keeps_the_same_ones(tmp_
             for w in ('straight', 'stopped')]
     assert [m.all_steps() for m in best][0] == [m.all_steps() for m in best][1]
     assert checkpoint.best_value(best[0]) == checkpoint.best_value(best[1])
-    states = [runs.restore_run(tmp_path / w, 'best', flag)[3] for w in ('straight', 'stopped')]
+    states = [stored_runs.restore_run(tmp_path / w, 'best', flag)[3] for w in ('straight', 'stopped')]
     assert trees_equal(*states)
 
 
@@ -260,7 +262,7 @@ def test_finite_checks_name_the_quantity_that_went_bad():
   checks = train.finite_checks(with_state, {'g_loss': jnp.array(0.3)})
   assert {name: bool(ok) for name, ok in checks.items()} == {
       'g_loss': True, 'g_params': True, 'd_params': True, 'g_state': False}
-  assert experiment.divergence({'g_loss': np.array([True, True])},
+  assert loop.divergence({'g_loss': np.array([True, True])},
                                {name: bool(checks[name]) for name in train.STATE_CHECKS if name in checks},
                                10) == 'at step 12: g_state became NaN or Inf'
 
@@ -299,11 +301,11 @@ def _garble_metadata(step_dir: pathlib.Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize('corrupt', [_truncate_arrays, _garble_metadata])
 def test_a_corrupted_latest_checkpoint_is_set_aside_and_the_previous_one_resumed(tmp_path, corrupt):
-  experiment.run(_tiny_gauss(num_steps=9), tmp_path / 'straight', print_fn=lambda _: None)
-  experiment.run(_tiny_gauss(), tmp_path / 'run', print_fn=lambda _: None)
+  loop.run(_tiny_gauss(num_steps=9), tmp_path / 'straight', print_fn=lambda _: None)
+  loop.run(_tiny_gauss(), tmp_path / 'run', print_fn=lambda _: None)
   corrupt(tmp_path / 'run' / 'checkpoints' / '6')
   lines = []
-  experiment.run(_tiny_gauss(num_steps=9), tmp_path / 'run', print_fn=lines.append)
+  loop.run(_tiny_gauss(num_steps=9), tmp_path / 'run', print_fn=lines.append)
   directory = tmp_path / 'run' / 'checkpoints'
   assert lines[0].startswith(f'warning: checkpoint step 6 in {directory} cannot be restored (')
   assert lines[0].endswith(f'moved it to {directory}.unreadable/6; resuming from step 3')
@@ -325,12 +327,12 @@ def test_a_step_set_aside_twice_keeps_both_copies(tmp_path):
 
 
 def test_a_directory_where_no_checkpoint_can_be_read_is_an_error_that_moves_nothing(tmp_path):
-  experiment.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
+  loop.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
   for step in (3, 6):
     _truncate_arrays(tmp_path / 'checkpoints' / str(step))
   with pytest.raises(checkpoint.CheckpointError,
                      match=rf'no checkpoint in {tmp_path / "checkpoints"} can be restored \(step 6: .*; step 3: '):
-    experiment.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
+    loop.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
   assert _complete_steps(tmp_path) == [3, 6]
 
 
@@ -346,48 +348,48 @@ def _join_orbax_threads() -> None:
 
 
 def test_reading_a_run_creates_moves_and_deletes_nothing_so_it_may_be_training_meanwhile(tmp_path, capsys):
-  experiment.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
+  loop.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
   directory = tmp_path / 'checkpoints'
   shutil.copytree(directory / '6', directory / '9.orbax-checkpoint-tmp-1764633600')  # a save being written
   _garble_metadata(directory / '6')
   before = _listing(tmp_path)
   capsys.readouterr()
-  latest = runs.restore_run(tmp_path)[3]
+  latest = stored_runs.restore_run(tmp_path)[3]
   out = capsys.readouterr().out
   assert out.startswith(f'warning: checkpoint step 6 in {directory} cannot be restored (')
   assert out.endswith('; left it in place; restored step 3\n') and out.count('\n') == 1
-  assert int(latest.step) == 3 and trees_equal(runs.restore_run(tmp_path, '3')[3], latest)
+  assert int(latest.step) == 3 and trees_equal(stored_runs.restore_run(tmp_path, '3')[3], latest)
   with pytest.raises(checkpoint.CheckpointError, match=f'no best checkpoint in {tmp_path / "checkpoints_best"}'):
-    runs.restore_run(tmp_path, 'best')
+    stored_runs.restore_run(tmp_path, 'best')
   _join_orbax_threads()
   assert _listing(tmp_path) == before
 
 
 def test_a_workdir_being_trained_in_is_refused_to_a_second_run_which_touches_nothing(tmp_path):
-  experiment.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
+  loop.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
   in_flight = tmp_path / 'checkpoints' / '9.orbax-checkpoint-tmp-1764633600'
   shutil.copytree(tmp_path / 'checkpoints' / '6', in_flight)  # the other run's save being written
-  other_run = experiment.claim_workdir(tmp_path)  # what a training process holds (flock: per open file)
+  other_run = loop.claim_workdir(tmp_path)  # what a training process holds (flock: per open file)
   before = {path: path.stat().st_mtime_ns for path in tmp_path.rglob('*')}
-  with pytest.raises(experiment.WorkdirInUse) as error:  # a ConfigError: the CLI's exit status 2
-    experiment.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
-  assert isinstance(error.value, validation.ConfigError)
+  with pytest.raises(loop.WorkdirInUse) as error:  # a ConfigError: the CLI's exit status 2
+    loop.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
+  assert isinstance(error.value, plan.ConfigError)
   assert str(error.value) == (f'--workdir={tmp_path} is in use: process {os.getpid()} is training there; wait for it '
                               'to end or stop it (SIGTERM checkpoints), or use another --workdir')
   _join_orbax_threads()
   assert {path: path.stat().st_mtime_ns for path in tmp_path.rglob('*')} == before
   other_run.close()
   shutil.rmtree(in_flight)
-  assert experiment.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)['step'] == 9
-  experiment.claim_workdir(tmp_path).close()  # a finished run frees its workdir
+  assert loop.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)['step'] == 9
+  loop.claim_workdir(tmp_path).close()  # a finished run frees its workdir
 
 
 @pytest.mark.slow
 def test_a_checkpoint_of_another_model_names_the_directory_and_the_mismatch(tmp_path):
-  experiment.run(_tiny_gauss(), tmp_path / 'small', print_fn=lambda _: None)
+  loop.run(_tiny_gauss(), tmp_path / 'small', print_fn=lambda _: None)
   shutil.copytree(tmp_path / 'small' / 'checkpoints', tmp_path / 'wide' / 'checkpoints')
   with pytest.raises(checkpoint.CheckpointError) as error:
-    experiment.run(_tiny_gauss(g_hidden_dims=(32,)), tmp_path / 'wide', print_fn=lambda _: None)
+    loop.run(_tiny_gauss(g_hidden_dims=(32,)), tmp_path / 'wide', print_fn=lambda _: None)
   assert str(error.value) == (
       f'checkpoint step 6 in {tmp_path / "wide" / "checkpoints"} is of another model: state/g_params/hidden/0/bias '
       'has shape (16,), this config needs (32,); use the config of that run or a new --workdir')
@@ -400,19 +402,19 @@ def test_a_checkpoint_of_another_model_names_the_directory_and_the_mismatch(tmp_
 
 def test_resuming_on_another_device_count_says_the_data_order_changes(tmp_path):
   lines = []
-  experiment.note_device_count(tmp_path, 4, lines.append)
-  experiment.note_device_count(tmp_path, 4, lines.append)
+  loop.note_device_count(tmp_path, 4, lines.append)
+  loop.note_device_count(tmp_path, 4, lines.append)
   assert lines == []
-  experiment.note_device_count(tmp_path, 8, lines.append)
+  loop.note_device_count(tmp_path, 8, lines.append)
   assert lines == ['note: this run used 4 devices and now has 8; its data order from here on differs from an '
-                   'uninterrupted run on 4 (see gan_jax/data.py)']
+                   'uninterrupted run on 4 (see gan_jax/data/datasets.py)']
 
 
 def test_divergence_is_dated_by_the_first_bad_loss_or_else_the_chunks_last_step():
   metrics_finite = {'d_loss': np.array([True, True, False, False]), 'g_loss': np.array([True, True, True, False])}
-  assert experiment.divergence(metrics_finite, {'g_params': False, 'd_params': True}, 20) == (
+  assert loop.divergence(metrics_finite, {'g_params': False, 'd_params': True}, 20) == (
       'at step 23: d_loss, g_params became NaN or Inf')
   all_fine = {'d_loss': np.ones(4, bool), 'g_loss': np.ones(4, bool)}
-  assert experiment.divergence(all_fine, {'g_params': True, 'd_params': False}, 20) == (
+  assert loop.divergence(all_fine, {'g_params': True, 'd_params': False}, 20) == (
       'at step 24: d_params became NaN or Inf')
-  assert experiment.divergence(all_fine, {'g_params': True, 'd_params': True}, 20) is None
+  assert loop.divergence(all_fine, {'g_params': True, 'd_params': True}, 20) is None

@@ -12,7 +12,9 @@ from PIL import Image
 
 from conftest import trees_equal
 from experiments import cli
-from gan_jax import construction, data, experiment, image_folder, runs, sources
+from gan_jax.data import datasets, image_folder, sources
+from gan_jax.reports import stored_runs
+from gan_jax.training import construction, loop
 from gan_jax.configs import cifar10_conv, mnist_paper
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -45,8 +47,8 @@ def _tiny(config, **overrides):
 
 def test_a_folder_of_mixed_png_and_jpeg_files_becomes_one_resized_array(tmp_path):
   folder = write_folder(tmp_path / 'faces')
-  options = data.SourceOptions(image_size=8, cache_dir=str(tmp_path / 'cache'))
-  dataset = data.load(f'images:{folder}', jax.random.key(0), options)
+  options = datasets.SourceOptions(image_size=8, cache_dir=str(tmp_path / 'cache'))
+  dataset = datasets.load(f'images:{folder}', jax.random.key(0), options)
   # 24 files: 2 validation and 2 test (1/12 each), 20 training; grayscale files become RGB beside colour ones.
   assert (dataset.train.shape, dataset.validation.shape, dataset.test.shape) == ((20, 192), (2, 192), (2, 192))
   assert dataset.example_shape == (8, 8, 3) and dataset.train.dtype == np.uint8 and dataset.is_image
@@ -58,8 +60,8 @@ def test_a_folder_of_mixed_png_and_jpeg_files_becomes_one_resized_array(tmp_path
 
 def test_an_all_grayscale_folder_keeps_one_channel(tmp_path):
   folder = write_folder(tmp_path / 'digits', colour=False)
-  dataset = data.load(f'images:{folder}', jax.random.key(0),
-                      data.SourceOptions(image_size=6, cache_dir=str(tmp_path / 'cache')))
+  dataset = datasets.load(f'images:{folder}', jax.random.key(0),
+                      datasets.SourceOptions(image_size=6, cache_dir=str(tmp_path / 'cache')))
   assert dataset.example_shape == (6, 6, 1)
 
 
@@ -121,7 +123,7 @@ def test_image_arrays_of_each_dtype(tmp_path, dtype):
   pixels = rng.integers(0, 256, (36, 5, 5, 3), dtype=np.uint8)
   array = pixels if dtype == np.uint8 else (pixels / 255).astype(dtype)
   np.save(tmp_path / 'x.npy', array)
-  dataset = data.load(f'npy:{tmp_path / "x.npy"}', jax.random.key(0))
+  dataset = datasets.load(f'npy:{tmp_path / "x.npy"}', jax.random.key(0))
   assert dataset.example_shape == (5, 5, 3) and dataset.train.dtype == np.uint8
   assert [dataset.train.shape[0], dataset.validation.shape[0], dataset.test.shape[0]] == [30, 3, 3]
   all_rows = {row.tobytes() for row in pixels.reshape(36, -1)}
@@ -131,11 +133,11 @@ def test_image_arrays_of_each_dtype(tmp_path, dtype):
 def test_vector_arrays_and_npz_files_with_their_own_splits(tmp_path):
   vectors = np.random.default_rng(2).random((24, 6)).astype(np.float32)
   np.savez(tmp_path / 'v.npz', vectors)
-  dataset = data.load(f'npz:{tmp_path / "v.npz"}', jax.random.key(0))
+  dataset = datasets.load(f'npz:{tmp_path / "v.npz"}', jax.random.key(0))
   assert dataset.example_shape == (6,) and not dataset.is_image and dataset.train.dtype == np.float32
   images = np.random.default_rng(3).integers(0, 256, (10, 4, 4, 1), dtype=np.uint8)
   np.savez(tmp_path / 's.npz', train=images[:6], validation=images[6:8], test=images[8:])
-  dataset = data.load(f'npz:{tmp_path / "s.npz"}', jax.random.key(0), data.SourceOptions(image_size=2))
+  dataset = datasets.load(f'npz:{tmp_path / "s.npz"}', jax.random.key(0), datasets.SourceOptions(image_size=2))
   assert dataset.example_shape == (2, 2, 1)
   assert (dataset.train.shape[0], dataset.validation.shape[0], dataset.test.shape[0]) == (6, 2, 2)
 
@@ -145,7 +147,7 @@ def test_vector_arrays_and_npz_files_with_their_own_splits(tmp_path):
 def test_any_tfds_image_dataset_by_name_with_its_labels_and_default_split():
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   with tfds.testing.mock_data(num_examples=24):
-    dataset = data.load('tfds:svhn_cropped', jax.random.key(0))
+    dataset = datasets.load('tfds:svhn_cropped', jax.random.key(0))
   assert dataset.example_shape == (32, 32, 3)
   assert (dataset.train.shape[0], dataset.validation.shape[0], dataset.test.shape[0]) == (20, 4, 24)
   assert dataset.train_labels.shape == (20,) and dataset.train_labels.dtype == np.int32
@@ -153,13 +155,13 @@ def test_any_tfds_image_dataset_by_name_with_its_labels_and_default_split():
 
 def test_tfds_split_strings_size_and_a_chosen_feature():
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  options = data.SourceOptions(image_size=8, image_feature='image', train_split='train[:10]+train[-2:]',
+  options = datasets.SourceOptions(image_size=8, image_feature='image', train_split='train[:10]+train[-2:]',
                                validation_split='train[50%:75%]', test_split='test[:3]')
   with tfds.testing.mock_data(num_examples=24):
-    full = data.load('tfds:svhn_cropped', jax.random.key(0), data.SourceOptions(image_size=8))
-    dataset = data.load('tfds:svhn_cropped', jax.random.key(0), options)
+    full = datasets.load('tfds:svhn_cropped', jax.random.key(0), datasets.SourceOptions(image_size=8))
+    dataset = datasets.load('tfds:svhn_cropped', jax.random.key(0), options)
     # Images of many sizes (oxford_flowers102's mock) need a size; with one they stack.
-    flowers = data.load('tfds:oxford_flowers102', jax.random.key(0), data.SourceOptions(image_size=6))
+    flowers = datasets.load('tfds:oxford_flowers102', jax.random.key(0), datasets.SourceOptions(image_size=6))
   assert dataset.example_shape == (8, 8, 3)
   assert (dataset.train.shape[0], dataset.validation.shape[0], dataset.test.shape[0]) == (12, 6, 3)
   np.testing.assert_array_equal(dataset.train[:10], full.train[:10])
@@ -169,10 +171,10 @@ def test_tfds_split_strings_size_and_a_chosen_feature():
 
 def test_a_tfds_shard_reads_its_block_of_the_chosen_training_split():
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  options = data.SourceOptions(train_split='train[4:20]', validation_split='train[20:]')
+  options = datasets.SourceOptions(train_split='train[4:20]', validation_split='train[20:]')
   with tfds.testing.mock_data(num_examples=24):
-    full = data.load('tfds:kmnist', jax.random.key(0), options)
-    share = data.load('tfds:kmnist', jax.random.key(0), options, shards=data.Shards(first=1, count=1, total=2))
+    full = datasets.load('tfds:kmnist', jax.random.key(0), options)
+    share = datasets.load('tfds:kmnist', jax.random.key(0), options, shards=datasets.Shards(first=1, count=1, total=2))
   np.testing.assert_array_equal(share.train, full.train[8:16])
 
 
@@ -184,7 +186,7 @@ def test_a_dataset_with_several_image_features_needs_one_chosen():
       features = tfds.features.FeaturesDict({'photo': tfds.features.Image(shape=(4, 4, 3)),
                                              'sketch': tfds.features.Image(shape=(4, 4, 1))})
 
-  with pytest.raises(data.DataError, match=r"has 2 image features \['photo', 'sketch'\]; set config.image_feature"):
+  with pytest.raises(datasets.DataError, match=r"has 2 image features \['photo', 'sketch'\]; set config.image_feature"):
     sources._image_feature(Builder, 'tfds:pairs', '')
   assert sources._image_feature(Builder, 'tfds:pairs', 'sketch') == ('sketch', None)
 
@@ -213,16 +215,16 @@ def test_a_folder_run_resumes_bit_identical_and_evaluates(tmp_path):
   common = dict(dataset=f'images:{folder}', image_size=8, cache_dir=str(tmp_path / 'cache'), keep_checkpoints=10,
                 eval_every_steps=6, eval_num_samples=20, eval_num_validation=5, batch_size=8, steps_per_call=3)
   config = _tiny(mnist_paper.get_config(), num_steps=12, **common)
-  experiment.run(config, tmp_path / 'straight', print_fn=lambda _: None)
-  experiment.run(_tiny(mnist_paper.get_config(), num_steps=6, **common), tmp_path / 'resumed',
+  loop.run(config, tmp_path / 'straight', print_fn=lambda _: None)
+  loop.run(_tiny(mnist_paper.get_config(), num_steps=6, **common), tmp_path / 'resumed',
                  print_fn=lambda _: None)
-  experiment.run(config, tmp_path / 'resumed', print_fn=lambda _: None)
-  states = [runs.restore_run(tmp_path / name)[3] for name in ('straight', 'resumed')]
+  loop.run(config, tmp_path / 'resumed', print_fn=lambda _: None)
+  states = [stored_runs.restore_run(tmp_path / name)[3] for name in ('straight', 'resumed')]
   assert int(states[1].step) == 12 and trees_equal(*states)
   strip = lambda path: [{k: v for k, v in json.loads(line).items() if k not in TIMINGS}
                         for line in path.read_text().splitlines()]
   assert strip(tmp_path / 'straight' / 'metrics.jsonl') == strip(tmp_path / 'resumed' / 'metrics.jsonl')
-  metrics, samples = runs.evaluate_run(tmp_path / 'straight', num_samples=20, which='best')
+  metrics, samples = stored_runs.evaluate_run(tmp_path / 'straight', num_samples=20, which='best')
   assert samples.shape == (20, 8 * 8 * 3) and np.isfinite(metrics['parzen_ll']) and metrics['step'] in (6, 12)
 
 
@@ -278,18 +280,18 @@ def test_bad_data_fails_before_training_with_one_line_and_writes_nothing(tmp_pat
   for overrides, message in _bad_data_cases(tmp_path):
     workdir = tmp_path / 'run'
     with tfds.testing.mock_data(num_examples=24), pytest.raises(cli.BAD_INPUT) as error:
-      experiment.run(_tiny(mnist_paper.get_config(), **overrides), workdir, print_fn=lambda _: None)
+      loop.run(_tiny(mnist_paper.get_config(), **overrides), workdir, print_fn=lambda _: None)
     assert str(error.value).startswith(message), (overrides, str(error.value))
     assert '\n' not in str(error.value), str(error.value)
     assert not workdir.exists(), overrides
 
 
 def test_the_memory_check_says_how_big_the_data_is_and_what_fits():
-  dataset = data.Dataset('npy:x.npy', np.zeros((1000, 3072), np.uint8), np.zeros((0, 3072), np.uint8),
+  dataset = datasets.Dataset('npy:x.npy', np.zeros((1000, 3072), np.uint8), np.zeros((0, 3072), np.uint8),
                          np.zeros((0, 3072), np.uint8), (32, 32, 3))
-  data.check_fits_on_device(dataset, data.Shards(), model_bytes=0, memory_bytes=4 * 2**20)
-  with pytest.raises(data.DataError) as error:
-    data.check_fits_on_device(dataset, data.Shards(), model_bytes=2**20, memory_bytes=3 * 2**20)
+  datasets.check_fits_on_device(dataset, datasets.Shards(), model_bytes=0, memory_bytes=4 * 2**20)
+  with pytest.raises(datasets.DataError) as error:
+    datasets.check_fits_on_device(dataset, datasets.Shards(), model_bytes=2**20, memory_bytes=3 * 2**20)
   message = str(error.value)
   assert '1,000 examples of shape (32, 32, 3) uint8 (2.9 MiB) next to the model (1.0 MiB)' in message
   assert 'about 580 such examples fit' in message  # (0.9 · 3 MiB − 1 MiB) / 3,072 bytes
@@ -318,23 +320,24 @@ def test_fully_connected_presets_take_the_size_of_the_data(tmp_path):
   images = np.random.default_rng(4).integers(0, 256, (40, 6, 5, 3), dtype=np.uint8)
   np.save(tmp_path / 'x.npy', images)
   config = _tiny(mnist_paper.get_config(), dataset=f'npy:{tmp_path / "x.npy"}')
-  gan, state = construction.build(config, data.load(config.dataset, jax.random.key(0)))
+  gan, state = construction.build(config, datasets.load(config.dataset, jax.random.key(0)))
   assert state.d_params is not None
   samples = gan.generator(state.g_params, gan.prior.sample(jax.random.key(1), 3))
   assert samples.shape == (3, 90)
 
 
 def test_classifier_metrics_need_a_classifier_for_data_of_this_shape(tmp_path):
-  from gan_jax import classifier, models  # pylint: disable=g-import-not-at-top
+  from gan_jax import models
+  from gan_jax.evaluation import classifier  # pylint: disable=g-import-not-at-top
   from flax import nnx  # pylint: disable=g-import-not-at-top
   _, params = models.as_pure_function(classifier.MLPClassifier(16, (8,), rngs=nnx.Rngs(0)))
   classifier.save(tmp_path / 'c', params)
   (tmp_path / 'c' / 'classifier.json').write_text(json.dumps({'hidden_dims': [8], 'dataset': 'npy:other.npy'}))
   np.save(tmp_path / 'x.npy', np.zeros((40, 5, 5, 1), np.uint8))
-  dataset = data.load(f'npy:{tmp_path / "x.npy"}', jax.random.key(0))
+  dataset = datasets.load(f'npy:{tmp_path / "x.npy"}', jax.random.key(0))
   with pytest.raises(cli.BAD_INPUT, match=r"was trained on dataset='npy:other.npy', whose examples are not the "
                                           r'\(5, 5, 1\) examples'):
-    runs._load_classifier(tmp_path / 'c', dataset)  # pylint: disable=protected-access
+    stored_runs._load_classifier(tmp_path / 'c', dataset)  # pylint: disable=protected-access
 
 
 def test_empty_held_out_splits_are_refused_by_the_monitor_and_by_evaluate(tmp_path, monkeypatch):
@@ -343,10 +346,10 @@ def test_empty_held_out_splits_are_refused_by_the_monitor_and_by_evaluate(tmp_pa
                  test_split='test[:0]', eval_every_steps=3)
   with tfds.testing.mock_data(num_examples=24):
     with pytest.raises(cli.BAD_INPUT, match='has no validation examples for the monitor; use 0'):
-      experiment.run(config, tmp_path / 'run', print_fn=lambda _: None)
+      loop.run(config, tmp_path / 'run', print_fn=lambda _: None)
     assert not (tmp_path / 'run').exists()
     config.eval_every_steps = 0
-    experiment.run(config, tmp_path / 'run', print_fn=lambda _: None)
-    monkeypatch.setattr(runs.train, 'sample', lambda *args: pytest.fail('sampled before refusing'))
+    loop.run(config, tmp_path / 'run', print_fn=lambda _: None)
+    monkeypatch.setattr(stored_runs.train, 'sample', lambda *args: pytest.fail('sampled before refusing'))
     with pytest.raises(cli.BAD_INPUT, match='has 0 validation and 0 test examples; the Parzen protocol needs both'):
-      runs.evaluate_run(tmp_path / 'run', num_samples=4)
+      stored_runs.evaluate_run(tmp_path / 'run', num_samples=4)

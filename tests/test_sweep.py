@@ -17,7 +17,9 @@ import pytest
 import gan_jax
 from conftest import trees_equal
 from experiments import sweep as sweep_command
-from gan_jax import checkpoint, evaluation, experiment, runs, sweep, validation
+from gan_jax.evaluation import measures
+from gan_jax.reports import seed_records, stored_runs
+from gan_jax.training import checkpoint, loop, plan
 from gan_jax.configs import toy_grid_pacgan, toy_ring_pacgan
 
 # Batch 64: each of the 8 test devices holds 8 examples, and batch norm takes its statistics over all 64.
@@ -45,21 +47,21 @@ def test_the_pacgan_preset_trains_and_resumes_bit_identically_with_the_generator
   """
   quiet = lambda _: None
   preset = toy_ring_pacgan
-  experiment.run(_tiny(preset, 20), tmp_path / 'straight', print_fn=quiet)
-  experiment.run(_tiny(preset, 10), tmp_path / 'stopped', print_fn=quiet)
-  experiment.run(_tiny(preset, 20), tmp_path / 'stopped', print_fn=quiet)
-  straight, resumed = (runs.restore_run(tmp_path / name)[3] for name in ('straight', 'stopped'))
+  loop.run(_tiny(preset, 20), tmp_path / 'straight', print_fn=quiet)
+  loop.run(_tiny(preset, 10), tmp_path / 'stopped', print_fn=quiet)
+  loop.run(_tiny(preset, 20), tmp_path / 'stopped', print_fn=quiet)
+  straight, resumed = (stored_runs.restore_run(tmp_path / name)[3] for name in ('straight', 'stopped'))
   assert int(resumed.step) == 20
   assert resumed.g_state is not None and trees_equal(straight, resumed)
   assert np.any(np.asarray(straight.g_state['norms'][0]['running_mean']) != 0)
-  metrics, samples = runs.evaluate_run(tmp_path / 'straight')
-  assert samples.shape == (2500, 2) and set(evaluation.MODE_METRICS) <= set(metrics)
+  metrics, samples = stored_runs.evaluate_run(tmp_path / 'straight')
+  assert samples.shape == (2500, 2) and set(measures.MODE_METRICS) <= set(metrics)
 
 
 def test_a_seed_keeps_every_checkpoint_however_many_stops_fall_between_them(tmp_path):
   """A SIGTERM checkpoints where it stops, between the ``checkpoint_every_steps`` ones; none may push out the
   earliest, whose records the sweep writes when the seed is done. A capped manager shows what would go."""
-  config = sweep.seed_config(_tiny(toy_ring_pacgan, 40), 3)
+  config = seed_records.seed_config(_tiny(toy_ring_pacgan, 40), 3)
   assert config.seed == 3
   steps = [10, 15, 20, 25, 30, 35, 40]  # stopped at 15, 25 and 35
   kept = {}
@@ -76,21 +78,21 @@ def test_a_seed_keeps_every_checkpoint_however_many_stops_fall_between_them(tmp_
 def test_the_seed_table_is_the_mean_and_the_sample_std_over_root_n_per_step():
   records = [{'seed': seed, 'step': 10, 'modes_covered': modes, 'high_quality_frac': 0.5, 'reverse_kl': 0.1}
              for seed, modes in enumerate([1, 2, 3, 6])]
-  table = evaluation.mode_metrics_over_seeds(records + [{**records[0], 'step': 20}])
+  table = measures.mode_metrics_over_seeds(records + [{**records[0], 'step': 20}])
   assert table[10]['modes_covered'] == pytest.approx({'mean': 3.0, 'se': np.std([1, 2, 3, 6], ddof=1) / 2, 'n': 4})
   assert table[20]['modes_covered'] == {'mean': 1.0, 'se': 0.0, 'n': 1}
 
 
 def test_records_merge_by_seed_and_step_and_an_infinite_reverse_kl_is_null_on_file_and_inf_again(tmp_path):
-  path = tmp_path / 'sweep.jsonl'
+  path = tmp_path / 'seed_records.jsonl'
   record = lambda seed, step, kl: {'seed': seed, 'step': step, 'modes_covered': 1, 'high_quality_frac': 0.5,
                                    'reverse_kl': kl}
-  sweep.merge_records(path, [record(1, 10, 0.2), record(1, 20, math.inf)])  # another process's seed
-  sweep.merge_records(path, [record(0, 20, 0.3), record(1, 10, 0.25)])  # (1, 10) scored anew
+  seed_records.merge_records(path, [record(1, 10, 0.2), record(1, 20, math.inf)])  # another process's seed
+  seed_records.merge_records(path, [record(0, 20, 0.3), record(1, 10, 0.25)])  # (1, 10) scored anew
   assert [json.loads(line) for line in path.read_text().splitlines()] == [
       record(0, 20, 0.3), record(1, 10, 0.25), record(1, 20, None)]
-  assert sweep.read_records(path) == [record(0, 20, 0.3), record(1, 10, 0.25), record(1, 20, math.inf)]
-  assert sorted(p.name for p in tmp_path.iterdir()) == [sweep.RECORDS_LOCK, 'sweep.jsonl']
+  assert seed_records.read_records(path) == [record(0, 20, 0.3), record(1, 10, 0.25), record(1, 20, math.inf)]
+  assert sorted(p.name for p in tmp_path.iterdir()) == [seed_records.RECORDS_LOCK, 'seed_records.jsonl']
 
 
 @pytest.mark.slow
@@ -99,42 +101,42 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or
              '--workdir', str(tmp_path), '--seeds', '2', '--config.num_steps=20', '--config.g_ema_decay=0.9',
              *(f'--config.{name}={value}' for name, value in TINY.items())]
   (tmp_path / 'seed_1').mkdir(parents=True)
-  other_process = experiment.claim_workdir(tmp_path / 'seed_1')  # as if the same command ran elsewhere on seed 1
+  other_process = loop.claim_workdir(tmp_path / 'seed_1')  # as if the same command ran elsewhere on seed 1
   shared = subprocess.run(command, capture_output=True, text=True, timeout=600)
   assert shared.returncode == 0, shared.stderr
   busy = f'seed 1: skipped (process {os.getpid()} is training in {tmp_path / "seed_1"})'
   assert shared.stdout.count(busy) == 2  # tried first in turn, then again after the others
   assert shared.stdout.strip().splitlines()[-1].startswith('seeds [1] are being trained by another process; ')
-  assert [(r['seed'], r['step']) for r in map(json.loads, (tmp_path / 'sweep.jsonl').read_text().splitlines())] == [
+  assert [(r['seed'], r['step']) for r in map(json.loads, (tmp_path / 'seed_records.jsonl').read_text().splitlines())] == [
       (0, 10), (0, 20)]
-  assert not (tmp_path / 'sweep.json').exists() and sorted(p.name for p in (tmp_path / 'seed_1').iterdir()) == [
-      experiment.RUN_LOCK]
+  assert not (tmp_path / 'seed_records.json').exists() and sorted(p.name for p in (tmp_path / 'seed_1').iterdir()) == [
+      loop.RUN_LOCK]
   other_process.close()
 
   first = subprocess.run(command, capture_output=True, text=True, timeout=600)  # the last to finish: the table
   assert first.returncode == 0, first.stderr
   assert 'resumed from step 20' in first.stdout  # seed 0, from the run above
-  records = [json.loads(line) for line in (tmp_path / 'sweep.jsonl').read_text().splitlines()]
+  records = [json.loads(line) for line in (tmp_path / 'seed_records.jsonl').read_text().splitlines()]
   assert [(r['seed'], r['step']) for r in records] == [(0, 10), (0, 20), (1, 10), (1, 20)]
-  table = json.loads((tmp_path / 'sweep.json').read_text())
+  table = json.loads((tmp_path / 'seed_records.json').read_text())
   modes = [r['modes_covered'] for r in records if r['step'] == 20]
-  assert table['20']['modes_covered'] == pytest.approx(evaluation.mean_and_error(modes))
+  assert table['20']['modes_covered'] == pytest.approx(measures.mean_and_error(modes))
   assert first.stdout.strip().splitlines()[-1].startswith('step 20  seeds 2  modes ')
   assert not (tmp_path / 'sweep_ema.jsonl').exists()
   rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
   assert rerun.returncode == 0, rerun.stderr
   assert 'resumed from step 20' in rerun.stdout
-  assert (tmp_path / 'sweep.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
+  assert (tmp_path / 'seed_records.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
 
   second = subprocess.run(command + ['--params=ema'], capture_output=True, text=True, timeout=600)
   assert second.returncode == 0, second.stderr
   assert 'resumed from step 20' in second.stdout
-  assert (tmp_path / 'sweep.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
-  averaged = sweep.read_records(tmp_path / 'sweep_ema.jsonl')  # G's average at step 10 may have no high quality
+  assert (tmp_path / 'seed_records.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
+  averaged = seed_records.read_records(tmp_path / 'sweep_ema.jsonl')  # G's average at step 10 may have no high quality
   assert [(r['seed'], r['step']) for r in averaged] == [(r['seed'], r['step']) for r in records]
-  metrics, _ = runs.evaluate_run(sweep.seed_workdir(tmp_path, 1), which='10', params='ema')
-  assert {name: metrics[name] for name in evaluation.MODE_METRICS} == {
-      name: averaged[2][name] for name in evaluation.MODE_METRICS}
+  metrics, _ = stored_runs.evaluate_run(seed_records.seed_workdir(tmp_path, 1), which='10', params='ema')
+  assert {name: metrics[name] for name in measures.MODE_METRICS} == {
+      name: averaged[2][name] for name in measures.MODE_METRICS}
   assert set(json.loads((tmp_path / 'sweep_ema.json').read_text())) == {'10', '20'}
 
 
@@ -145,28 +147,28 @@ def test_seeds_trained_together_resume_bit_identically_and_score_as_evaluate_doe
 
   def read_the_records_after_step_10(line):  # the line printed once step 10's checkpoints are written
     if line.startswith('step 10:'):
-      on_file_after_step_10.extend(sweep.read_records(tmp_path / 'straight.jsonl'))
+      on_file_after_step_10.extend(seed_records.read_records(tmp_path / 'straight.jsonl'))
 
-  straight, _ = sweep.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'straight',
+  straight, _ = seed_records.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'straight',
                                      read_the_records_after_step_10, records_path=tmp_path / 'straight.jsonl')
-  first, _ = sweep.train_together(_tiny(toy_ring_pacgan, 10), [0, 1], tmp_path / 'stopped', quiet)
-  second, stopped = sweep.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'stopped', quiet)
+  first, _ = seed_records.train_together(_tiny(toy_ring_pacgan, 10), [0, 1], tmp_path / 'stopped', quiet)
+  second, stopped = seed_records.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'stopped', quiet)
   assert not stopped
   assert [(r['seed'], r['step']) for r in straight] == [(0, 10), (1, 10), (0, 20), (1, 20)]
   assert first + second == straight
   for seed in (0, 1):
-    restored = [runs.restore_run(sweep.seed_workdir(tmp_path / name, seed))[3] for name in ('straight', 'stopped')]
+    restored = [stored_runs.restore_run(seed_records.seed_workdir(tmp_path / name, seed))[3] for name in ('straight', 'stopped')]
     assert int(restored[0].step) == 20 and trees_equal(*restored)
-    metrics, _ = runs.evaluate_run(sweep.seed_workdir(tmp_path / 'straight', seed), which='10')
-    assert {name: metrics[name] for name in evaluation.MODE_METRICS} == {
-        name: straight[seed][name] for name in evaluation.MODE_METRICS}
-  seed_0, seed_1 = (runs.restore_run(sweep.seed_workdir(tmp_path / 'straight', seed))[3] for seed in (0, 1))
+    metrics, _ = stored_runs.evaluate_run(seed_records.seed_workdir(tmp_path / 'straight', seed), which='10')
+    assert {name: metrics[name] for name in measures.MODE_METRICS} == {
+        name: straight[seed][name] for name in measures.MODE_METRICS}
+  seed_0, seed_1 = (stored_runs.restore_run(seed_records.seed_workdir(tmp_path / 'straight', seed))[3] for seed in (0, 1))
   assert not trees_equal(seed_0.g_params, seed_1.g_params)
   by_seed = sorted(straight, key=lambda r: (r['seed'], r['step']))
   assert on_file_after_step_10 == [by_seed[0], by_seed[2]]  # before step 20 was trained
-  assert sweep.read_records(tmp_path / 'straight.jsonl') == by_seed
-  assert sweep.score_seeds(tmp_path / 'straight', [0, 1], straight) == by_seed  # nothing scored again
-  assert sweep.score_seeds(tmp_path / 'straight', [1], by_seed[3:]) == by_seed[2:]  # step 10 scored anew
+  assert seed_records.read_records(tmp_path / 'straight.jsonl') == by_seed
+  assert seed_records.score_seeds(tmp_path / 'straight', [0, 1], straight) == by_seed  # nothing scored again
+  assert seed_records.score_seeds(tmp_path / 'straight', [1], by_seed[3:]) == by_seed[2:]  # step 10 scored anew
   # The command over seed 0 alone: its table is of seed 0, whatever other seeds the records hold.
   assert sweep_command._together(_tiny(toy_ring_pacgan, 20), [0], tmp_path / 'straight', by_seed, 'raw') == by_seed[:2]
 
@@ -179,7 +181,7 @@ def test_a_record_scores_the_generator_that_params_names():
                     g_ema_decay=0.9)
   state = gan_jax.init_state(gan, {'centre': jnp.zeros(2), 'scale': jnp.ones(())}, jnp.ones(()))
   state = state.replace(g_params_ema={'centre': jnp.array([1.0, 0.0]), 'scale': jnp.zeros(())})
-  record = lambda params: sweep.mode_record(gan, state, jax.random.key(0), 'toy_ring', 3, params)
+  record = lambda params: seed_records.mode_record(gan, state, jax.random.key(0), 'toy_ring', 3, params)
   assert record('ema') == {'seed': 3, 'step': 0, 'modes_covered': 1, 'high_quality_frac': 1.0,
                            'reverse_kl': pytest.approx(np.log(8))}  # one mode of 8
   raw = record('raw')
@@ -188,13 +190,13 @@ def test_a_record_scores_the_generator_that_params_names():
 
 def test_seeds_at_different_steps_are_refused_together():
   at_step = lambda seed, step: types.SimpleNamespace(seed=seed, state=types.SimpleNamespace(step=np.int32(step)))
-  assert sweep._check_same_step([at_step(0, 10), at_step(1, 10)]) == 10  # pylint: disable=protected-access
-  with pytest.raises(validation.ConfigError, match=r'different steps \{0: 10, 1: 0\}.*without --together'):
-    sweep._check_same_step([at_step(0, 10), at_step(1, 0)])  # pylint: disable=protected-access
+  assert seed_records._check_same_step([at_step(0, 10), at_step(1, 10)]) == 10  # pylint: disable=protected-access
+  with pytest.raises(plan.ConfigError, match=r'different steps \{0: 10, 1: 0\}.*without --together'):
+    seed_records._check_same_step([at_step(0, 10), at_step(1, 0)])  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize('seeds', [[], [0, 0]])
 def test_no_seeds_or_a_seed_twice_are_refused_together_before_anything_is_written(tmp_path, seeds):
-  with pytest.raises(validation.ConfigError, match=r'must be one or more distinct seeds'):
-    sweep.train_together(_tiny(toy_ring_pacgan, 10), seeds, tmp_path / 'sweep', lambda _: None)
+  with pytest.raises(plan.ConfigError, match=r'must be one or more distinct seeds'):
+    seed_records.train_together(_tiny(toy_ring_pacgan, 10), seeds, tmp_path / 'sweep', lambda _: None)
   assert not (tmp_path / 'sweep').exists()

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from gan_jax import viz
+from gan_jax.evaluation import viz
 
 
 def test_image_grid_tiles_images_row_by_row_with_padding():

@@ -1,7 +1,7 @@
 """The config schema: every field, its default and its meaning; each preset overrides what it needs.
 
 The fields of ``get_config()`` are the fields a config has.
-``gan_jax.validation.validate`` says which values are allowed; where a field
+``gan_jax.training.plan.validate`` says which values are allowed; where a field
 names a choice, the allowed names are the keys of a registry
 (``construction.OPTIMIZERS``, ``construction.DISCRIMINATORS``, …).
 """
@@ -32,7 +32,7 @@ def from_saved(saved: Mapping) -> ml_collections.ConfigDict:
 def get_config() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
       # mnist | fashion_mnist | cifar10 | tfds:NAME[:CONFIG] | idx:DIR | images:DIR | npy:PATH | npz:PATH
-      # | gauss1d | toy_ring | toy_grid  (gan_jax/sources.py says how each is read and split)
+      # | gauss1d | toy_ring | toy_grid  (gan_jax/data/sources.py says how each is read and split)
       dataset='gauss1d',
       data_dir='',                # TFDS data_dir ('' = TFDS's default, ~/tensorflow_datasets)
       image_size=0,               # images: shorter side resized to this, then centre-cropped square; 0 = as stored

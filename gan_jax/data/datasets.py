@@ -45,8 +45,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import parallel, sources
-from gan_jax.sources import DataError, SourceOptions
+from gan_jax import parallel
+from gan_jax.data import sources
+from gan_jax.data.sources import DataError, SourceOptions
 
 TOY_DATASETS = ('gauss1d', 'toy_ring', 'toy_grid')
 TOY_TRAIN_SIZE = 100_000

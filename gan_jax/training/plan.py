@@ -14,7 +14,9 @@ import math
 
 import ml_collections
 
-from gan_jax import construction, data, losses, models, parallel, priors, sources, train
+from gan_jax import losses, models, parallel, priors, train
+from gan_jax.data import datasets, sources
+from gan_jax.training import construction
 from gan_jax.configs import base
 from gan_jax.configs.base import ConfigError
 
@@ -67,7 +69,7 @@ def _check_source_options(config) -> None:
            f'config.image_size={config.image_size!r} must be a non-negative integer (0 = images as stored)')
   _require(_is_number(config.device_memory_mib) and config.device_memory_mib >= 0,
            f'config.device_memory_mib={config.device_memory_mib!r} must be a non-negative number (0 = ask the device)')
-  is_tfds = config.dataset not in data.TOY_DATASETS and sources.kind_of(config.dataset)[0] == 'tfds'
+  is_tfds = config.dataset not in datasets.TOY_DATASETS and sources.kind_of(config.dataset)[0] == 'tfds'
   for name in ('image_feature', 'train_split', 'validation_split', 'test_split'):
     _require(not config[name] or is_tfds,
              f'config.{name}={config[name]!r} applies to TFDS datasets only, not dataset={config.dataset!r}; use \'\'')
@@ -80,7 +82,7 @@ def _check_source_options(config) -> None:
   _require(bool(config.train_split) == bool(config.validation_split),
            f'config.train_split={config.train_split!r} and validation_split={config.validation_split!r}: '
            "set both, or neither (then the last 1/6 of 'train' is validation)")
-  _require(not config.image_size or config.dataset not in data.TOY_DATASETS,
+  _require(not config.image_size or config.dataset not in datasets.TOY_DATASETS,
            f'config.image_size={config.image_size} applies to image datasets, not {config.dataset!r}; use 0')
 
 
@@ -91,8 +93,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   unknown = sorted(set(config.keys()) - set(FIELDS))
   _require(not unknown, f'config has unknown fields {unknown}; allowed: {list(FIELDS)}')
   try:
-    data.check_name(config.dataset)
-  except data.DataError as error:
+    datasets.check_name(config.dataset)
+  except datasets.DataError as error:
     raise ConfigError(str(error)) from None
   _check_source_options(config)
   _check_positive_ints(config, ('batch_size', 'num_steps', 'latent_dim', 'maxout_pieces',
@@ -167,8 +169,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
            f'config.batch_size={config.batch_size} / {num_devices} device(s) = {config.batch_size // num_devices}')
 
 
-def check_against_data(config: ml_collections.ConfigDict, dataset: data.Dataset,
-                       shards: data.Shards = data.Shards()) -> None:
+def check_against_data(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
+                       shards: datasets.Shards = datasets.Shards()) -> None:
   """Raises ConfigError if the batch, the scan length or the monitor does not fit the data.
 
   (Whether the networks fit the data is ``construction.build``'s check.)
@@ -180,7 +182,7 @@ def check_against_data(config: ml_collections.ConfigDict, dataset: data.Dataset,
   _require(config.batch_size <= shard_size * shards.total,
            f'config.batch_size={config.batch_size} exceeds the {shard_size * shards.total} training examples '
            f'of dataset={config.dataset!r}')
-  minibatches_per_epoch = data.minibatches_per_epoch(dataset, shards, config.batch_size)
+  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, config.batch_size)
   _require(config.steps_per_call * config.d_steps <= minibatches_per_epoch,
            f'config.steps_per_call={config.steps_per_call} × d_steps={config.d_steps} minibatches exceed the '
            f'{minibatches_per_epoch} minibatches of one epoch of {config.dataset!r}; lower steps_per_call')

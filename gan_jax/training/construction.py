@@ -4,9 +4,9 @@ Each choice a config makes by name is a registry here, name → constructor:
 ``GENERATORS`` (``g_output``), ``DISCRIMINATORS`` (``model``),
 ``OPTIMIZERS`` (``optimizer``), ``LR_SCHEDULES`` (``lr_schedule``); priors
 and generator losses have theirs in ``priors`` and ``losses``. The registries
-are the allowed values that ``validation`` checks, so adding a network or
+are the allowed values that ``plan`` checks, so adding a network or
 an optimiser is one entry here plus the config fields it reads (documented
-in ``configs/base.py``). Training (``experiment``), evaluation (``runs``),
+in ``configs/base.py``). Training (``loop``), evaluation (``reports.stored_runs``),
 figures and benchmarks all build through ``build``.
 """
 
@@ -19,7 +19,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from gan_jax import data, models, optim, priors, train
+from gan_jax import models, optim, priors, train
+from gan_jax.data import datasets
 from gan_jax.configs.base import ConfigError
 
 
@@ -42,7 +43,7 @@ def _init_range(config, value: float) -> models.InitRange:
 
 # ---------------------------------------------------------------- networks
 
-def _dense_generator(config, dataset: data.Dataset, rngs: nnx.Rngs,
+def _dense_generator(config, dataset: datasets.Dataset, rngs: nnx.Rngs,
                      pixel_means: np.ndarray | None = None) -> nnx.Module:
   output_bias = None
   if dataset.is_image and config.g_output_bias_from_data:
@@ -61,7 +62,7 @@ def _dense_generator(config, dataset: data.Dataset, rngs: nnx.Rngs,
       init_range=_init_range(config, config.g_init_range), output_bias=output_bias, rngs=rngs)
 
 
-def _deconv_generator(config, dataset: data.Dataset, rngs: nnx.Rngs,
+def _deconv_generator(config, dataset: datasets.Dataset, rngs: nnx.Rngs,
                       pixel_means: np.ndarray | None = None) -> nnx.Module:
   del pixel_means  # the deconvolutional output layer has no per-pixel bias
   return models.DeconvGenerator(config.latent_dim, tuple(config.g_hidden_dims), dataset.example_shape,
@@ -69,26 +70,26 @@ def _deconv_generator(config, dataset: data.Dataset, rngs: nnx.Rngs,
                                 init_range=_init_range(config, config.g_init_range), rngs=rngs)
 
 
-def d_input_shape(config, dataset: data.Dataset) -> tuple[int, ...]:
+def d_input_shape(config, dataset: datasets.Dataset) -> tuple[int, ...]:
   """The shape of one example as D sees it: the data's, with the last axis ``config.pack`` times longer."""
   *leading, last = dataset.example_shape
   return (*leading, last * config.pack)
 
 
-def _mlp_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
+def _mlp_discriminator(config, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.MLPDiscriminator(math.prod(d_input_shape(config, dataset)), tuple(config.d_hidden_dims),
                                  hidden_activations=(config.d_hidden_activation,) * len(config.d_hidden_dims),
                                  init_range=_init_range(config, config.d_init_range), rngs=rngs)
 
 
-def _maxout_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
+def _maxout_discriminator(config, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.MaxoutDiscriminator(
       math.prod(d_input_shape(config, dataset)), tuple(config.d_hidden_dims), config.maxout_pieces,
       input_keep=config.d_input_keep, hidden_keep=config.d_hidden_keep,
       init_range=_init_range(config, config.d_init_range), rngs=rngs)
 
 
-def _conv_maxout_discriminator(config, dataset: data.Dataset, rngs: nnx.Rngs) -> nnx.Module:
+def _conv_maxout_discriminator(config, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.ConvMaxoutDiscriminator(
       d_input_shape(config, dataset), tuple(config.d_conv_channels), tuple(config.d_conv_kernels),
       tuple(config.d_conv_pads), tuple(zip(config.d_pool_shapes, config.d_pool_strides)),
@@ -145,7 +146,7 @@ def optimizer(config: ml_collections.ConfigDict, scale: float, updates_per_itera
 
 # ---------------------------------------------------------------- the game
 
-def check_networks_fit(config: ml_collections.ConfigDict, dataset: data.Dataset) -> None:
+def check_networks_fit(config: ml_collections.ConfigDict, dataset: datasets.Dataset) -> None:
   """Raises ConfigError if an image-only network (``needs_images``) meets non-image data."""
   for field, registry in (('g_output', GENERATORS), ('model', DISCRIMINATORS)):
     if registry[config[field]].needs_images and not dataset.is_image:
@@ -153,7 +154,7 @@ def check_networks_fit(config: ml_collections.ConfigDict, dataset: data.Dataset)
 
 
 def _build_network(field: str, registry: dict[str, Network], config: ml_collections.ConfigDict,
-                   dataset: data.Dataset, rngs: nnx.Rngs, **extra) -> nnx.Module:
+                   dataset: datasets.Dataset, rngs: nnx.Rngs, **extra) -> nnx.Module:
   """``registry[config[field]]``'s network for the data; ConfigError naming what to change if it cannot take it."""
   try:
     return registry[config[field]].build(config, dataset, rngs, **extra)
@@ -162,7 +163,7 @@ def _build_network(field: str, registry: dict[str, Network], config: ml_collecti
                       f'(shape {dataset.example_shape}): {error}; change config.image_size or config.{field}') from None
 
 
-def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data.Shards = data.Shards(),
+def build(config: ml_collections.ConfigDict, dataset: datasets.Dataset, shards: datasets.Shards = datasets.Shards(),
           pixel_means: np.ndarray | None = None) -> tuple[train.GAN, train.GANState]:
   """The game and its initial state for a validated ``config`` and its dataset.
 
@@ -191,7 +192,7 @@ def build(config: ml_collections.ConfigDict, dataset: data.Dataset, shards: data
   g_apply, d_apply = (models.in_matmul_precision(apply, config.matmul_precision) for apply in (g_apply, d_apply))
   if g_train is not None:
     g_train = models.in_matmul_precision(g_train, config.matmul_precision)
-  minibatches_per_epoch = data.minibatches_per_epoch(dataset, shards, config.batch_size)
+  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, config.batch_size)
   gan = train.GAN(
       g_apply, d_apply, priors.NoisePrior(config.prior, config.latent_dim),
       g_optimizer=optimizer(config, 1.0, 1, minibatches_per_epoch),

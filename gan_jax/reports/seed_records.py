@@ -1,24 +1,24 @@
 """Seeds of one toy-mixture config: their workdirs, their mode-coverage records, and training them together.
 
 A sweep directory holds one run per seed, ``DIR/seed_i``, each an ordinary
-workdir of ``experiment.run`` (config.json, checkpoints/, metrics.jsonl,
+workdir of ``loop.run`` (config.json, checkpoints/, metrics.jsonl,
 samples): ``experiments.evaluate`` reads any of them, and a seed can be
 continued by either driver.
 
-* One by one (``experiments.sweep``): ``experiment.run`` per seed, then every
-  kept checkpoint is scored (``runs.evaluate_run``).
+* One by one (``experiments.sweep``): ``loop.run`` per seed, then every
+  kept checkpoint is scored (``stored_runs.evaluate_run``).
 * Together (``experiments.sweep --together``, ``train_together``): the S runs
   start from the same step and train in one compiled program,
   ``parallel.make_pmap_seeds_train_loop`` (the chunk ``vmap``-ped over a seed
   axis inside the pmap); at every checkpoint each seed is saved and scored in
   memory (``mode_record``, the same samples and metrics as
-  ``runs.evaluate_run``). On an accelerator S small runs then cost about
+  ``stored_runs.evaluate_run``). On an accelerator S small runs then cost about
   as much as one; on a CPU the step is compute-bound and it saves nothing.
 
 A record is ``{'seed', 'step', 'modes_covered', 'high_quality_frac',
 'reverse_kl'}`` of one generator of the checkpoint: the one trained
 (``params='raw'``) or, for runs with ``g_ema_decay`` > 0, the average of
-its weights (``params='ema'``); ``evaluation.mode_metrics_over_seeds``
+its weights (``params='ema'``); ``measures.mode_metrics_over_seeds``
 makes the table. The records of a sweep are one JSON line each in a file
 that the processes of the sweep share (``merge_records``).
 """
@@ -36,8 +36,11 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from gan_jax import (checkpoint, data, evaluation, experiment, files, monitoring, parallel, preemption, runs,
-                     train, validation)
+from gan_jax import parallel, train
+from gan_jax.data import datasets
+from gan_jax.evaluation import measures
+from gan_jax.reports import stored_runs
+from gan_jax.training import checkpoint, files, loop, plan, preemption, run_log
 
 RECORDS_LOCK = 'records.lock'  # beside the records: the sweep's processes take turns at updating them
 
@@ -60,14 +63,14 @@ def seed_workdir(sweep_dir: pathlib.Path, seed: int) -> pathlib.Path:
 
 def mode_record(gan: train.GAN, state: train.GANState, sample_key: jax.Array, dataset: str, seed: int,
                 params: str = 'raw') -> dict:
-  """The record of one seed's state: ``runs.evaluate_run``'s mode metrics (the same samples of its evaluation noise).
+  """The record of one seed's state: ``stored_runs.evaluate_run``'s mode metrics (the same samples of its evaluation noise).
 
-  ``params``: which generator of the state, 'raw' or 'ema' (``runs.PARAMS``).
+  ``params``: which generator of the state, 'raw' or 'ema' (``stored_runs.PARAMS``).
   """
-  samples = train.sample(gan, runs.generator_params(gan, state, params),
-                         jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), runs.TOY_EVAL_SAMPLES)
-  metrics = evaluation.mode_metrics(np.asarray(samples), *data.mixture_modes(dataset))
-  return {'seed': seed, 'step': int(state.step), **{name: metrics[name] for name in evaluation.MODE_METRICS}}
+  samples = train.sample(gan, stored_runs.generator_params(gan, state, params),
+                         jax.random.fold_in(sample_key, measures.MONITOR_KEY), stored_runs.TOY_EVAL_SAMPLES)
+  metrics = measures.mode_metrics(np.asarray(samples), *datasets.mixture_modes(dataset))
+  return {'seed': seed, 'step': int(state.step), **{name: metrics[name] for name in measures.MODE_METRICS}}
 
 
 def read_records(path: pathlib.Path) -> list[dict]:
@@ -103,8 +106,8 @@ def score_checkpoints(workdir: pathlib.Path, seed: int, done: dict[int, dict], p
   records = []
   for step in checkpoint_steps(workdir):
     if step not in done:
-      metrics, _ = runs.evaluate_run(workdir, which=str(step), params=params)
-      done[step] = {'seed': seed, 'step': step, **{name: metrics[name] for name in evaluation.MODE_METRICS}}
+      metrics, _ = stored_runs.evaluate_run(workdir, which=str(step), params=params)
+      done[step] = {'seed': seed, 'step': step, **{name: metrics[name] for name in measures.MODE_METRICS}}
     records.append(done[step])
   return records
 
@@ -126,22 +129,22 @@ def score_seeds(sweep_dir: pathlib.Path, seeds: list[int], known: list[dict], pa
 
 @dataclasses.dataclass(frozen=True)
 class _Seed:
-  """One seed's run as ``experiment.run`` would set it up: its (restored) state, keys, data and files."""
+  """One seed's run as ``loop.run`` would set it up: its (restored) state, keys, data and files."""
   seed: int
   workdir: pathlib.Path
   state: train.GANState
   train_key: jax.Array
   data_key: jax.Array
   sample_key: jax.Array
-  dataset: data.Dataset
+  dataset: datasets.Dataset
   manager: ocp.CheckpointManager
-  close: Callable[[], None]  # its ``experiment.Setup.close``: the managers closed, the workdir freed
+  close: Callable[[], None]  # its ``loop.Setup.close``: the managers closed, the workdir freed
 
 
 def _set_up_seed(config: ml_collections.ConfigDict, workdir: pathlib.Path,
                  print_fn: Callable[[str], None]) -> tuple[train.GAN, _Seed]:
-  """``experiment.set_up`` for one seed: validated, its training set drawn, its game built, its checkpoint restored."""
-  setup = experiment.set_up(config, workdir, print_fn)
+  """``loop.set_up`` for one seed: validated, its training set drawn, its game built, its checkpoint restored."""
+  setup = loop.set_up(config, workdir, print_fn)
   return setup.gan, _Seed(config.seed, workdir, setup.state, setup.train_key, setup.data_key, setup.sample_key,
                           setup.dataset, setup.manager, setup.close)
 
@@ -167,15 +170,15 @@ def _unstack(tree, num_seeds: int) -> list:
 
 def _raise_if_diverged(seed_runs: list[_Seed], finite: dict, metric_names: list[str], first_step: int,
                        num_steps: int) -> None:
-  """Raises ``experiment.TrainingDiverged`` naming the first seed whose chunk went non-finite.
+  """Raises ``loop.TrainingDiverged`` naming the first seed whose chunk went non-finite.
 
   ``finite``: the seed loop's checks, [S, num_steps] per metric and [S] per player.
   """
   for i, seed_run in enumerate(seed_runs):
     state_checks = {name: bool(finite[name][i]) for name in train.STATE_CHECKS if name in finite}
-    problem = experiment.divergence({name: finite[name][i] for name in metric_names}, state_checks, first_step)
+    problem = loop.divergence({name: finite[name][i] for name in metric_names}, state_checks, first_step)
     if problem:
-      raise experiment.TrainingDiverged(f'seed {seed_run.seed} diverged {problem}; nothing of steps '
+      raise loop.TrainingDiverged(f'seed {seed_run.seed} diverged {problem}; nothing of steps '
                                         f'{first_step + 1}..{first_step + num_steps} was checkpointed')
 
 
@@ -188,17 +191,17 @@ def _save_and_score(gan: train.GAN, seed_run: _Seed, state: train.GANState, para
 def _check_same_step(seed_runs: list[_Seed]) -> int:
   steps = {r.seed: int(r.state.step) for r in seed_runs}
   if len(set(steps.values())) != 1:
-    raise validation.ConfigError(f'the seeds are at different steps {steps}; seeds train together only from one '
+    raise plan.ConfigError(f'the seeds are at different steps {steps}; seeds train together only from one '
                                  f'step: run experiments.sweep without --together to continue them one by one')
   return next(iter(steps.values()))
 
 
 def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_dir: pathlib.Path,
-                   print_fn: Callable[[str], None] = experiment.print_now,
+                   print_fn: Callable[[str], None] = loop.print_now,
                    params: str = 'raw', records_path: pathlib.Path | None = None) -> tuple[list[dict], bool]:
   """Trains ``config`` for each of ``seeds`` in one compiled program; returns (new records, stopped by SIGTERM).
 
-  Each seed's workdir ``sweep_dir``/seed_i gets what ``experiment.run`` writes
+  Each seed's workdir ``sweep_dir``/seed_i gets what ``loop.run`` writes
   there (checkpoints every ``config.checkpoint_every_steps``, all kept;
   metrics.jsonl with that seed's losses; sample pictures), except the pictures
   of G's average (``samples_ema/``) and summary.json; the records are
@@ -207,19 +210,19 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep_di
   each checkpoint is written if one is given, so that a crash keeps them
   too. Raises ConfigError before any compute for a config
   that is not a toy mixture, a bad config, no seeds or a seed twice, or seeds
-  at different steps, and ``experiment.TrainingDiverged`` (naming the seed,
+  at different steps, and ``loop.TrainingDiverged`` (naming the seed,
   with nothing of that chunk checkpointed) if one goes non-finite.
   Single-process only.
   """
-  if config.dataset not in data.MIXTURES:
-    raise validation.ConfigError(f'config.dataset={config.dataset!r} has no mode metrics; allowed: '
-                                 f'{list(data.MIXTURES)}')
+  if config.dataset not in datasets.MIXTURES:
+    raise plan.ConfigError(f'config.dataset={config.dataset!r} has no mode metrics; allowed: '
+                                 f'{list(datasets.MIXTURES)}')
   if jax.process_count() != 1:
-    raise validation.ConfigError('train_together runs in one process; run experiments.sweep without --together')
+    raise plan.ConfigError('train_together runs in one process; run experiments.sweep without --together')
   if not seeds or len(set(seeds)) != len(seeds):
-    raise validation.ConfigError(f'seeds={list(seeds)} must be one or more distinct seeds')
-  runs.check_checkpoint_choice('latest', params)
-  runs.check_generator_kept(config, params, 'this config')
+    raise plan.ConfigError(f'seeds={list(seeds)} must be one or more distinct seeds')
+  stored_runs.check_checkpoint_choice('latest', params)
+  stored_runs.check_generator_kept(config, params, 'this config')
   configs = [seed_config(config, seed) for seed in seeds]
   seed_runs = []
   try:
@@ -238,13 +241,13 @@ def _train_seed_runs(gan: train.GAN, seed_runs: list[_Seed], config: ml_collecti
   """``train_together``'s loop over the set-up seeds (``config``: seed 0's), from their common step."""
   step = _check_same_step(seed_runs)
   devices = jax.local_devices()
-  loop = parallel.make_pmap_seeds_train_loop(
-      gan, data.make_keyed_minibatch_sampler(config.d_steps, config.batch_size // len(devices)), devices)
+  seeds_loop = parallel.make_pmap_seeds_train_loop(
+      gan, datasets.make_keyed_minibatch_sampler(config.d_steps, config.batch_size // len(devices)), devices)
   states = parallel.replicate(_stack([r.state for r in seed_runs]), devices)
   device_data = _seed_data(seed_runs, devices)
   train_keys = _stack([r.train_key for r in seed_runs])
-  logs = [monitoring.RunLog(r.workdir, start_step=step) for r in seed_runs]
-  minibatches_per_epoch = data.minibatches_per_epoch(seed_runs[0].dataset, data.Shards(0, len(devices), len(devices)),
+  logs = [run_log.RunLog(r.workdir, start_step=step) for r in seed_runs]
+  minibatches_per_epoch = datasets.minibatches_per_epoch(seed_runs[0].dataset, datasets.Shards(0, len(devices), len(devices)),
                                                      config.batch_size)
   generate = jax.jit(gan.generator)
   records, run_start = [], time.perf_counter()
@@ -254,7 +257,7 @@ def _train_seed_runs(gan: train.GAN, seed_runs: list[_Seed], config: ml_collecti
       while step < config.num_steps:
         num_steps = min(config.steps_per_call - step % config.steps_per_call, config.num_steps - step)
         chunk_start = time.perf_counter()
-        states, metrics, finite = loop(states, device_data, train_keys, step, num_steps)
+        states, metrics, finite = seeds_loop(states, device_data, train_keys, step, num_steps)
         _raise_if_diverged(seed_runs, jax.device_get(finite), list(metrics), step, num_steps)
         step += num_steps
         metrics = jax.device_get(metrics)
@@ -266,7 +269,7 @@ def _train_seed_runs(gan: train.GAN, seed_runs: list[_Seed], config: ml_collecti
           log.scalars(step, {'epoch': epoch, **means, 'it_per_s': it_per_s}, wall_time=time.perf_counter() - run_start)
         if now - last_console_time >= config.log_every_seconds or step == config.num_steps:
           means = {name: float(np.mean(values)) for name, values in metrics.items()}
-          print_fn(monitoring.console_line(step, config.num_steps, epoch, means, it_per_s)
+          print_fn(run_log.console_line(step, config.num_steps, epoch, means, it_per_s)
                    + f'  (mean of {len(seed_runs)} seeds, {len(seed_runs) * it_per_s:.0f} seed-it/s)')
           last_console_time = now
         stopping = stop.requested
@@ -277,8 +280,8 @@ def _train_seed_runs(gan: train.GAN, seed_runs: list[_Seed], config: ml_collecti
         if picturing:
           for seed_run, seed_state, log in zip(seed_runs, seed_states, logs):
             noise = gan.prior.sample(seed_run.sample_key, config.num_shown_samples)
-            samples = generate(runs.generator_params(gan, seed_state), noise)
-            log.picture(step, experiment.samples_picture(np.asarray(samples), seed_run.dataset))
+            samples = generate(stored_runs.generator_params(gan, seed_state), noise)
+            log.picture(step, loop.samples_picture(np.asarray(samples), seed_run.dataset))
         if saving:
           new = [_save_and_score(gan, seed_run, seed_state, params)
                  for seed_run, seed_state in zip(seed_runs, seed_states)]

@@ -1,13 +1,13 @@
 """The training loop: from a config to a trained GAN in a workdir (the game is built by ``construction``).
 
 ``experiments/train.py`` is a thin command-line wrapper around ``run``. The
-config is checked by ``validation`` before anything is read or compiled.
+config is checked by ``plan`` before anything is read or compiled.
 
 The loop runs the library's data-parallel driver, ``parallel.make_pmap_train_loop``,
 over all devices of all processes (one device and one process are fine).
 Device d holds shard d of the training set and the replicated state
-(``data.Shards``), draws its m/D examples of every minibatch on device
-(``data.make_minibatch_sampler``), and ``steps_per_call`` iterations run in
+(``datasets.Shards``), draws its m/D examples of every minibatch on device
+(``datasets.make_minibatch_sampler``), and ``steps_per_call`` iterations run in
 one compiled ``lax.scan``, after which every iteration's losses and the
 parameters are checked for NaN/Inf on device. Between calls the loop logs,
 saves sample pictures and checkpoints, and stops cleanly on SIGTERM; it
@@ -29,8 +29,10 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from gan_jax import (checkpoint, construction, data, distributed, evaluation, files, monitoring, parallel, preemption,
-                     train, validation, viz)
+from gan_jax import parallel, train
+from gan_jax.data import datasets
+from gan_jax.evaluation import measures, viz
+from gan_jax.training import checkpoint, construction, distributed, files, plan, preemption, run_log
 from gan_jax.configs import base
 
 
@@ -38,7 +40,7 @@ class TrainingDiverged(RuntimeError):
   """A loss or a parameter became NaN or infinite; nothing from that chunk was checkpointed."""
 
 
-class WorkdirInUse(validation.ConfigError):
+class WorkdirInUse(plan.ConfigError):
   """Another process (pid ``holder``) is training in ``workdir`` (``claim_workdir``); nothing was touched."""
 
   def __init__(self, workdir: pathlib.Path, holder: str):
@@ -47,7 +49,7 @@ class WorkdirInUse(validation.ConfigError):
     self.workdir, self.holder = workdir, holder
 
 
-def samples_picture(samples: np.ndarray, dataset: data.Dataset) -> np.ndarray:
+def samples_picture(samples: np.ndarray, dataset: datasets.Dataset) -> np.ndarray:
   """A picture of generator samples: a grid of images, or a plot of toy samples over data."""
   if dataset.is_image:
     return viz.image_grid(samples, dataset.example_shape, columns=math.ceil(math.sqrt(len(samples))))
@@ -59,7 +61,7 @@ def samples_picture(samples: np.ndarray, dataset: data.Dataset) -> np.ndarray:
   return viz.scatter_image(samples, shown_data, extent=1.25 * float(np.abs(shown_data).max()))
 
 
-def global_pixel_means(dataset: data.Dataset) -> np.ndarray:
+def global_pixel_means(dataset: datasets.Dataset) -> np.ndarray:
   """[dim] mean pixel values in [0, 1] over the training examples of all processes (a collective).
 
   Integer sums, so the result does not depend on how the examples are
@@ -81,9 +83,9 @@ def check_resume_compatible(config, workdir: pathlib.Path) -> None:
   if not saved_path.exists():
     return
   saved = base.from_saved(json.loads(saved_path.read_text()))
-  for name in validation.RUN_DEFINING_FIELDS:
+  for name in plan.RUN_DEFINING_FIELDS:
     if saved[name] != config[name]:
-      raise validation.ConfigError(
+      raise plan.ConfigError(
           f'config.{name}={config[name]!r} differs from {saved[name]!r} of the run in {workdir}; '
           f'resume with the same value or use a new --workdir')
 
@@ -95,7 +97,7 @@ def note_device_count(workdir: pathlib.Path, num_devices: int, print_fn) -> None
     before = json.loads(path.read_text())['num_devices']
     if before != num_devices:
       print_fn(f'note: this run used {before} devices and now has {num_devices}; its data order from here on '
-               f'differs from an uninterrupted run on {before} (see gan_jax/data.py)')
+               f'differs from an uninterrupted run on {before} (see gan_jax/data/datasets.py)')
   files.write_text_atomically(path, json.dumps({'num_devices': num_devices}) + '\n')
 
 
@@ -145,10 +147,10 @@ class Setup:
   train_key: jax.Array
   data_key: jax.Array
   sample_key: jax.Array
-  dataset: data.Dataset
-  shards: data.Shards
+  dataset: datasets.Dataset
+  shards: datasets.Shards
   manager: ocp.CheckpointManager
-  monitor: evaluation.ParzenMonitor | None
+  monitor: measures.ParzenMonitor | None
   best_managers: dict[str, ocp.CheckpointManager]  # 'g_params' / 'g_params_ema' → its best checkpoint
   lock: TextIO | None  # the primary process's ``claim_workdir``
 
@@ -161,21 +163,21 @@ def set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: C
   """Validates, loads this process's data, builds the game, claims ``workdir`` (``claim_workdir``) and restores
   the latest checkpoint. The caller closes the Setup (``Setup.close``); if this raises, nothing stays open."""
   num_devices = jax.device_count()
-  validation.validate(config, num_devices)
+  plan.validate(config, num_devices)
   train_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  shards = data.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
-  dataset = data.load(config.dataset, data_key, data.source_options(config), shards)
-  validation.check_against_data(config, dataset, shards)
+  shards = datasets.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
+  dataset = datasets.load(config.dataset, data_key, datasets.source_options(config), shards)
+  plan.check_against_data(config, dataset, shards)
   check_resume_compatible(config, workdir)
   pixel_means = global_pixel_means(dataset) if dataset.is_image else None
   gan, state = construction.build(config, dataset, shards, pixel_means)
-  memory_bytes = int(config.device_memory_mib * 2**20) or data.device_memory_bytes(jax.local_devices()[0])
-  data.check_fits_on_device(dataset, shards, _device_bytes_besides_data(config, state, dataset.dim), memory_bytes)
+  memory_bytes = int(config.device_memory_mib * 2**20) or datasets.device_memory_bytes(jax.local_devices()[0])
+  datasets.check_fits_on_device(dataset, shards, _device_bytes_besides_data(config, state, dataset.dim), memory_bytes)
   if config.eval_every_steps:
-    validation_images = data.load_validation(config.dataset, data_key, data.source_options(config),
+    validation_images = datasets.load_validation(config.dataset, data_key, datasets.source_options(config),
                                              config.eval_num_validation)
     if not validation_images.shape[0]:
-      raise validation.ConfigError(f'config.eval_every_steps={config.eval_every_steps}: dataset={config.dataset!r} '
+      raise plan.ConfigError(f'config.eval_every_steps={config.eval_every_steps}: dataset={config.dataset!r} '
                                    'has no validation examples for the monitor; use 0, or a larger dataset')
 
   if distributed.is_primary():
@@ -200,8 +202,8 @@ def set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: C
       save_config(config, workdir)
       note_device_count(workdir, num_devices, print_fn)
     if config.eval_every_steps:
-      monitor = evaluation.ParzenMonitor(gan.generator, gan.prior, np.asarray(data.to_float(validation_images)),
-                                         jax.random.fold_in(sample_key, evaluation.MONITOR_KEY),
+      monitor = measures.ParzenMonitor(gan.generator, gan.prior, np.asarray(datasets.to_float(validation_images)),
+                                         jax.random.fold_in(sample_key, measures.MONITOR_KEY),
                                          config.eval_num_samples)
       best_managers = {name: checkpoint.make_best_manager(workdir / checkpoint.BEST_DIRECTORIES[name])
                        for name in _generator_params(gan, state)}
@@ -284,7 +286,7 @@ def _evaluate(setup: Setup, state: train.GANState, print_fn: Callable[[str], Non
   return scores
 
 
-def _device_shards(dataset: data.Dataset, devices) -> jax.Array:
+def _device_shards(dataset: datasets.Dataset, devices) -> jax.Array:
   """This process's training examples as [n_local_devices, n div D, dim], row d on ``devices[d]``."""
   shard_size = dataset.train.shape[0] // len(devices)
   stacked = dataset.train[:shard_size * len(devices)].reshape(len(devices), shard_size, -1)
@@ -295,7 +297,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
         print_fn: Callable[[str], None] = print_now) -> dict:
   """Trains per ``config`` in ``workdir``, resuming from its latest checkpoint; returns a summary.
 
-  Raises ConfigError / data.DataError / checkpoint.CheckpointError before any
+  Raises ConfigError / datasets.DataError / checkpoint.CheckpointError before any
   compute for bad input, TrainingDiverged (after no checkpoint of the bad
   chunk) if a loss or parameter stops being finite. On SIGTERM it finishes
   the running chunk, checkpoints it and returns a summary with
@@ -332,16 +334,16 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, setup: Setu
   """``run``'s loop from ``setup``: trains, checkpoints and logs to ``config.num_steps`` or SIGTERM."""
   primary = distributed.is_primary()
   gan, dataset, manager = setup.gan, setup.dataset, setup.manager
-  minibatches_per_epoch = data.minibatches_per_epoch(dataset, setup.shards, config.batch_size)
+  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, setup.shards, config.batch_size)
   shard_batch_size = config.batch_size // jax.device_count()
   train_loop = parallel.make_pmap_train_loop(
-      gan, data.make_minibatch_sampler(setup.data_key, config.d_steps, shard_batch_size))
+      gan, datasets.make_minibatch_sampler(setup.data_key, config.d_steps, shard_batch_size))
   replicated_state = parallel.replicate(setup.state, jax.local_devices())
   local_shards = _device_shards(dataset, jax.local_devices())
   shown_noise = gan.prior.sample(setup.sample_key, config.num_shown_samples)
   generate = jax.jit(gan.generator)
   first_step = step = int(setup.state.step)
-  log = monitoring.RunLog(workdir, start_step=step) if primary else monitoring.NoLog()
+  log = run_log.RunLog(workdir, start_step=step) if primary else run_log.NoLog()
   run_start = time.perf_counter()
   last_console_step, last_console_time = step, run_start
   summary = {'step': step}
@@ -369,12 +371,12 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, setup: Setu
           eval_start = time.perf_counter()
           scores = _evaluate(setup, parallel.unreplicate(replicated_state), print_fn)
           summary.update(scores, eval_seconds=time.perf_counter() - eval_start)
-          print_fn(monitoring.evaluation_line(step, epoch, scores))
+          print_fn(run_log.evaluation_line(step, epoch, scores))
         log.scalars(step, {k: v for k, v in summary.items() if k != 'step'},
                     wall_time=time.perf_counter() - run_start)
         if now - last_console_time >= config.log_every_seconds or step == config.num_steps:
           window_rate = (step - last_console_step) / (now - last_console_time)
-          print_fn(monitoring.console_line(step, config.num_steps, epoch, means, window_rate))
+          print_fn(run_log.console_line(step, config.num_steps, epoch, means, window_rate))
           last_console_step, last_console_time = step, now
         if primary and (step % config.sample_every_steps == 0 or step == config.num_steps):
           for name, g_variables in _generator_params(gan, parallel.unreplicate(replicated_state)).items():

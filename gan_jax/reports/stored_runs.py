@@ -1,7 +1,7 @@
 """A finished (or running) training run on disk: its config, its latest checkpoint, its evaluation.
 
 ``experiments/evaluate.py`` and ``experiments/figures.py`` work on runs through
-these functions; the metrics themselves are in ``evaluation.py``.
+these functions; the metrics themselves are in ``measures.py``.
 """
 
 import json
@@ -13,7 +13,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpoint, classifier, construction, data, evaluation, train, validation
+from gan_jax import train
+from gan_jax.data import datasets
+from gan_jax.evaluation import classifier, measures
+from gan_jax.training import checkpoint, construction, plan
 from gan_jax.configs import base
 
 def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
@@ -24,7 +27,7 @@ def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
   """
   path = pathlib.Path(workdir) / 'config.json'
   if not path.exists():
-    raise validation.ConfigError(f'--workdir={workdir} holds no training run (no config.json)')
+    raise plan.ConfigError(f'--workdir={workdir} holds no training run (no config.json)')
   return base.from_saved(json.loads(path.read_text()))
 
 
@@ -59,15 +62,15 @@ def _checkpoint_reader(workdir: pathlib.Path, which: str, params: str):
 def check_checkpoint_choice(which: str, params: str) -> None:
   """Raises ConfigError unless ``which`` is latest, best or a step number and ``params`` one of ``PARAMS``."""
   if not (which in ('latest', 'best') or re.fullmatch('[0-9]+', which)):
-    raise validation.ConfigError(f'--checkpoint={which!r} must be latest, best or a step number')
+    raise plan.ConfigError(f'--checkpoint={which!r} must be latest, best or a step number')
   if params not in PARAMS:
-    raise validation.ConfigError(f'--params={params!r} is not allowed; allowed: {list(PARAMS)}')
+    raise plan.ConfigError(f'--params={params!r} is not allowed; allowed: {list(PARAMS)}')
 
 
 def check_generator_kept(config: ml_collections.ConfigDict, params: str, runs_named: str) -> None:
   """Raises ConfigError if ``params`` is 'ema' and ``config`` keeps no weight average (``runs_named``: whose runs)."""
   if params == 'ema' and not config.g_ema_decay:
-    raise validation.ConfigError(f'--params=ema needs a run trained with config.g_ema_decay > 0; '
+    raise plan.ConfigError(f'--params=ema needs a run trained with config.g_ema_decay > 0; '
                                  f'{runs_named} keeps no weight average')
 
 
@@ -85,12 +88,12 @@ def restore_run(workdir: str | pathlib.Path, which: str = 'latest', params: str 
   check_checkpoint_choice(which, params)
   workdir = pathlib.Path(workdir)
   config = load_run_config(workdir)
-  validation.validate(config)
+  plan.validate(config)
   check_generator_kept(config, params, f'the run in {workdir}')
   manager, step = _checkpoint_reader(workdir, which, params)  # a missing step or best: said before any compute
   with manager:
     _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-    dataset = data.load(config.dataset, data_key, data.source_options(config))
+    dataset = datasets.load(config.dataset, data_key, datasets.source_options(config))
     gan, state = construction.build(config, dataset)
     if step is None:  # the keys are given for their shapes
       restored = checkpoint.restore_latest(manager, state, data_key, data_key, set_aside=False)
@@ -106,29 +109,29 @@ def generator_params(gan: train.GAN, state: train.GANState, params: str = 'raw')
   return train.generator_variables(gan, getattr(state, PARAMS[params]), state.g_state)
 
 
-def _load_classifier(classifier_dir: str | pathlib.Path, dataset: data.Dataset):
+def _load_classifier(classifier_dir: str | pathlib.Path, dataset: datasets.Dataset):
   """(apply, params) of the classifier in ``classifier_dir``; ConfigError if it was trained on other examples."""
   saved = json.loads((pathlib.Path(classifier_dir) / 'classifier.json').read_text())
   try:
     return classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
   except ValueError:  # its inputs are not this data's examples
-    raise validation.ConfigError(
+    raise plan.ConfigError(
         f"--classifier={classifier_dir} was trained on dataset={saved.get('dataset')!r}, whose examples are not "
         f'the {dataset.example_shape} examples of dataset={dataset.name!r}; train one on this data with '
         f'experiments.train_classifier --config.dataset={dataset.name}') from None
 
 
-def _classifier_metrics(apply, params, samples: np.ndarray, dataset: data.Dataset) -> dict:
+def _classifier_metrics(apply, params, samples: np.ndarray, dataset: datasets.Dataset) -> dict:
   """Classifier score of the samples; Fréchet distance and precision/recall (k = 3) against the test set's first
   ``len(samples)`` images (all of them if it holds fewer: ``num_real_images`` says how many)."""
   classify = jax.jit(apply)
   fake_logits, fake_features = classify(params, jnp.asarray(samples))
-  real = data.to_float(jnp.asarray(dataset.test[:len(samples)]))
+  real = datasets.to_float(jnp.asarray(dataset.test[:len(samples)]))
   _, real_features = classify(params, real)
   fake_features, real_features = np.asarray(fake_features), np.asarray(real_features)
-  return {'classifier_score': evaluation.classifier_score(np.asarray(jax.nn.softmax(fake_logits))),
-          'num_real_images': len(real), 'frechet_distance': evaluation.frechet_distance(real_features, fake_features),
-          **evaluation.precision_recall(real_features, fake_features, k=3)}
+  return {'classifier_score': measures.classifier_score(np.asarray(jax.nn.softmax(fake_logits))),
+          'num_real_images': len(real), 'frechet_distance': measures.frechet_distance(real_features, fake_features),
+          **measures.precision_recall(real_features, fake_features, k=3)}
 
 
 def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, real_centres: bool = False,
@@ -136,11 +139,11 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
                  params: str = 'raw') -> tuple[dict, np.ndarray]:
   """Metrics of a checkpoint (``which``, ``params``: as ``restore_run``) in ``workdir``, and the samples they used.
 
-  Images: the paper's Parzen protocol (``evaluation.parzen_evaluation``) with
+  Images: the paper's Parzen protocol (``measures.parzen_evaluation``) with
   ``config.eval_num_samples`` samples (10,000), σ chosen on the first
   ``config.eval_num_validation`` (1,000) validation images, reported on the
-  test set; the samples are the training loop monitor's. Toy mixtures: ``evaluation.mode_metrics`` and
-  ``evaluation.mode_placement`` on 2,500 samples.
+  test set; the samples are the training loop monitor's. Toy mixtures: ``measures.mode_metrics`` and
+  ``measures.mode_placement`` on 2,500 samples.
   1-D data: the samples' mean and std. Samples: [num_samples, dim], values as
   fed to the metrics (pixels in [0, 1]). With ``real_centres`` the "samples"
   are the first ``num_samples`` training examples instead: the estimator's
@@ -151,28 +154,28 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   """
   config, dataset, gan, state, sample_key = restore_run(workdir, which, params)
   if dataset.is_image and not (dataset.validation.shape[0] and dataset.test.shape[0]):
-    raise validation.ConfigError(
+    raise plan.ConfigError(
         f'dataset={config.dataset!r} has {dataset.validation.shape[0]} validation and {dataset.test.shape[0]} '
         'test examples; the Parzen protocol needs both (a larger dataset, or config.validation_split / test_split)')
   loaded_classifier = _load_classifier(classifier_dir, dataset) if classifier_dir and dataset.is_image else None
   num_samples = num_samples or (config.eval_num_samples if dataset.is_image else TOY_EVAL_SAMPLES)
   if real_centres:
-    samples = np.asarray(data.to_float(jnp.asarray(dataset.train[:num_samples])))
+    samples = np.asarray(datasets.to_float(jnp.asarray(dataset.train[:num_samples])))
   else:
     samples = np.asarray(train.sample(gan, generator_params(gan, state, params),
-                                      jax.random.fold_in(sample_key, evaluation.MONITOR_KEY), num_samples))
+                                      jax.random.fold_in(sample_key, measures.MONITOR_KEY), num_samples))
   metrics: dict = {'step': int(state.step), 'checkpoint': which, 'params': params, 'num_samples': len(samples),
                    'real_centres': real_centres}
   if dataset.is_image:
-    validation_images, test_images = (np.asarray(data.to_float(jnp.asarray(split))) for split in
+    validation_images, test_images = (np.asarray(datasets.to_float(jnp.asarray(split))) for split in
                                       (dataset.validation[:config.eval_num_validation], dataset.test))
-    metrics.update(evaluation.parzen_evaluation(samples, validation_images, test_images))
+    metrics.update(measures.parzen_evaluation(samples, validation_images, test_images))
     if loaded_classifier:
       metrics.update(_classifier_metrics(*loaded_classifier, samples, dataset))
-  elif config.dataset in data.MIXTURES:
-    modes_and_std = data.mixture_modes(config.dataset)
-    metrics.update(evaluation.mode_metrics(samples, *modes_and_std))
-    metrics.update(evaluation.mode_placement(samples, *modes_and_std))
+  elif config.dataset in datasets.MIXTURES:
+    modes_and_std = datasets.mixture_modes(config.dataset)
+    metrics.update(measures.mode_metrics(samples, *modes_and_std))
+    metrics.update(measures.mode_placement(samples, *modes_and_std))
   else:
     metrics.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
   return metrics, samples

@@ -1,6 +1,6 @@
 """Image sources: where a config's ``dataset`` reads its examples from, split into train / validation / test.
 
-Kinds of ``dataset`` string read here (the toy densities live in ``data``):
+Kinds of ``dataset`` string read here (the toy densities live in ``datasets``):
 
 * ``tfds:NAME[:CONFIG]``: any TFDS dataset with an image feature, read with
   ``tfds.data_source`` (random access; only the records needed are read).
@@ -12,8 +12,8 @@ Kinds of ``dataset`` string read here (the toy densities live in ``data``):
   ``config.train_split`` / ``validation_split`` / ``test_split``; by
   default the last 1/6 of ``train`` is validation (1/5 for CIFAR-10, as the
   paper's code) and ``test`` is test.
-* ``idx:DIR``: the four MNIST IDX files (raw or .gz; ``gan_jax.idx``), the paper's split.
-* ``images:DIR``: every PNG and JPEG file under DIR (``gan_jax.image_folder``).
+* ``idx:DIR``: the four MNIST IDX files (raw or .gz; ``idx``), the paper's split.
+* ``images:DIR``: every PNG and JPEG file under DIR (``image_folder``).
 * ``npy:PATH`` / ``npz:PATH``: an array [N, H, W, C] (images, C = 1 or 3) or
   [N, D] (vectors), uint8 in [0, 255] or float in [0, 1]; an .npz holds one
   array, or ``train`` (and optionally ``validation`` and ``test``).
@@ -365,10 +365,10 @@ def read(spec: str, options: SourceOptions,
       return _read_tfds(spec, argument, options, selections)
   # The IDX and folder readers import this module, so they are imported here.
   if kind == 'idx':
-    from gan_jax import idx  # pylint: disable=g-import-not-at-top
+    from gan_jax.data import idx  # pylint: disable=g-import-not-at-top
     splits = idx.read_directory(argument, options.image_size)
   elif kind == 'images':
-    from gan_jax import image_folder  # pylint: disable=g-import-not-at-top
+    from gan_jax.data import image_folder  # pylint: disable=g-import-not-at-top
     examples, names = image_folder.load(argument, options.image_size, options.cache_dir)
     splits = _holdout(examples, names)
   else:

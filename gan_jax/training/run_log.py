@@ -21,7 +21,8 @@ import pathlib
 import numpy as np
 from tensorboardX import SummaryWriter
 
-from gan_jax import files, viz
+from gan_jax.evaluation import viz
+from gan_jax.training import files
 
 CONSOLE_METRICS = (('d_loss', 'd_loss', '.4f'), ('g_loss', 'g_loss', '.4f'),
                    ('d_real', 'D(x)', '.3f'), ('d_fake', 'D(G(z))', '.3f'))

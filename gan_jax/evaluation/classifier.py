@@ -18,7 +18,8 @@ import optax
 import orbax.checkpoint as ocp
 from flax import nnx
 
-from gan_jax import data, models
+from gan_jax import models
+from gan_jax.data import datasets
 
 
 class MLPClassifier(nnx.Module):
@@ -39,7 +40,7 @@ class MLPClassifier(nnx.Module):
 def train_classifier(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
                      print_fn=print) -> dict[str, float]:
   """Trains the classifier on ``config.dataset``'s training split; saves it; returns test accuracy."""
-  dataset = data.load(config.dataset, jax.random.key(config.seed), data.SourceOptions(data_dir=config.data_dir))
+  dataset = datasets.load(config.dataset, jax.random.key(config.seed), datasets.SourceOptions(data_dir=config.data_dir))
   if not dataset.is_image or not dataset.train_labels.size:
     raise ValueError(f'config.dataset={config.dataset!r} has no class labels; the classifier needs an image '
                      'dataset with labels (a TFDS dataset with a label feature, or idx:DIR)')
@@ -50,7 +51,7 @@ def train_classifier(config: ml_collections.ConfigDict, workdir: str | pathlib.P
   batches_per_epoch = x_train.shape[0] // config.batch_size
 
   def loss_fn(params, x, y):
-    logits, _ = apply(params, data.to_float(x))
+    logits, _ = apply(params, datasets.to_float(x))
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
   @functools.partial(jax.jit, donate_argnums=(0, 1))
@@ -71,7 +72,7 @@ def train_classifier(config: ml_collections.ConfigDict, workdir: str | pathlib.P
   for e in range(config.num_epochs):
     params, opt_state, loss = epoch(params, opt_state, jax.random.fold_in(jax.random.key(config.seed), e))
     print_fn(f'epoch {e + 1}/{config.num_epochs}  loss {float(loss):.4f}')
-  accuracy = float(jnp.mean(jnp.argmax(apply(params, data.to_float(jnp.asarray(dataset.test)))[0], -1)
+  accuracy = float(jnp.mean(jnp.argmax(apply(params, datasets.to_float(jnp.asarray(dataset.test)))[0], -1)
                             == jnp.asarray(dataset.test_labels)))
   save(workdir, params)
   print_fn(f'test accuracy {accuracy:.4f}')

@@ -43,7 +43,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from gan_jax import distributed
+from gan_jax.training import distributed
 from gan_jax.train import GANState
 
 

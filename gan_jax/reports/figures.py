@@ -10,7 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import construction, data, theory, train, viz
+from gan_jax import theory, train
+from gan_jax.data import datasets
+from gan_jax.evaluation import viz
+from gan_jax.training import construction
 from gan_jax.configs import gauss1d
 
 
@@ -26,19 +29,19 @@ def figure1_snapshots(checkpoints=(0, 50, 300, 3000), grid=np.linspace(-1.0, 6.0
   minibatches and noise from keys folded with i.
   """
   config = gauss1d.get_config()
-  dataset = data.load('gauss1d', jax.random.key(0))
+  dataset = datasets.load('gauss1d', jax.random.key(0))
   gan, state = construction.build(config, dataset)
   chunk = math.gcd(*checkpoints) or 1
   data_key, noise_key = jax.random.split(jax.random.key(7))
 
   @jax.jit
   def train_chunk(state, index):
-    examples = data.sample_toy('gauss1d', jax.random.fold_in(data_key, index), chunk * config.batch_size)
+    examples = datasets.sample_toy('gauss1d', jax.random.fold_in(data_key, index), chunk * config.batch_size)
     batches = examples.reshape(chunk, 1, config.batch_size, 1)
     return train.train_steps(gan, state, batches, jax.random.fold_in(noise_key, index))[0]
 
   x = jnp.asarray(grid, jnp.float32)
-  p_data = theory.gaussian_density(x, data.GAUSS1D_MEAN, data.GAUSS1D_STD)
+  p_data = theory.gaussian_density(x, datasets.GAUSS1D_MEAN, datasets.GAUSS1D_STD)
   snapshots, done = [], 0
   for target in checkpoints:
     for index in range(done // chunk, target // chunk):
