@@ -11,6 +11,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from absl import flags
 
@@ -275,6 +276,20 @@ def test_train_with_a_config_file_that_does_not_parse(tmp_path):
   assert (result.returncode, result.stderr) == (
       2, 'error: --config=broken.py could not be loaded: broken.py:3: SyntaxError: invalid syntax\n')
   assert _listing(tmp_path) == ['broken.py']
+
+
+@pytest.mark.slow
+def test_train_on_an_npz_file_of_ragged_rows_fails_with_one_line_before_any_compute(tmp_path):
+  rows = np.empty(2, object)
+  rows[:] = [np.zeros(3, np.uint8), np.zeros(5, np.uint8)]
+  np.savez(tmp_path / 'ragged.npz', rows)
+  result = _command('train', '--config', str(REPO / 'gan_jax/configs/mnist_paper.py'),
+                    '--config.dataset=npz:ragged.npz', '--workdir', 'run', cwd=tmp_path)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert result.stderr.startswith("error: dataset='npz:ragged.npz': cannot read ragged.npz as a .npz file "
+                                  '(ValueError: Object arrays cannot be loaded'), result.stderr
+  assert result.stderr.count('\n') == 1, result.stderr
+  assert _listing(tmp_path) == ['ragged.npz']
 
 
 @pytest.mark.slow

@@ -1,9 +1,12 @@
 """Training on one's own data: TFDS datasets by name, image folders, array files; sizes, splits, bad input."""
 
+import io
 import json
 import pathlib
 import subprocess
 import sys
+import zipfile
+import zlib
 
 import jax
 import numpy as np
@@ -88,6 +91,43 @@ def test_the_default_cache_lives_under_xdg_cache_home(monkeypatch, tmp_path):
   assert image_folder.default_cache_dir() == pathlib.Path.home() / '.cache' / 'gan_jax'
 
 
+def test_an_image_over_pillows_pixel_limit_is_a_data_error_naming_the_file(tmp_path, monkeypatch):
+  folder = tmp_path / 'huge'
+  folder.mkdir()
+  Image.fromarray(np.zeros((20, 20), np.uint8)).save(folder / 'a.png')  # 400 pixels
+  monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 199)  # over twice the limit: Pillow refuses the file
+  with pytest.raises(sources.DataError) as error:
+    image_folder.load(str(folder), 0, tmp_path / 'cache')
+  assert str(error.value) == (
+      f"dataset='images:{folder}': cannot read the image file {folder / 'a.png'} (DecompressionBombError: Image "
+      'size (400 pixels) exceeds limit of 398 pixels, could be decompression bomb DOS attack.); downscale it or '
+      'remove it from the folder')
+  monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 200)  # up to twice the limit: Pillow decodes it and warns
+  with pytest.warns(Image.DecompressionBombWarning):
+    assert image_folder.load(str(folder), 0, tmp_path / 'cache')[0].shape == (1, 20, 20, 1)
+
+
+def _png_with_a_broken_chunk() -> bytes:
+  """A PNG whose image data stops after 10 bytes, followed by a chunk with a type that is not a chunk type."""
+  png = io.BytesIO()
+  Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(png, 'PNG')
+  raw = png.getvalue()
+  start = raw.index(b'IDAT') - 4
+  length = int.from_bytes(raw[start:start + 4], 'big')
+  pixels = raw[start + 8:start + 8 + 10]
+  idat = len(pixels).to_bytes(4, 'big') + b'IDAT' + pixels + zlib.crc32(b'IDAT' + pixels).to_bytes(4, 'big')
+  return raw[:start] + idat + bytes([0, 0, 0, 5, 0x90, 0xEA, 0xF4, 0x87]) + bytes(9) + raw[start + 12 + length:]
+
+
+def test_a_png_with_a_broken_chunk_is_a_data_error_naming_the_file(tmp_path):
+  (tmp_path / 'broken.png').write_bytes(_png_with_a_broken_chunk())  # Pillow raises SyntaxError while decoding
+  with pytest.raises(sources.DataError) as error:
+    image_folder.decode(tmp_path / 'broken.png', f'images:{tmp_path}')
+  assert str(error.value) == (f"dataset='images:{tmp_path}': cannot read the image file {tmp_path / 'broken.png'} "
+                              "(SyntaxError: broken PNG file (chunk b'\\x90\\xea\\xf4\\x87')); replace it or "
+                              'remove it from the folder')
+
+
 def test_the_holdout_split_depends_only_on_the_names():
   names = [f'img_{i}.png' for i in range(120)]
   split = sources.holdout_split(names)
@@ -140,6 +180,65 @@ def test_vector_arrays_and_npz_files_with_their_own_splits(tmp_path):
   dataset = datasets.load(f'npz:{tmp_path / "s.npz"}', jax.random.key(0), datasets.SourceOptions(image_size=2))
   assert dataset.example_shape == (2, 2, 1)
   assert (dataset.train.shape[0], dataset.validation.shape[0], dataset.test.shape[0]) == (6, 2, 2)
+
+
+def _saved_npz(path: pathlib.Path) -> bytes:
+  """The bytes of a valid uncompressed .npz file of 30 images [4, 4, 1] (the member's pixels from byte ~190 on)."""
+  np.savez(path, np.arange(480, dtype=np.uint8).reshape(30, 4, 4, 1))
+  return path.read_bytes()
+
+
+def _npz_member_with_a_huge_header(path: pathlib.Path) -> None:
+  """An .npz file whose one member's header asks for 40 PB, more than any machine can allocate."""
+  header = io.BytesIO()
+  np.lib.format.write_array_header_1_0(header, {'descr': '|u1', 'fortran_order': False, 'shape': (10**15, 40)})
+  with zipfile.ZipFile(path, 'w') as archive:
+    archive.writestr('x.npy', header.getvalue() + bytes(100))
+
+
+def _flip_byte(raw: bytes, position: int) -> bytes:
+  """``raw`` with the byte at ``position`` inverted."""
+  return raw[:position] + bytes([raw[position] ^ 0xFF]) + raw[position + 1:]
+
+
+@pytest.mark.parametrize('write, reason', [
+    (lambda path: path.write_bytes(_saved_npz(path)[:300]), '(BadZipFile: File is not a zip file); it must be a '
+     'whole file written by np.savez, of numeric arrays (uint8, or float in [0, 1]), not object arrays'),
+    (lambda path: path.write_bytes(_flip_byte(_saved_npz(path), 400)), "(BadZipFile: Bad CRC-32 for file "
+     "'arr_0.npy'); it must be a whole file"),
+    (_npz_member_with_a_huge_header, '(MemoryError: Unable to allocate '),
+], ids=['truncated', 'bad member checksum', 'huge member header'])
+def test_a_truncated_or_corrupt_npz_file_is_a_data_error_naming_the_file(tmp_path, write, reason):
+  path = tmp_path / 'x.npz'
+  write(path)
+  with pytest.raises(sources.DataError) as error:
+    sources._read_array_file('npz', str(path), 0)
+  message = str(error.value)
+  assert message.startswith(f"dataset='npz:{path}': cannot read {path} as a .npz file {reason}"), message
+  assert '\n' not in message
+
+
+def test_an_npz_file_of_ragged_rows_is_a_data_error_saying_to_give_them_one_shape(tmp_path):
+  path = tmp_path / 'ragged.npz'
+  rows = np.empty(2, object)
+  rows[:] = [np.zeros(3, np.uint8), np.zeros(5, np.uint8)]
+  np.savez(path, train=rows)
+  with pytest.raises(sources.DataError) as error:
+    sources._read_array_file('npz', str(path), 0)
+  assert str(error.value) == (
+      f"dataset='npz:{path}': cannot read {path} as a .npz file (ValueError: Object arrays cannot be loaded when "
+      'allow_pickle=False); it must be a whole file written by np.savez, of numeric arrays (uint8, or float in '
+      '[0, 1]), not object arrays (ragged rows: pad or resize them to one shape)')
+
+
+def test_an_npz_member_that_is_not_an_npy_array_is_a_data_error(tmp_path):
+  path = tmp_path / 'notes.npz'
+  with zipfile.ZipFile(path, 'w') as archive:
+    archive.writestr('notes.txt', 'not an array')
+  with pytest.raises(sources.DataError) as error:
+    sources._read_array_file('npz', str(path), 0)
+  assert str(error.value) == (f"dataset='npz:{path}': its member 'notes.txt' is not an .npy array; write the file "
+                              'with np.savez')
 
 
 # ---------------------------------------------------------------- TFDS

@@ -22,7 +22,7 @@ import os
 import pathlib
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from gan_jax.data.sources import DataError, stack_images
 
@@ -52,15 +52,24 @@ def cache_path(directory: pathlib.Path, files: list[pathlib.Path], image_size: i
   return pathlib.Path(cache_dir or default_cache_dir()).expanduser() / 'images' / f'{digest.hexdigest()[:24]}.npy'
 
 
+# What Pillow raises for a file it cannot decode: not an image or truncated (OSError, which includes
+# UnidentifiedImageError), a broken PNG chunk (SyntaxError), bad values (ValueError), or a header
+# claiming more than twice Image.MAX_IMAGE_PIXELS pixels (DecompressionBombError; between once and
+# twice, Pillow decodes the file and warns with DecompressionBombWarning).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
 def decode(path: pathlib.Path, spec: str) -> np.ndarray:
   """One image file as uint8 [H, W, 1] (grayscale) or [H, W, 3]; DataError naming the file if unreadable."""
   try:
     with Image.open(path) as picture:
       grayscale = picture.mode in _GRAYSCALE_MODES
       pixels = np.asarray(picture.convert('L' if grayscale else 'RGB'))
-  except (OSError, UnidentifiedImageError, ValueError) as error:
+  except _DECODE_ERRORS as error:
+    todo = ('downscale it or remove it from the folder' if isinstance(error, Image.DecompressionBombError)
+            else 'replace it or remove it from the folder')
     raise DataError(f'dataset={spec!r}: cannot read the image file {path} ({type(error).__name__}: '
-                    f'{str(error)[:200]})') from None
+                    f'{str(error)[:200]}); {todo}') from None
   return pixels[..., None] if grayscale else pixels
 
 

@@ -35,6 +35,8 @@ import dataclasses
 import hashlib
 import pathlib
 import re
+import tokenize
+import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 
@@ -296,29 +298,66 @@ def check_array(array: np.ndarray, describe: str) -> np.ndarray:
   return array.astype(np.float32)
 
 
+# What np.load raises for a file it cannot decode: missing or unreadable (OSError), truncated or
+# corrupt (ValueError, EOFError, zipfile's BadZipFile and NotImplementedError, zlib.error, a header
+# that does not tokenize), an object array such as ragged rows (ValueError: it would need pickle), or
+# a header asking for more memory than there is (MemoryError).
+_ARRAY_FILE_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError, zlib.error,
+                      tokenize.TokenError, MemoryError)
+
+
+@contextlib.contextmanager
+def _decoding(spec: str, path: pathlib.Path, kind: str):
+  """Turns what np.load raises for a file it cannot decode into a DataError: numpy's reason, and what to do."""
+  try:
+    yield
+  except _ARRAY_FILE_ERRORS as error:
+    if isinstance(error, OSError):
+      hint = ''
+    elif isinstance(error, MemoryError):
+      hint = '; it does not fit in memory here (or its header is corrupt): use fewer or smaller examples'
+    else:
+      hint = (f'; it must be a whole file written by np.{"save" if kind == "npy" else "savez"}, of numeric arrays '
+              '(uint8, or float in [0, 1]), not object arrays (ragged rows: pad or resize them to one shape)')
+    raise DataError(f'dataset={spec!r}: cannot read {path} as a .{kind} file ({type(error).__name__}: '
+                    f'{_first_line(error)}){hint}') from None
+
+
+def _npz_members(spec: str, keys: list[str]) -> dict[str, str]:
+  """Which member of an .npz file holds which split: {'all': key} or {'train': 'train'[, 'validation': …]}."""
+  if 'train' in keys:
+    return {split: split for split in SPLITS if split in keys}
+  if len(keys) == 1:
+    return {'all': keys[0]}
+  raise DataError(f"dataset={spec!r}: the .npz file holds {keys}; it must hold one array, or 'train' "
+                  "(and optionally 'validation' and 'test')")
+
+
+def _load_array_file(spec: str, path: pathlib.Path, kind: str) -> dict[str, np.ndarray]:
+  """The decoded arrays of an .npy / .npz file; DataError if np.load cannot decode it or it is the other kind."""
+  with _decoding(spec, path, kind):
+    loaded = np.load(path, allow_pickle=False)
+  if isinstance(loaded, np.ndarray):
+    if kind == 'npz':
+      raise DataError(f'dataset={spec!r}: {path} is not a .npz file')
+    return {'all': loaded}
+  with loaded:  # an .npz file's members are decoded when read
+    if kind == 'npy':
+      raise DataError(f'dataset={spec!r}: {path} is not a .npy file')
+    members = _npz_members(spec, list(loaded.keys()))
+    with _decoding(spec, path, kind):
+      arrays = {split: loaded[key] for split, key in members.items()}
+  for split, array in arrays.items():
+    if not isinstance(array, np.ndarray):  # np.load gives the bytes of a member that is not an .npy array
+      raise DataError(f'dataset={spec!r}: its member {members[split]!r} is not an .npy array; write the file '
+                      'with np.savez')
+  return arrays
+
+
 def _read_array_file(kind: str, path_text: str, image_size: int) -> dict[str, np.ndarray]:
   """The arrays of an .npy / .npz file: {'all': x} or {'train': x[, 'validation': …, 'test': …]}."""
   spec = f'{kind}:{path_text}'
-  path = pathlib.Path(path_text).expanduser()
-  try:
-    loaded = np.load(path, allow_pickle=False)
-  except (OSError, ValueError, EOFError, zlib.error) as error:
-    raise DataError(f'dataset={spec!r}: cannot read {path} as a {kind} file ({type(error).__name__}: '
-                    f'{str(error)[:200]})') from None
-  if kind == 'npy' and isinstance(loaded, np.ndarray):
-    arrays = {'all': loaded}
-  elif kind == 'npz' and not isinstance(loaded, np.ndarray):
-    with loaded:
-      keys = list(loaded.keys())
-      if 'train' in keys:
-        arrays = {split: loaded[split] for split in SPLITS if split in keys}
-      elif len(keys) == 1:
-        arrays = {'all': loaded[keys[0]]}
-      else:
-        raise DataError(f"dataset={spec!r}: the .npz file holds {keys}; it must hold one array, or 'train' "
-                        "(and optionally 'validation' and 'test')")
-  else:
-    raise DataError(f'dataset={spec!r}: {path} is not a .{kind} file')
+  arrays = _load_array_file(spec, pathlib.Path(path_text).expanduser(), kind)
   arrays = {split: check_array(array, f'dataset={spec!r}' + ('' if split == 'all' else f' ({split!r})'))
             for split, array in arrays.items()}
   if image_size:
