@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 
-from gan_jax.data.sources import DEFAULT_VALIDATION_FRACTION, DataError, Split, stack_images
+from gan_jax.data.examples import DEFAULT_VALIDATION_FRACTION, DataError, Split, stack_images
 
 IDX_FILES = {
     'train_images': 'train-images-idx3-ubyte', 'train_labels': 'train-labels-idx1-ubyte',

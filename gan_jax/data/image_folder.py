@@ -24,7 +24,7 @@ import pathlib
 import numpy as np
 from PIL import Image
 
-from gan_jax.data.sources import DataError, stack_images
+from gan_jax.data.examples import DataError, stack_images
 
 SUFFIXES = ('.png', '.jpg', '.jpeg')
 CACHE_VERSION = 1

@@ -42,19 +42,16 @@ from collections.abc import Callable, Mapping
 
 from absl import logging as absl_logging
 import numpy as np
-from PIL import Image
+
+from gan_jax.data import idx, image_folder
+from gan_jax.data.examples import DEFAULT_VALIDATION_FRACTION, DataError, Split, stack_images
 
 TFDS_ALIASES = ('mnist', 'fashion_mnist', 'cifar10')
 PREFIXES = ('tfds:', 'idx:', 'images:', 'npy:', 'npz:')
 FORMS = "'tfds:NAME[:CONFIG]', 'idx:DIR', 'images:DIR', 'npy:PATH' or 'npz:PATH'"
 SPLITS = ('train', 'validation', 'test')
 VALIDATION_FRACTION = {'mnist': 1 / 6, 'fashion_mnist': 1 / 6, 'cifar10': 1 / 5}
-DEFAULT_VALIDATION_FRACTION = 1 / 6   # TFDS datasets and IDX files: the last 1/6 of 'train'
 HOLDOUT_FRACTION = 1 / 12             # folders and arrays: validation and test, each
-
-
-class DataError(ValueError):
-  """A dataset cannot be read; the message names the dataset and what to do."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,13 +64,6 @@ class SourceOptions:
   test_split: str = ''
   data_dir: str = ''
   cache_dir: str = ''
-
-
-@dataclasses.dataclass(frozen=True)
-class Split:
-  """One split's examples: ``examples`` uint8 [n, H, W, C] (images) or [n, D]; ``labels`` int32 [n] or [0]."""
-  examples: np.ndarray
-  labels: np.ndarray
 
 
 def kind_of(spec: str) -> tuple[str, str]:
@@ -143,36 +133,6 @@ def holdout_split(names: list[str]) -> dict[str, np.ndarray]:
   cut = lambda a, b: np.sort(np.asarray(order[a:b], np.int64))
   return {'train': cut(0, num_train), 'validation': cut(num_train, num_train + num_holdout),
           'test': cut(num_train + num_holdout, len(names))}
-
-
-# ---------------------------------------------------------------- images
-
-def resize_and_crop(image: np.ndarray, size: int) -> np.ndarray:
-  """uint8 [H, W, C] → uint8 [size, size, C]: shorter side scaled to ``size`` (Lanczos), centre crop."""
-  height, width, channels = image.shape
-  if (height, width) == (size, size):
-    return image
-  scale = size / min(height, width)
-  new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
-  picture = Image.fromarray(image[..., 0] if channels == 1 else image)
-  resized = np.asarray(picture.resize((new_width, new_height), Image.Resampling.LANCZOS))
-  top, left = (new_height - size) // 2, (new_width - size) // 2
-  return resized[top:top + size, left:left + size].reshape(size, size, channels)
-
-
-def stack_images(images: list[np.ndarray], image_size: int, describe: str) -> np.ndarray:
-  """uint8 [n, H, W, C] from images [H, W, C], resized and cropped when ``image_size`` > 0.
-
-  Raises DataError, naming ``config.image_size``, when the images differ in
-  shape and no size is set.
-  """
-  if image_size:
-    images = [resize_and_crop(image, image_size) for image in images]
-  shapes = sorted({image.shape for image in images})
-  if len(shapes) > 1:
-    raise DataError(f'{describe}: images have {len(shapes)} different shapes ({shapes[0]}, {shapes[-1]}, …); '
-                    f'set config.image_size to resize and centre-crop them all to one size')
-  return np.stack(images).astype(np.uint8)
 
 
 # ---------------------------------------------------------------- TFDS
@@ -402,12 +362,9 @@ def read(spec: str, options: SourceOptions,
   if kind == 'tfds':
     with _quiet_absl():
       return _read_tfds(spec, argument, options, selections)
-  # The IDX and folder readers import this module, so they are imported here.
   if kind == 'idx':
-    from gan_jax.data import idx  # pylint: disable=g-import-not-at-top
     splits = idx.read_directory(argument, options.image_size)
   elif kind == 'images':
-    from gan_jax.data import image_folder  # pylint: disable=g-import-not-at-top
     examples, names = image_folder.load(argument, options.image_size, options.cache_dir)
     splits = _holdout(examples, names)
   else:
