@@ -48,7 +48,7 @@ import gan_jax
 from gan_jax import parallel
 from gan_jax.configs import mnist_paper
 from gan_jax.data import datasets
-from gan_jax.training import construction, loop
+from gan_jax.training import construction, loop, plan, workdir
 
 _ITERATIONS = flags.DEFINE_integer('iterations', 100, 'Iterations per variant per round.')
 _ROUNDS = flags.DEFINE_integer('rounds', 5, 'Interleaved rounds; medians are over rounds.')
@@ -78,7 +78,8 @@ def _config(**overrides):
 def _gan_and_state():
   synthetic = datasets.Dataset('synthetic', np.zeros((50_000, 784), np.uint8), np.zeros((0, 784), np.uint8),
                                 np.zeros((0, 784), np.uint8), (28, 28, 1))
-  return construction.build(_config(g_output_bias_from_data=False), synthetic)
+  config = _config(g_output_bias_from_data=False)
+  return construction.build(plan.game_spec(config), synthetic, config.seed)
 
 
 def _real_batches(num_iterations: int) -> jax.Array:
@@ -254,9 +255,9 @@ def xla_flops(jit: JaxJit) -> float:
   return float(analysis['flops'])
 
 
-def full_loop_rate(steps: int, workdir: pathlib.Path) -> float:
+def full_loop_rate(steps: int, scratch: pathlib.Path) -> float:
   """it/s of experiments' training loop, from metrics.jsonl wall times after its first chunk."""
-  idx_dir = workdir / 'idx'
+  idx_dir = scratch / 'idx'
   num_images = 6_000 if _SMALL.value else 60_000
   images = np.random.default_rng(0).integers(0, 256, (num_images, 28, 28), np.uint8)
   labels = np.zeros(num_images, np.uint8)
@@ -267,8 +268,9 @@ def full_loop_rate(steps: int, workdir: pathlib.Path) -> float:
     (idx_dir / name).write_bytes(header + array.tobytes())
   config = _config(dataset=f'idx:{idx_dir}', num_steps=steps, steps_per_call=_SCAN_LENGTH.value,
                    checkpoint_every_steps=5 * _SCAN_LENGTH.value, sample_every_steps=5 * _SCAN_LENGTH.value)
-  loop.run(config, workdir / 'run', print_fn=lambda _: None)
-  records = [json.loads(line) for line in (workdir / 'run' / 'metrics.jsonl').read_text().splitlines()]
+  run_directory = workdir.RunDirectory(scratch / 'run')
+  loop.run(config, run_directory.root, print_fn=lambda _: None)
+  records = [json.loads(line) for line in run_directory.metrics.read_text().splitlines()]
   first, last = records[0], records[-1]
   return (last['step'] - first['step']) / (last['wall_time'] - first['wall_time'])
 

@@ -31,7 +31,7 @@ from absl import app, flags
 
 from experiments import cli
 from gan_jax.reports import stored_runs
-from gan_jax.training import files
+from gan_jax.training import files, workdir
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The training run to evaluate.')
 _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'Which checkpoint: latest, best (by the validation '
@@ -50,19 +50,10 @@ flags.mark_flags_as_required(['workdir'])
 _MIN_SAMPLES, _MIN_SAMPLES_WITH_CLASSIFIER = 2, 4
 
 
-def output_name(checkpoint: str, params: str, real_centres: bool) -> str:
-  """The file in the run's directory that the metrics go to."""
-  if real_centres:
-    return 'eval_real_centres.json'
-  if (checkpoint, params) == ('latest', 'raw'):
-    return 'eval.json'
-  return f'eval_{checkpoint}_{params}.json'
-
-
-def check_flags(workdir: str | None, checkpoint: str, params: str, num_samples: int | None,
+def check_flags(run: str | None, checkpoint: str, params: str, num_samples: int | None,
                 save_samples: str | None, classifier: str | None, real_centres: bool) -> pathlib.Path:
   """The file the metrics go to; exits with one line and status 2 if a flag is bad."""
-  directory = cli.check_input_dir('workdir', workdir, ['config.json'], holding='training run')
+  directory = workdir.RunDirectory(cli.check_input_dir('workdir', run, [workdir.CONFIG], holding='training run'))
   try:
     stored_runs.check_checkpoint_choice(checkpoint, params)
   except cli.BAD_INPUT as error:
@@ -72,12 +63,12 @@ def check_flags(workdir: str | None, checkpoint: str, params: str, num_samples: 
     why = ' with --classifier (precision and recall use k = 3 nearest neighbours)' if classifier else ''
     cli.fail(f'--num_samples={num_samples} must be at least {minimum}{why}')
   if classifier is not None:
-    cli.check_input_dir('classifier', classifier, ['classifier.json'], holding='classifier')
+    cli.check_input_dir('classifier', classifier, [workdir.CLASSIFIER_CONFIG], holding='classifier')
   if save_samples is not None:
     cli.check_output_file('save_samples', save_samples, '.npy')
-  output = directory / output_name(checkpoint, params, real_centres)
+  output = directory.evaluation_report(checkpoint, params, real_centres)
   if problem := cli.write_problem(output):
-    cli.fail(f'--workdir={workdir}: cannot write {output.name} there ({problem})')
+    cli.fail(f'--workdir={run}: cannot write {output.name} there ({problem})')
   return output
 
 

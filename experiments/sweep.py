@@ -8,7 +8,7 @@ its latest checkpoint, so a stopped sweep continues where it was). Every
 checkpoint is kept and scored with ``experiments.evaluate``'s metrics (2,500
 samples from the run's fixed noise: modes covered, high-quality fraction,
 reverse KL), so the curves show where training flattens. With --together the
-seeds train at once in one compiled program (``gan_jax.reports.seed_records.train_together``:
+seeds train at once in one compiled program (``gan_jax.reports.seed_records.train_together``, the same loop:
 on a GPU ten seeds cost about what one does; on a CPU nothing is gained), each
 checkpoint scored as it is written; the seeds must be at the same step.
 SIGTERM stops either way with a checkpoint, and the same command continues.
@@ -31,15 +31,13 @@ have these metrics; anything else is refused before any compute, as are bad
 flags (one line, exit status 2).
 """
 
-import pathlib
-
 from absl import app, flags
 
 from experiments import cli
 from gan_jax.data import datasets
 from gan_jax.evaluation import measures
-from gan_jax.reports import seed_records, stored_runs
-from gan_jax.training import files, loop, plan
+from gan_jax.reports import seed_records
+from gan_jax.training import files, loop, plan, workdir
 
 _CONFIG = cli.define_config_file('config', 'A toy_ring or toy_grid preset in gan_jax/configs/.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The sweep directory: DIR/seed_i per seed, the tables.')
@@ -59,13 +57,7 @@ def table_row(step: int, row: dict) -> str:
           f"reverse KL {kl['mean']:.3f} ± {kl['se']:.3f}")
 
 
-def record_files(params: str) -> tuple[str, str]:
-  """The names of the records and the table of the generator ``params`` names: sweep[_ema].jsonl, sweep[_ema].json."""
-  stem = 'sweep' if params == 'raw' else f'sweep_{params}'
-  return f'{stem}.jsonl', f'{stem}.json'
-
-
-def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict],
+def _one_by_one(config, seeds: list[int], sweep: workdir.SweepDirectory, earlier: list[dict],
                 params: str) -> list[dict] | None:
   """Every seed's run with ``loop.run`` and the records of all its checkpoints; None if stopped by SIGTERM
   or if another process is still training one of the seeds.
@@ -78,10 +70,10 @@ def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list
   for _ in range(2):  # every seed in turn, then once more those another process was training
     in_use = []
     for seed in pending:
-      workdir = seed_records.seed_workdir(sweep_dir, seed)
-      print(f'seed {seed}: {workdir}', flush=True)
+      directory = sweep.seed(seed)
+      print(f'seed {seed}: {directory.root}', flush=True)
       try:
-        summary = loop.run(seed_records.seed_config(config, seed), workdir)
+        summary = loop.run(seed_records.seed_config(config, seed), directory.root)
       except loop.WorkdirInUse as error:
         print(f'seed {seed}: skipped (process {error.holder} is training in {error.workdir})', flush=True)
         in_use.append(seed)
@@ -90,8 +82,8 @@ def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list
         print(f'seed {seed} stopped by SIGTERM; run the same command to continue the sweep', flush=True)
         return None
       done = {r['step']: r for r in earlier if r['seed'] == seed}
-      records += seed_records.score_checkpoints(workdir, seed, done, params)
-      _write_records(sweep_dir, params, records)
+      records += seed_records.score_checkpoints(directory, seed, done, params)
+      seed_records.merge_records(sweep, params, records)
     pending = in_use
     if not pending:
       return records
@@ -100,58 +92,48 @@ def _one_by_one(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list
   return None
 
 
-def _together(config, seeds: list[int], sweep_dir: pathlib.Path, earlier: list[dict],
+def _together(config, seeds: list[int], sweep: workdir.SweepDirectory, earlier: list[dict],
               params: str) -> list[dict] | None:
   """The records of every checkpoint after ``seed_records.train_together``; None if stopped by SIGTERM (records kept).
 
   Checkpoints without a record (a finished sweep scored for the other generator) are scored here.
   """
-  new, stopped = seed_records.train_together(config, seeds, sweep_dir, params=params,
-                                      records_path=sweep_dir / record_files(params)[0])
+  new, stopped = seed_records.train_together(config, seeds, sweep, params=params, keep_records=True)
   new_keys = {(r['seed'], r['step']) for r in new}
   known = [r for r in earlier if (r['seed'], r['step']) not in new_keys] + new
   if stopped:  # its records are on file
     print('stopped by SIGTERM; run the same command to continue the sweep', flush=True)
     return None
-  records = seed_records.score_seeds(sweep_dir, seeds, known, params)  # the table's seeds: those of --seeds
-  _write_records(sweep_dir, params, records)  # other seeds' records stay in the file
+  records = seed_records.score_seeds(sweep, seeds, known, params)  # the table's seeds: those of --seeds
+  seed_records.merge_records(sweep, params, records)  # other seeds' records stay in the file
   return records
 
 
-def _write_records(sweep_dir: pathlib.Path, params: str, records: list[dict]) -> None:
-  """Merges ``records`` into the records file of the generator ``params`` names (``seed_records.merge_records``)."""
-  seed_records.merge_records(sweep_dir / record_files(params)[0], records)
-
-
-def check_flags(config, workdir: str | None, num_seeds: int, params: str) -> pathlib.Path:
+def check_flags(config, directory: str | None, num_seeds: int, params: str) -> workdir.SweepDirectory:
   """The sweep directory; exits with one line and status 2 if a flag is bad (nothing written)."""
   if config.dataset not in datasets.MIXTURES:
     cli.fail(f'--config: dataset={config.dataset!r} has no mode metrics; allowed: {list(datasets.MIXTURES)}')
   if num_seeds < 1:
     cli.fail(f'--seeds={num_seeds} must be at least 1')
-  sweep_dir = cli.check_output_dir('workdir', workdir, 'a directory (new or of this sweep)')
+  sweep_dir = cli.check_output_dir('workdir', directory, 'a directory (new or of this sweep)')
   try:
-    for seed in range(num_seeds):
-      plan.validate(seed_records.seed_config(config, seed))
-    stored_runs.check_checkpoint_choice('latest', params)
-    stored_runs.check_generator_kept(config, params, '--config')
+    plan.validate(seed_records.seed_config(config, num_seeds - 1))  # the config of every seed but its seed
+    seed_records.check_sweep_config(config, params)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
-  return sweep_dir
+  return workdir.SweepDirectory(sweep_dir)
 
 
 def main(argv):
   cli.start(argv, hint='; pass settings as --config.FIELD=VALUE')
   config = _CONFIG.value
-  sweep_dir = check_flags(config, _WORKDIR.value, _SEEDS.value, _PARAMS.value)
+  sweep = check_flags(config, _WORKDIR.value, _SEEDS.value, _PARAMS.value)
   seeds = list(range(_SEEDS.value))
-  sweep_dir.mkdir(parents=True, exist_ok=True)
-  records_name, table_name = record_files(_PARAMS.value)
-  jsonl = sweep_dir / records_name
-  earlier = seed_records.read_records(jsonl)
+  sweep.root.mkdir(parents=True, exist_ok=True)
+  earlier = seed_records.read_records(sweep.records(_PARAMS.value))
   train_seeds = _together if _TOGETHER.value else _one_by_one
   try:
-    records = train_seeds(config, seeds, sweep_dir, earlier, _PARAMS.value)
+    records = train_seeds(config, seeds, sweep, earlier, _PARAMS.value)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
   except loop.TrainingDiverged as error:
@@ -159,8 +141,8 @@ def main(argv):
   if records is None:
     return
   table = measures.mode_metrics_over_seeds(records)
-  files.write_text_atomically(sweep_dir / table_name, files.to_json({str(k): v for k, v in table.items()}, indent=2)
-                              + '\n')
+  rows = {str(step): row for step, row in table.items()}
+  files.write_text_atomically(sweep.table(_PARAMS.value), files.to_json(rows, indent=2) + '\n')
   last = max(table)
   print(table_row(last, table[last]))
 

@@ -191,6 +191,16 @@ def generator_variables(gan: GAN, g_params: Params, g_state: Params | None) -> P
   return g_params if gan.generator_train is None else {'params': g_params, 'state': g_state}
 
 
+GENERATORS = ('raw', 'ema')  # the generators a state can hold: G as trained, the average of its weights
+
+
+def generators(gan: GAN, state: GANState) -> dict[str, Params]:
+  """The generators ``state`` holds, by name, as ``gan.generator`` takes them (``generator_variables``):
+  {'raw': …} and, with a weight average (``g_ema_decay`` > 0), {'ema': …}."""
+  kept = {'raw': state.g_params, 'ema': state.g_params_ema}
+  return {name: generator_variables(gan, params, state.g_state) for name, params in kept.items() if params is not None}
+
+
 def sample(gan: GAN, g_variables: Params, key: jax.Array, num_samples: int) -> jax.Array:
   """G(z) for z ~ p_z: [num_samples, *data_shape]; ``g_variables`` from ``generator_variables``."""
   return gan.generator(g_variables, gan.prior.sample(key, num_samples))

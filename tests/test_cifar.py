@@ -58,7 +58,7 @@ def test_cifar_presets_train_on_synthetic_images(preset):
   synthetic = datasets.Dataset('synthetic', images, images[:8], images[:8], (32, 32, 3))
   config = _tiny(preset.get_config())
   plan.validate(config)
-  gan, state = construction.build(config, synthetic)
+  gan, state = construction.build(plan.game_spec(config), synthetic, config.seed)
   batches = datasets.to_float(jnp.asarray(images[:32])).reshape(2, 1, 16, 3072)
   state, metrics = jax.jit(functools.partial(gan_jax.train_steps, gan))(state, batches, jax.random.key(0))
   assert int(state.step) == 2 and all(bool(jnp.isfinite(v).all()) for v in metrics.values())
@@ -78,4 +78,4 @@ def test_image_only_architectures_reject_toy_data():
   config = _tiny(cifar10_conv.get_config())
   config.dataset = 'toy_ring'
   with pytest.raises(plan.ConfigError, match="config.g_output='deconv' needs an image dataset"):
-    construction.build(config, datasets.load('toy_ring', jax.random.key(0)))
+    construction.build(plan.game_spec(config), datasets.load('toy_ring', jax.random.key(0)), config.seed)

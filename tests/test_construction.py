@@ -21,7 +21,7 @@ def test_rmsprop_is_one_registry_entry_and_its_config_field():
   config = gauss1d.get_config()
   config.update(optimizer='rmsprop', learning_rate=1e-3, rmsprop_decay=0.95)
   plan.validate(config)
-  gan, state = construction.build(config, _dataset())
+  gan, state = construction.build(plan.game_spec(config), _dataset(), config.seed)
   assert float(state.g_opt_state.hyperparams['decay']) == pytest.approx(0.95)
   grads = jax.tree.map(lambda p: jnp.full_like(p, 0.3), state.g_params)
   ours, _ = gan.g_optimizer.update(grads, state.g_opt_state, state.g_params)
@@ -54,9 +54,9 @@ def test_every_registered_network_builds_and_runs_on_the_data_it_accepts():
       config[field] = name
       if network.needs_images:
         with pytest.raises(plan.ConfigError, match=f"config.{field}='{name}' needs an image dataset"):
-          construction.build(config, dataset)
+          construction.build(plan.game_spec(config), dataset, config.seed)
       else:
-        gan, state = construction.build(config, dataset)
+        gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
         assert train.sample(gan, state.g_params, jax.random.key(0), 3).shape == (3, 1)
     config[field] = gauss1d.get_config()[field]
 
@@ -66,7 +66,8 @@ def test_a_packed_discriminator_takes_pack_examples_joined_along_their_last_axis
   config.update(pack=2, batch_size=200, g_hidden_dims=(8,), d_hidden_dims=(8,))
   plan.validate(config)
   points = np.zeros((400, 2), np.float32)
-  gan, state = construction.build(config, datasets.Dataset('toy_ring', points, points[:0], points[:0], (2,)))
+  dataset = datasets.Dataset('toy_ring', points, points[:0], points[:0], (2,))
+  gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
   assert (gan.pack, gan.example_shape) == (2, (2,))
   assert state.d_params['hidden'][0]['linear']['kernel'].shape == (4, 8 * config.maxout_pieces)  # two points
   # Images are fed flat; a packed image has twice the channels: [32, 32, 6] for the conv D's first layer.
@@ -137,7 +138,8 @@ def test_matmul_precision_reaches_every_product_of_a_training_step_and_of_sampli
   config.update(batch_size=8, g_hidden_dims=(8, 8), d_hidden_dims=(8,), matmul_precision=precision)
   plan.validate(config)
   points = np.zeros((16, 2), np.float32)
-  gan, state = construction.build(config, datasets.Dataset('toy_ring', points, points[:0], points[:0], (2,)))
+  dataset = datasets.Dataset('toy_ring', points, points[:0], points[:0], (2,))
+  gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
   step = jax.jit(lambda s, x, k: train.train_step(gan, s, x, k)).lower(state, jnp.zeros((1, 8, 2)), jax.random.key(0))
   sample = jax.jit(lambda s, k: train.sample(gan, train.generator_variables(gan, s.g_params, s.g_state), k, 4)).lower(
       state, jax.random.key(0))

@@ -43,7 +43,7 @@ def idx_dir(tmp_path_factory):
 
 def _final_state(config, workdir):
   dataset = datasets.load(config.dataset, jax.random.split(jax.random.key(config.seed), 3)[1])
-  _, initial = construction.build(config, dataset)
+  _, initial = construction.build(plan.game_spec(config), dataset, config.seed)
   manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
   key = jax.random.key(0)
   return checkpoint.restore_latest(manager, initial, key, key)[0]

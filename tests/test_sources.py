@@ -17,7 +17,7 @@ from conftest import trees_equal
 from experiments import cli
 from gan_jax.data import datasets, image_folder, sources
 from gan_jax.reports import stored_runs
-from gan_jax.training import construction, loop
+from gan_jax.training import construction, loop, plan
 from gan_jax.configs import cifar10_conv, mnist_paper
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -419,7 +419,8 @@ def test_fully_connected_presets_take_the_size_of_the_data(tmp_path):
   images = np.random.default_rng(4).integers(0, 256, (40, 6, 5, 3), dtype=np.uint8)
   np.save(tmp_path / 'x.npy', images)
   config = _tiny(mnist_paper.get_config(), dataset=f'npy:{tmp_path / "x.npy"}')
-  gan, state = construction.build(config, datasets.load(config.dataset, jax.random.key(0)))
+  dataset = datasets.load(config.dataset, jax.random.key(0))
+  gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
   assert state.d_params is not None
   samples = gan.generator(state.g_params, gan.prior.sample(jax.random.key(1), 3))
   assert samples.shape == (3, 90)

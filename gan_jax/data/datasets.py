@@ -42,7 +42,6 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from gan_jax import parallel
@@ -166,11 +165,6 @@ def _toy_dataset(name: str, key: jax.Array) -> Dataset:
 
 
 # ---------------------------------------------------------------- by name
-
-def source_options(config: ml_collections.ConfigDict) -> SourceOptions:
-  """How ``config`` reads an image source: its image_size, image_feature, splits, data_dir and cache_dir."""
-  return SourceOptions(**{field.name: config[field.name] for field in dataclasses.fields(SourceOptions)})
-
 
 def check_name(spec: str) -> None:
   """Raises DataError unless ``spec`` names a known kind of dataset (reads nothing)."""
@@ -303,7 +297,7 @@ def make_minibatch_sampler(data_key: jax.Array, d_steps: int, shard_batch_size: 
   first_step … first_step + num_steps − 1, where ``shard_data`` [n div D, dim]
   is the device's shard (shard d on device d = ``lax.axis_index(BATCH_AXIS)``,
   so call it inside the pmap) and minibatch b = step·k + j. Those minibatches
-  must lie in two consecutive epochs (``validation.check_against_data``
+  must lie in two consecutive epochs (``plan.make_plan``
   bounds ``steps_per_call`` so).
   """
   sample_keyed = make_keyed_minibatch_sampler(d_steps, shard_batch_size)

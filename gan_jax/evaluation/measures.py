@@ -38,9 +38,6 @@ import jax.numpy as jnp
 import numpy as np
 
 SIGMAS = tuple(float(s) for s in np.logspace(-1.0, 0.0, 10))
-# A run's evaluation noise is fold_in(sample_key, MONITOR_KEY): the training loop's ParzenMonitor and
-# runs.evaluate_run draw the same z, so the monitor's estimate is evaluate's validation_ll.
-MONITOR_KEY = 2
 
 
 def _float32_products(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -134,8 +131,9 @@ class ParzenMonitor:
   Each call generates ``num_samples`` samples G(z) from one fixed noise batch
   (drawn once from ``key``, so successive estimates differ only through
   the parameters) and returns the protocol's validation estimate: the best
-  mean log-likelihood of ``validation`` over ``SIGMAS``. With the key that
-  ``runs.evaluate_run`` uses, this is the ``validation_ll`` of
+  mean log-likelihood of ``validation`` over ``SIGMAS``. The training loop
+  passes the run's evaluation key (``training.workdir.RunKeys``), which
+  ``experiments.evaluate`` uses too, so this is the ``validation_ll`` of
   ``parzen_evaluation`` on the same samples. The test set is never touched.
   """
 

@@ -16,33 +16,31 @@ import numpy as np
 from gan_jax import train
 from gan_jax.data import datasets
 from gan_jax.evaluation import classifier, measures
-from gan_jax.training import checkpoint, construction, plan
 from gan_jax.configs import base
+from gan_jax.training import checkpoint, construction, plan, workdir
 
-def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
-  """The config a run in ``workdir`` was trained with (its config.json).
+
+def load_run_config(directory: str | pathlib.Path) -> ml_collections.ConfigDict:
+  """The config a run in ``directory`` was trained with (its config.json).
 
   Fields added to the project after the run was written take their defaults
   from ``configs/base.py``, which are the behaviour the run had.
   """
-  path = pathlib.Path(workdir) / 'config.json'
+  path = workdir.RunDirectory(directory).config
   if not path.exists():
-    raise plan.ConfigError(f'--workdir={workdir} holds no training run (no config.json)')
+    raise plan.ConfigError(f'--workdir={directory} holds no training run (no {path.name})')
   return base.from_saved(json.loads(path.read_text()))
 
 
 TOY_EVAL_SAMPLES = 2_500  # generator samples behind a toy run's metrics (PacGAN's protocol)
 
-PARAMS = {'raw': 'g_params', 'ema': 'g_params_ema'}  # --params → the generator of the state to use
-
-
-def _checkpoint_reader(workdir: pathlib.Path, which: str, params: str):
+def _checkpoint_reader(run_directory: workdir.RunDirectory, which: str, params: str):
   """A read-only manager (``checkpoint.make_reader``) of the directory holding ``which``, and the step to
   restore (None: the latest). The caller closes it."""
   if which == 'latest':
-    return checkpoint.make_reader(workdir / 'checkpoints'), None
+    return checkpoint.make_reader(run_directory.checkpoints), None
   if which == 'best':
-    directory = workdir / checkpoint.BEST_DIRECTORIES[PARAMS[params]]
+    directory = run_directory.best_checkpoints(params)
     manager = checkpoint.make_reader(directory, ranked=True)
     if manager.best_step() is None:
       manager.close()
@@ -50,68 +48,65 @@ def _checkpoint_reader(workdir: pathlib.Path, which: str, params: str):
                                        f'config.eval_every_steps=0 or has not been evaluated yet')
     return manager, manager.best_step()
   step, held = int(which), set()
-  for directory in ('checkpoints', *checkpoint.BEST_DIRECTORIES.values()):
-    manager = checkpoint.make_reader(workdir / directory)
+  for directory in run_directory.checkpoint_directories():
+    manager = checkpoint.make_reader(directory)
     if step in manager.all_steps():
       return manager, step
     held.update(manager.all_steps())
     manager.close()
-  raise checkpoint.CheckpointError(f'no checkpoint step {step} in {workdir}; it holds steps {sorted(held)}')
+  raise checkpoint.CheckpointError(f'no checkpoint step {step} in {run_directory.root}; it holds steps '
+                                   f'{sorted(held)}')
 
 
 def check_checkpoint_choice(which: str, params: str) -> None:
-  """Raises ConfigError unless ``which`` is latest, best or a step number and ``params`` one of ``PARAMS``."""
+  """Raises ConfigError unless ``which`` is latest, best or a step number and ``params`` a generator's name."""
   if not (which in ('latest', 'best') or re.fullmatch('[0-9]+', which)):
     raise plan.ConfigError(f'--checkpoint={which!r} must be latest, best or a step number')
-  if params not in PARAMS:
-    raise plan.ConfigError(f'--params={params!r} is not allowed; allowed: {list(PARAMS)}')
+  if params not in train.GENERATORS:
+    raise plan.ConfigError(f'--params={params!r} is not allowed; allowed: {list(train.GENERATORS)}')
 
 
 def check_generator_kept(config: ml_collections.ConfigDict, params: str, runs_named: str) -> None:
   """Raises ConfigError if ``params`` is 'ema' and ``config`` keeps no weight average (``runs_named``: whose runs)."""
   if params == 'ema' and not config.g_ema_decay:
     raise plan.ConfigError(f'--params=ema needs a run trained with config.g_ema_decay > 0; '
-                                 f'{runs_named} keeps no weight average')
+                           f'{runs_named} keeps no weight average')
 
 
-def restore_run(workdir: str | pathlib.Path, which: str = 'latest', params: str = 'raw'):
-  """(config, dataset, gan, state, sample_key) of a checkpoint of the run in ``workdir``.
+def restore_run(directory: str | pathlib.Path, which: str = 'latest', params: str = 'raw'):
+  """(config, dataset, gan, state, keys) of a checkpoint of the run in ``directory`` (keys: ``workdir.RunKeys``).
 
   ``which``: 'latest', 'best' (the checkpoint with the best validation
   estimate of the generator chosen by ``params``, kept by the training
   loop's monitor) or a step number. ``params``: 'raw' or 'ema' (the weight
   average, for runs trained with ``g_ema_decay`` > 0): which generator
-  ``generator_params`` returns from the state. It only reads: nothing in
-  ``workdir`` is created, moved or deleted, so a run may be training there
+  is used from the state (``train.generators``). It only reads: nothing in
+  ``directory`` is created, moved or deleted, so a run may be training there
   (an unreadable latest checkpoint is reported and the one before restored).
   """
   check_checkpoint_choice(which, params)
-  workdir = pathlib.Path(workdir)
-  config = load_run_config(workdir)
+  run_directory = workdir.RunDirectory(directory)
+  config = load_run_config(directory)
   plan.validate(config)
-  check_generator_kept(config, params, f'the run in {workdir}')
-  manager, step = _checkpoint_reader(workdir, which, params)  # a missing step or best: said before any compute
+  check_generator_kept(config, params, f'the run in {directory}')
+  manager, step = _checkpoint_reader(run_directory, which, params)  # a missing step or best: said before any compute
   with manager:
-    _, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-    dataset = datasets.load(config.dataset, data_key, datasets.source_options(config))
-    gan, state = construction.build(config, dataset)
+    keys = workdir.RunKeys.of_seed(config.seed)
+    data = plan.data_spec(config)
+    dataset = datasets.load(data.dataset, keys.data, data.source)
+    gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
     if step is None:  # the keys are given for their shapes
-      restored = checkpoint.restore_latest(manager, state, data_key, data_key, set_aside=False)
+      restored = checkpoint.restore_latest(manager, state, keys.data, keys.data, set_aside=False)
       if restored is None:
         raise checkpoint.CheckpointError(f'no checkpoint in {manager.directory} to restore')
     else:
-      restored = checkpoint.restore_step(manager, step, state, data_key, data_key)
-  return config, dataset, gan, restored[0], sample_key
-
-
-def generator_params(gan: train.GAN, state: train.GANState, params: str = 'raw'):
-  """What ``gan.generator`` samples with for the generator of ``state`` that ``params`` ('raw' or 'ema') names."""
-  return train.generator_variables(gan, getattr(state, PARAMS[params]), state.g_state)
+      restored = checkpoint.restore_step(manager, step, state, keys.data, keys.data)
+  return config, dataset, gan, restored[0], keys
 
 
 def _load_classifier(classifier_dir: str | pathlib.Path, dataset: datasets.Dataset):
   """(apply, params) of the classifier in ``classifier_dir``; ConfigError if it was trained on other examples."""
-  saved = json.loads((pathlib.Path(classifier_dir) / 'classifier.json').read_text())
+  saved = json.loads((pathlib.Path(classifier_dir) / workdir.CLASSIFIER_CONFIG).read_text())
   try:
     return classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
   except ValueError:  # its inputs are not this data's examples
@@ -134,10 +129,11 @@ def _classifier_metrics(apply, params, samples: np.ndarray, dataset: datasets.Da
           **measures.precision_recall(real_features, fake_features, k=3)}
 
 
-def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, real_centres: bool = False,
+def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, real_centres: bool = False,
                  classifier_dir: str | pathlib.Path | None = None, which: str = 'latest',
                  params: str = 'raw') -> tuple[dict, np.ndarray]:
-  """Metrics of a checkpoint (``which``, ``params``: as ``restore_run``) in ``workdir``, and the samples they used.
+  """Metrics of a checkpoint (``which``, ``params``: as ``restore_run``) in ``directory``, and the samples they
+  used.
 
   Images: the paper's Parzen protocol (``measures.parzen_evaluation``) with
   ``config.eval_num_samples`` samples (10,000), σ chosen on the first
@@ -152,7 +148,7 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   ``classifier_score``, ``frechet_distance``, ``precision`` and ``recall``
   (features of the samples against those of as many test images).
   """
-  config, dataset, gan, state, sample_key = restore_run(workdir, which, params)
+  config, dataset, gan, state, keys = restore_run(directory, which, params)
   if dataset.is_image and not (dataset.validation.shape[0] and dataset.test.shape[0]):
     raise plan.ConfigError(
         f'dataset={config.dataset!r} has {dataset.validation.shape[0]} validation and {dataset.test.shape[0]} '
@@ -162,8 +158,8 @@ def evaluate_run(workdir: str | pathlib.Path, num_samples: int | None = None, re
   if real_centres:
     samples = np.asarray(datasets.to_float(jnp.asarray(dataset.train[:num_samples])))
   else:
-    samples = np.asarray(train.sample(gan, generator_params(gan, state, params),
-                                      jax.random.fold_in(sample_key, measures.MONITOR_KEY), num_samples))
+    samples = np.asarray(train.sample(gan, train.generators(gan, state)[params], keys.evaluation_samples,
+                                      num_samples))
   metrics: dict = {'step': int(state.step), 'checkpoint': which, 'params': params, 'num_samples': len(samples),
                    'real_centres': real_centres}
   if dataset.is_image:

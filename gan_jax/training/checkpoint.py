@@ -48,8 +48,6 @@ from gan_jax.train import GANState
 
 
 BEST_METRIC = 'validation_ll'  # what ``make_best_manager`` ranks checkpoints by (higher is better)
-# A run's best checkpoint of each generator, next to its latest ones in <workdir>/checkpoints.
-BEST_DIRECTORIES = {'g_params': 'checkpoints_best', 'g_params_ema': 'checkpoints_best_ema'}
 
 
 # How a best-checkpoint directory ranks its steps: by the metric saved with each.

@@ -1,11 +1,12 @@
-"""From a config to the game: networks, prior, optimisers and the ``GAN``, by name.
+"""From a game spec to the game: networks, prior, optimisers and the ``GAN``, by name.
 
-Each choice a config makes by name is a registry here, name → constructor:
+A ``GameSpec`` (made from a config by ``plan.game_spec``) names each choice;
+each choice made by name is a registry here, name → constructor:
 ``GENERATORS`` (``g_output``), ``DISCRIMINATORS`` (``model``),
 ``OPTIMIZERS`` (``optimizer``), ``LR_SCHEDULES`` (``lr_schedule``); priors
 and generator losses have theirs in ``priors`` and ``losses``. The registries
 are the allowed values that ``plan`` checks, so adding a network or
-an optimiser is one entry here plus the config fields it reads (documented
+an optimiser is one entry here plus the spec fields it reads (documented
 in ``configs/base.py``). Training (``loop``), evaluation (``reports.stored_runs``),
 figures and benchmarks all build through ``build``.
 """
@@ -14,7 +15,6 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-import ml_collections
 import numpy as np
 import optax
 from flax import nnx
@@ -25,77 +25,123 @@ from gan_jax.configs.base import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
+class GameSpec:
+  """The game: G and D, the prior, the losses, Algorithm 1's k and update rule, the optimisers, the average.
+
+  The fields are the config fields of the same names (``configs/base.py`` documents each).
+  """
+  batch_size: int
+  d_steps: int
+  g_loss: str
+  update_rule: str
+  optimizer: str
+  adam_b1: float
+  learning_rate: float
+  d_learning_rate_scale: float
+  momentum: float
+  rmsprop_decay: float
+  lr_schedule: str
+  lr_decay_steps: int
+  model: str
+  prior: str
+  latent_dim: int
+  g_hidden_dims: tuple[int, ...]
+  d_hidden_dims: tuple[int, ...]
+  maxout_pieces: int
+  d_input_keep: float
+  d_hidden_keep: float
+  pack: int
+  g_init_range: float
+  d_init_range: float
+  init_distribution: str
+  matmul_precision: str
+  g_batch_norm: bool
+  g_output_bias_from_data: bool
+  g_hidden_activations: tuple[str, ...]
+  d_hidden_activation: str
+  g_output: str
+  d_conv_channels: tuple[int, ...]
+  d_conv_kernels: tuple[int, ...]
+  d_conv_pads: tuple[int, ...]
+  d_pool_shapes: tuple[int, ...]
+  d_pool_strides: tuple[int, ...]
+  d_conv_pieces: int
+  g_ema_decay: float
+  g_ema_warmup: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Network:
-  """A registry entry: ``build(config, dataset, rngs, **extra) -> nnx.Module``; ``needs_images``: 2-D data only."""
+  """A registry entry: ``build(game, dataset, rngs, **extra) -> nnx.Module``; ``needs_images``: 2-D data only."""
   build: Callable[..., nnx.Module]
   needs_images: bool = False
 
 
-INIT_DISTRIBUTIONS = ('uniform', 'normal')  # config.init_distribution
+INIT_DISTRIBUTIONS = ('uniform', 'normal')  # GameSpec.init_distribution
 
 
-def _init_range(config, value: float) -> models.InitRange:
-  """U(±value) or N(0, value²) (``config.init_distribution``) weights; None (Flax's default) for value 0."""
+def _init_range(game: GameSpec, value: float) -> models.InitRange:
+  """U(±value) or N(0, value²) (``game.init_distribution``) weights; None (Flax's default) for value 0."""
   if value <= 0:
     return None
-  return value if config.init_distribution == 'uniform' else nnx.initializers.normal(value)
+  return value if game.init_distribution == 'uniform' else nnx.initializers.normal(value)
 
 
 # ---------------------------------------------------------------- networks
 
-def _dense_generator(config, dataset: datasets.Dataset, rngs: nnx.Rngs,
+def _dense_generator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs,
                      pixel_means: np.ndarray | None = None) -> nnx.Module:
   output_bias = None
-  if dataset.is_image and config.g_output_bias_from_data:
+  if dataset.is_image and game.g_output_bias_from_data:
     if pixel_means is None:
       pixel_means = dataset.train.mean(axis=0, dtype=np.float64) / 255.0
     output_bias = models.sigmoid_bias_from_marginals(pixel_means)
   output_activation = 'sigmoid' if dataset.is_image else 'identity'
-  if config.g_batch_norm:
-    return models.BatchNormMLPGenerator(config.latent_dim, tuple(config.g_hidden_dims), dataset.dim,
+  if game.g_batch_norm:
+    return models.BatchNormMLPGenerator(game.latent_dim, tuple(game.g_hidden_dims), dataset.dim,
                                         output_activation=output_activation,
-                                        init_range=_init_range(config, config.g_init_range), rngs=rngs)
+                                        init_range=_init_range(game, game.g_init_range), rngs=rngs)
   return models.MLPGenerator(
-      config.latent_dim, tuple(config.g_hidden_dims), dataset.dim,
-      hidden_activations=tuple(config.g_hidden_activations) or None,
+      game.latent_dim, tuple(game.g_hidden_dims), dataset.dim,
+      hidden_activations=tuple(game.g_hidden_activations) or None,
       output_activation=output_activation,
-      init_range=_init_range(config, config.g_init_range), output_bias=output_bias, rngs=rngs)
+      init_range=_init_range(game, game.g_init_range), output_bias=output_bias, rngs=rngs)
 
 
-def _deconv_generator(config, dataset: datasets.Dataset, rngs: nnx.Rngs,
+def _deconv_generator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs,
                       pixel_means: np.ndarray | None = None) -> nnx.Module:
   del pixel_means  # the deconvolutional output layer has no per-pixel bias
-  return models.DeconvGenerator(config.latent_dim, tuple(config.g_hidden_dims), dataset.example_shape,
-                                hidden_activations=tuple(config.g_hidden_activations) or None,
-                                init_range=_init_range(config, config.g_init_range), rngs=rngs)
+  return models.DeconvGenerator(game.latent_dim, tuple(game.g_hidden_dims), dataset.example_shape,
+                                hidden_activations=tuple(game.g_hidden_activations) or None,
+                                init_range=_init_range(game, game.g_init_range), rngs=rngs)
 
 
-def d_input_shape(config, dataset: datasets.Dataset) -> tuple[int, ...]:
-  """The shape of one example as D sees it: the data's, with the last axis ``config.pack`` times longer."""
+def d_input_shape(game: GameSpec, dataset: datasets.Dataset) -> tuple[int, ...]:
+  """The shape of one example as D sees it: the data's, with the last axis ``game.pack`` times longer."""
   *leading, last = dataset.example_shape
-  return (*leading, last * config.pack)
+  return (*leading, last * game.pack)
 
 
-def _mlp_discriminator(config, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
-  return models.MLPDiscriminator(math.prod(d_input_shape(config, dataset)), tuple(config.d_hidden_dims),
-                                 hidden_activations=(config.d_hidden_activation,) * len(config.d_hidden_dims),
-                                 init_range=_init_range(config, config.d_init_range), rngs=rngs)
+def _mlp_discriminator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
+  return models.MLPDiscriminator(math.prod(d_input_shape(game, dataset)), tuple(game.d_hidden_dims),
+                                 hidden_activations=(game.d_hidden_activation,) * len(game.d_hidden_dims),
+                                 init_range=_init_range(game, game.d_init_range), rngs=rngs)
 
 
-def _maxout_discriminator(config, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
+def _maxout_discriminator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.MaxoutDiscriminator(
-      math.prod(d_input_shape(config, dataset)), tuple(config.d_hidden_dims), config.maxout_pieces,
-      input_keep=config.d_input_keep, hidden_keep=config.d_hidden_keep,
-      init_range=_init_range(config, config.d_init_range), rngs=rngs)
+      math.prod(d_input_shape(game, dataset)), tuple(game.d_hidden_dims), game.maxout_pieces,
+      input_keep=game.d_input_keep, hidden_keep=game.d_hidden_keep,
+      init_range=_init_range(game, game.d_init_range), rngs=rngs)
 
 
-def _conv_maxout_discriminator(config, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
+def _conv_maxout_discriminator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.ConvMaxoutDiscriminator(
-      d_input_shape(config, dataset), tuple(config.d_conv_channels), tuple(config.d_conv_kernels),
-      tuple(config.d_conv_pads), tuple(zip(config.d_pool_shapes, config.d_pool_strides)),
-      config.d_conv_pieces, tuple(config.d_hidden_dims), config.maxout_pieces,
-      input_keep=config.d_input_keep, hidden_keep=config.d_hidden_keep,
-      init_range=_init_range(config, config.d_init_range), rngs=rngs)
+      d_input_shape(game, dataset), tuple(game.d_conv_channels), tuple(game.d_conv_kernels),
+      tuple(game.d_conv_pads), tuple(zip(game.d_pool_shapes, game.d_pool_strides)),
+      game.d_conv_pieces, tuple(game.d_hidden_dims), game.maxout_pieces,
+      input_keep=game.d_input_keep, hidden_keep=game.d_hidden_keep,
+      init_range=_init_range(game, game.d_init_range), rngs=rngs)
 
 
 GENERATORS: dict[str, Network] = {
@@ -119,56 +165,58 @@ LR_SCHEDULES: dict[str, Callable[[float, int], optax.ScalarOrSchedule]] = {
 }
 
 
-def _sgd_momentum(config, learning_rate: optax.ScalarOrSchedule, updates_per_epoch: int):
-  momentum = optim.paper_momentum(updates_per_epoch) if config.lr_schedule == 'paper' else config.momentum
+def _sgd_momentum(game: GameSpec, learning_rate: optax.ScalarOrSchedule, updates_per_epoch: int):
+  momentum = optim.paper_momentum(updates_per_epoch) if game.lr_schedule == 'paper' else game.momentum
   return optim.sgd_momentum(learning_rate, momentum)
 
 
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
-    # (config, learning rate or schedule, this player's updates per epoch) → optimiser
+    # (game, learning rate or schedule, this player's updates per epoch) → optimiser
     'sgd_momentum': _sgd_momentum,
-    'adam': lambda config, learning_rate, updates_per_epoch: optim.adam(learning_rate, config.adam_b1),
-    'rmsprop': lambda config, learning_rate, updates_per_epoch: optim.rmsprop(learning_rate, config.rmsprop_decay),
+    'adam': lambda game, learning_rate, updates_per_epoch: optim.adam(learning_rate, game.adam_b1),
+    'rmsprop': lambda game, learning_rate, updates_per_epoch: optim.rmsprop(learning_rate, game.rmsprop_decay),
 }
 
 
-def optimizer(config: ml_collections.ConfigDict, scale: float, updates_per_iteration: int,
+def optimizer(game: GameSpec, scale: float, updates_per_iteration: int,
               minibatches_per_epoch: int) -> optax.GradientTransformation:
-  """One player's optimiser: learning rate ``config.learning_rate × scale``, updated
-  ``updates_per_iteration`` times per iteration of ``config.d_steps`` minibatches."""
-  learning_rate = LR_SCHEDULES[config.lr_schedule](config.learning_rate * scale,
-                                                   config.lr_decay_steps * updates_per_iteration)
+  """One player's optimiser: learning rate ``game.learning_rate × scale``, updated
+  ``updates_per_iteration`` times per iteration of ``game.d_steps`` minibatches."""
+  learning_rate = LR_SCHEDULES[game.lr_schedule](game.learning_rate * scale,
+                                                   game.lr_decay_steps * updates_per_iteration)
   # An epoch is n/m minibatches; a player updated u times per iteration of k
   # minibatches makes u·(n/m)/k updates per epoch.
-  updates_per_epoch = max(1, minibatches_per_epoch * updates_per_iteration // config.d_steps)
-  return OPTIMIZERS[config.optimizer](config, learning_rate, updates_per_epoch)
+  updates_per_epoch = max(1, minibatches_per_epoch * updates_per_iteration // game.d_steps)
+  return OPTIMIZERS[game.optimizer](game, learning_rate, updates_per_epoch)
 
 
 # ---------------------------------------------------------------- the game
 
-def check_networks_fit(config: ml_collections.ConfigDict, dataset: datasets.Dataset) -> None:
+def check_networks_fit(game: GameSpec, dataset: datasets.Dataset) -> None:
   """Raises ConfigError if an image-only network (``needs_images``) meets non-image data."""
   for field, registry in (('g_output', GENERATORS), ('model', DISCRIMINATORS)):
-    if registry[config[field]].needs_images and not dataset.is_image:
-      raise ConfigError(f'config.{field}={config[field]!r} needs an image dataset, not {config.dataset!r}')
+    if registry[getattr(game, field)].needs_images and not dataset.is_image:
+      raise ConfigError(f'config.{field}={getattr(game, field)!r} needs an image dataset, not {dataset.name!r}')
 
 
-def _build_network(field: str, registry: dict[str, Network], config: ml_collections.ConfigDict,
+def _build_network(field: str, registry: dict[str, Network], game: GameSpec,
                    dataset: datasets.Dataset, rngs: nnx.Rngs, **extra) -> nnx.Module:
-  """``registry[config[field]]``'s network for the data; ConfigError naming what to change if it cannot take it."""
+  """The network that ``field`` of ``game`` names in ``registry``, for the data; ConfigError naming what to change
+  if it cannot take the data."""
   try:
-    return registry[config[field]].build(config, dataset, rngs, **extra)
+    return registry[getattr(game, field)].build(game, dataset, rngs, **extra)
   except ValueError as error:
-    raise ConfigError(f'config.{field}={config[field]!r} cannot take the examples of dataset={config.dataset!r} '
+    raise ConfigError(f'config.{field}={getattr(game, field)!r} cannot take the examples of dataset={dataset.name!r} '
                       f'(shape {dataset.example_shape}): {error}; change config.image_size or config.{field}') from None
 
 
-def build(config: ml_collections.ConfigDict, dataset: datasets.Dataset, shards: datasets.Shards = datasets.Shards(),
+def build(game: GameSpec, dataset: datasets.Dataset, seed: int, shards: datasets.Shards = datasets.Shards(),
           pixel_means: np.ndarray | None = None) -> tuple[train.GAN, train.GANState]:
-  """The game and its initial state for a validated ``config`` and its dataset.
+  """The game and its initial state for a game spec and its dataset.
 
   Args:
-    config: a config that passed ``validation.validate``.
+    game: what to build (``plan.game_spec`` of a validated config).
+    seed: draws the networks' initial weights (the run's seed).
     dataset: the training examples of ``shards`` (all of them by default).
     shards: which shards ``dataset`` holds; the epoch length (for the
       paper's momentum schedule) counts all ``shards.total`` of them.
@@ -178,10 +226,10 @@ def build(config: ml_collections.ConfigDict, dataset: datasets.Dataset, shards: 
     ConfigError: an image-only network with non-image data, or a network
       whose geometry does not take the data's shape.
   """
-  check_networks_fit(config, dataset)
-  rngs = nnx.Rngs(config.seed)
-  generator = _build_network('g_output', GENERATORS, config, dataset, rngs, pixel_means=pixel_means)
-  discriminator = _build_network('model', DISCRIMINATORS, config, dataset, rngs)
+  check_networks_fit(game, dataset)
+  rngs = nnx.Rngs(seed)
+  generator = _build_network('g_output', GENERATORS, game, dataset, rngs, pixel_means=pixel_means)
+  discriminator = _build_network('model', DISCRIMINATORS, game, dataset, rngs)
   if nnx.state(generator, nnx.BatchStat):  # batch norm: G has state the steps carry
     pure_generator = models.as_pure_generator(generator)
     g_apply, g_params, g_state, g_train = (pure_generator.sample, pure_generator.params, pure_generator.state,
@@ -189,15 +237,15 @@ def build(config: ml_collections.ConfigDict, dataset: datasets.Dataset, shards: 
   else:
     (g_apply, g_params), g_state, g_train = models.as_pure_function(generator), None, None
   d_apply, d_params = models.as_pure_function(discriminator)
-  g_apply, d_apply = (models.in_matmul_precision(apply, config.matmul_precision) for apply in (g_apply, d_apply))
+  g_apply, d_apply = (models.in_matmul_precision(apply, game.matmul_precision) for apply in (g_apply, d_apply))
   if g_train is not None:
-    g_train = models.in_matmul_precision(g_train, config.matmul_precision)
-  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, config.batch_size)
+    g_train = models.in_matmul_precision(g_train, game.matmul_precision)
+  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, game.batch_size)
   gan = train.GAN(
-      g_apply, d_apply, priors.NoisePrior(config.prior, config.latent_dim),
-      g_optimizer=optimizer(config, 1.0, 1, minibatches_per_epoch),
-      d_optimizer=optimizer(config, config.d_learning_rate_scale, config.d_steps, minibatches_per_epoch),
-      g_loss=config.g_loss, d_steps=config.d_steps, update_rule=config.update_rule,
-      g_ema_decay=config.g_ema_decay, g_ema_warmup=config.g_ema_warmup, pack=config.pack,
+      g_apply, d_apply, priors.NoisePrior(game.prior, game.latent_dim),
+      g_optimizer=optimizer(game, 1.0, 1, minibatches_per_epoch),
+      d_optimizer=optimizer(game, game.d_learning_rate_scale, game.d_steps, minibatches_per_epoch),
+      g_loss=game.g_loss, d_steps=game.d_steps, update_rule=game.update_rule,
+      g_ema_decay=game.g_ema_decay, g_ema_warmup=game.g_ema_warmup, pack=game.pack,
       example_shape=tuple(dataset.example_shape), generator_train=g_train)
   return gan, train.init_state(gan, g_params, d_params, g_state)

@@ -1,30 +1,38 @@
-"""The training loop: from a config to a trained GAN in a workdir (the game is built by ``construction``).
+"""The training loop: one run, or S seeds of one config trained together, each in its own run directory.
 
-``experiments/train.py`` is a thin command-line wrapper around ``run``. The
-config is checked by ``plan`` before anything is read or compiled.
+``experiments.train`` runs one seed (``run``); ``experiments.sweep`` runs S
+seeds, one by one (``run`` per seed) or together (``train_seeds``): it is
+the same loop, and every seed gets what a run gets (the validation monitor,
+best checkpoints, the weight average and its pictures, summary.json,
+SIGTERM, the NaN guard, several processes). The config is read once, by
+``plan``, into a ``RunPlan``; below that, nothing sees the config.
 
-The loop runs the library's data-parallel driver, ``parallel.make_pmap_train_loop``,
-over all devices of all processes (one device and one process are fine).
-Device d holds shard d of the training set and the replicated state
-(``datasets.Shards``), draws its m/D examples of every minibatch on device
-(``datasets.make_minibatch_sampler``), and ``steps_per_call`` iterations run in
-one compiled ``lax.scan``, after which every iteration's losses and the
-parameters are checked for NaN/Inf on device. Between calls the loop logs,
-saves sample pictures and checkpoints, and stops cleanly on SIGTERM; it
-resumes from the latest checkpoint in ``workdir``. In a multi-process run
-(``distributed.initialize`` first) every process runs ``run`` with the same
-config and workdir; process 0 alone writes logs, pictures and summaries.
+The loop runs the library's data-parallel driver over all devices of all
+processes (one device and one process are fine). Device d holds shard d of
+the training set and the replicated state (``datasets.Shards``), draws its
+m/D examples of every minibatch on device
+(``datasets.make_minibatch_sampler``), and ``steps_per_call`` iterations run
+in one compiled ``lax.scan``, after which every iteration's losses and the
+parameters are checked for NaN/Inf on device. One seed runs
+``parallel.make_pmap_train_loop``; S > 1 seeds run
+``parallel.make_pmap_seeds_train_loop``, the same chunk ``vmap``-ped over a
+seed axis (on an accelerator S small runs cost about one). Between calls the
+loop logs, saves sample pictures and checkpoints, and stops cleanly on
+SIGTERM; it resumes from the latest checkpoint of each run directory. In a
+multi-process run (``distributed.initialize`` first) every process runs the
+loop with the same config and directories; process 0 alone writes logs,
+pictures and summaries.
 """
 
 import dataclasses
 import json
 import math
-import pathlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
@@ -32,8 +40,9 @@ import orbax.checkpoint as ocp
 from gan_jax import parallel, train
 from gan_jax.data import datasets
 from gan_jax.evaluation import measures, viz
-from gan_jax.training import checkpoint, construction, distributed, files, plan, preemption, run_log
-from gan_jax.configs import base
+from gan_jax.training import checkpoint, construction, distributed, files, plan, preemption, run_log, workdir
+
+ONE_D_SUMMARY_SAMPLES = 10_000  # a 1-D run's summary: the mean and std of this many samples
 
 
 class TrainingDiverged(RuntimeError):
@@ -41,12 +50,12 @@ class TrainingDiverged(RuntimeError):
 
 
 class WorkdirInUse(plan.ConfigError):
-  """Another process (pid ``holder``) is training in ``workdir`` (``claim_workdir``); nothing was touched."""
+  """Another process (pid ``holder``) is training in ``directory`` (``claim_workdir``); nothing was touched."""
 
-  def __init__(self, workdir: pathlib.Path, holder: str):
-    super().__init__(f'--workdir={workdir} is in use: process {holder} is training there; wait for it to end '
+  def __init__(self, directory: workdir.RunDirectory, holder: str):
+    super().__init__(f'--workdir={directory.root} is in use: process {holder} is training there; wait for it to end '
                      'or stop it (SIGTERM checkpoints), or use another --workdir')
-    self.workdir, self.holder = workdir, holder
+    self.workdir, self.holder = directory.root, holder
 
 
 def samples_picture(samples: np.ndarray, dataset: datasets.Dataset) -> np.ndarray:
@@ -75,35 +84,18 @@ def global_pixel_means(dataset: datasets.Dataset) -> np.ndarray:
   return total[1:].astype(np.float64) / (255.0 * total[0])
 
 
-# ---------------------------------------------------------------- the loop
-
-def check_resume_compatible(config, workdir: pathlib.Path) -> None:
-  """Raises ConfigError if ``workdir`` holds a run whose run-defining fields differ from ``config``'s."""
-  saved_path = workdir / 'config.json'
-  if not saved_path.exists():
-    return
-  saved = base.from_saved(json.loads(saved_path.read_text()))
-  for name in plan.RUN_DEFINING_FIELDS:
-    if saved[name] != config[name]:
-      raise plan.ConfigError(
-          f'config.{name}={config[name]!r} differs from {saved[name]!r} of the run in {workdir}; '
-          f'resume with the same value or use a new --workdir')
-
-
-def note_device_count(workdir: pathlib.Path, num_devices: int, print_fn) -> None:
+def note_device_count(directory: workdir.RunDirectory, num_devices: int, print_fn) -> None:
   """Records the device count; warns when a resumed run has another (its data order changes)."""
-  path = workdir / 'devices.json'
-  if path.exists():
-    before = json.loads(path.read_text())['num_devices']
+  if directory.devices.exists():
+    before = json.loads(directory.devices.read_text())['num_devices']
     if before != num_devices:
       print_fn(f'note: this run used {before} devices and now has {num_devices}; its data order from here on '
                f'differs from an uninterrupted run on {before} (see gan_jax/data/datasets.py)')
-  files.write_text_atomically(path, json.dumps({'num_devices': num_devices}) + '\n')
+  files.write_text_atomically(directory.devices, json.dumps({'num_devices': num_devices}) + '\n')
 
 
-def save_config(config, workdir: pathlib.Path) -> None:
-  """Writes ``config`` to ``workdir``/config.json (atomically)."""
-  files.write_text_atomically(workdir / 'config.json', json.dumps(config.to_dict(), indent=2, default=list) + '\n')
+def _saved_config(directory: workdir.RunDirectory) -> dict | None:
+  return json.loads(directory.config.read_text()) if directory.config.exists() else None
 
 
 def print_now(line: str) -> None:
@@ -139,95 +131,46 @@ def _ignore(line: str) -> None:
   del line
 
 
-@dataclasses.dataclass(frozen=True)
-class Setup:
-  """What the loop starts from: the game, the (restored) state and keys, the data, the checkpoints."""
-  gan: train.GAN
-  state: train.GANState
-  train_key: jax.Array
-  data_key: jax.Array
-  sample_key: jax.Array
-  dataset: datasets.Dataset
-  shards: datasets.Shards
-  manager: ocp.CheckpointManager
-  monitor: measures.ParzenMonitor | None
-  best_managers: dict[str, ocp.CheckpointManager]  # 'g_params' / 'g_params_ema' → its best checkpoint
-  lock: TextIO | None  # the primary process's ``claim_workdir``
-
-  def close(self) -> None:
-    """``_close_run_files`` of this run's checkpoint managers and lock."""
-    _close_run_files([self.manager, *self.best_managers.values()], self.lock)
-
-
-def set_up(config: ml_collections.ConfigDict, workdir: pathlib.Path, print_fn: Callable[[str], None]) -> Setup:
-  """Validates, loads this process's data, builds the game, claims ``workdir`` (``claim_workdir``) and restores
-  the latest checkpoint. The caller closes the Setup (``Setup.close``); if this raises, nothing stays open."""
-  num_devices = jax.device_count()
-  plan.validate(config, num_devices)
-  train_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  shards = datasets.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
-  dataset = datasets.load(config.dataset, data_key, datasets.source_options(config), shards)
-  plan.check_against_data(config, dataset, shards)
-  check_resume_compatible(config, workdir)
-  pixel_means = global_pixel_means(dataset) if dataset.is_image else None
-  gan, state = construction.build(config, dataset, shards, pixel_means)
-  memory_bytes = int(config.device_memory_mib * 2**20) or datasets.device_memory_bytes(jax.local_devices()[0])
-  datasets.check_fits_on_device(dataset, shards, _device_bytes_besides_data(config, state, dataset.dim), memory_bytes)
-  if config.eval_every_steps:
-    validation_images = datasets.load_validation(config.dataset, data_key, datasets.source_options(config),
-                                             config.eval_num_validation)
-    if not validation_images.shape[0]:
-      raise plan.ConfigError(f'config.eval_every_steps={config.eval_every_steps}: dataset={config.dataset!r} '
-                                   'has no validation examples for the monitor; use 0, or a larger dataset')
-
-  if distributed.is_primary():
-    workdir.mkdir(parents=True, exist_ok=True)
-  distributed.barrier('workdir')
-  lock, in_use = None, None
-  if distributed.is_primary():
-    try:
-      lock = claim_workdir(workdir)
-    except WorkdirInUse as error:
-      in_use = error
-  if distributed.any_process(in_use is not None):  # every process stops, not only process 0 (which claims)
-    raise in_use or WorkdirInUse(workdir, 'unknown')
-  manager, monitor, best_managers = None, None, {}
-  try:
-    manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
-    restored = checkpoint.restore_latest(manager, state, train_key, data_key, warn=print_fn)
-    if restored is not None:
-      state, train_key, data_key = restored
-      print_fn(f'resumed from step {int(state.step)} of {workdir / "checkpoints"}')
-    if distributed.is_primary():
-      save_config(config, workdir)
-      note_device_count(workdir, num_devices, print_fn)
-    if config.eval_every_steps:
-      monitor = measures.ParzenMonitor(gan.generator, gan.prior, np.asarray(datasets.to_float(validation_images)),
-                                         jax.random.fold_in(sample_key, measures.MONITOR_KEY),
-                                         config.eval_num_samples)
-      best_managers = {name: checkpoint.make_best_manager(workdir / checkpoint.BEST_DIRECTORIES[name])
-                       for name in _generator_params(gan, state)}
-  except BaseException:
-    _close_run_files([manager, *best_managers.values()], lock)  # the run ends here: nothing of it stays open
-    raise
-  return Setup(gan, state, train_key, data_key, sample_key, dataset, shards, manager, monitor, best_managers, lock)
-
-
-RUN_LOCK = 'train.lock'  # in a workdir: held by the process training there (its pid inside)
-
-
-def claim_workdir(workdir: pathlib.Path) -> TextIO:
-  """The lock on ``workdir``/``RUN_LOCK`` for this process; WorkdirInUse naming the holder if another process
-  trains there (two runs in one workdir would delete and overwrite each other's checkpoints)."""
-  lock = files.lock_exclusively(workdir / RUN_LOCK)
+def claim_workdir(directory: workdir.RunDirectory) -> TextIO:
+  """The lock on ``directory``'s lock file for this process; WorkdirInUse naming the holder if another process
+  trains there (two runs in one directory would delete and overwrite each other's checkpoints)."""
+  lock = files.lock_exclusively(directory.lock)
   if lock is None:
-    holder = (workdir / RUN_LOCK).read_text(encoding='utf-8').strip() or 'unknown'
-    raise WorkdirInUse(workdir, holder)
+    raise WorkdirInUse(directory, directory.lock.read_text(encoding='utf-8').strip() or 'unknown')
   return lock
 
 
-def _close_run_files(managers: list[ocp.CheckpointManager | None], lock: TextIO | None) -> None:
-  """Closes the checkpoint managers (after their saves in flight are written), then frees the workdir."""
+# ---------------------------------------------------------------- set-up
+
+@dataclasses.dataclass(frozen=True)
+class SeedRun:
+  """One seed's run: its directory, keys and data, its (restored) state, its checkpoints, its monitor."""
+  seed: int
+  directory: workdir.RunDirectory
+  keys: workdir.RunKeys  # train and data as restored from the checkpoint (the seed's own)
+  dataset: datasets.Dataset
+  state: train.GANState
+  manager: ocp.CheckpointManager
+  monitor: measures.ParzenMonitor | None
+  best_managers: dict[str, ocp.CheckpointManager]  # generator ('raw' / 'ema') → its best checkpoint
+  lock: TextIO | None  # the primary process's ``claim_workdir``
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+  """What the loop starts from: the plan, the game (one for all seeds), the seeds' runs, this process's shards."""
+  plan: plan.RunPlan
+  gan: train.GAN
+  shards: datasets.Shards
+  runs: tuple[SeedRun, ...]
+
+  def close(self) -> None:
+    """Closes every run's checkpoint managers (after their saves in flight are written), then frees its directory."""
+    for seed_run in self.runs:
+      _close_run_files([seed_run.manager, *seed_run.best_managers.values()], seed_run.lock)
+
+
+def _close_run_files(managers: Sequence[ocp.CheckpointManager | None], lock: TextIO | None) -> None:
   for manager in managers:
     if manager is not None:
       manager.close()
@@ -235,30 +178,197 @@ def _close_run_files(managers: list[ocp.CheckpointManager | None], lock: TextIO 
     lock.close()
 
 
-def _device_bytes_besides_data(config: ml_collections.ConfigDict, state: train.GANState, dim: int) -> int:
+def _device_bytes_besides_data(evaluation: plan.EvaluationSpec, state: train.GANState, dim: int) -> int:
   """An estimate of a device's memory for all but the training set: the state four times over (itself,
   gradients, updates, the donated copy) and, with the monitor, its float32 images, samples and distances."""
   state_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves(state) if hasattr(leaf, 'nbytes'))
   monitor_bytes = 0
-  if config.eval_every_steps:
-    monitor_bytes = 4 * (dim * (config.eval_num_validation + config.eval_num_samples)
-                         + config.eval_num_validation * config.eval_num_samples)
+  if evaluation.every_steps:
+    monitor_bytes = 4 * (dim * (evaluation.num_validation + evaluation.num_samples)
+                         + evaluation.num_validation * evaluation.num_samples)
   return 4 * state_bytes + monitor_bytes
 
 
-# Where each generator's sample pictures go: the raw generator's and its weight average's.
-PICTURE_DIRS = {'g_params': 'samples', 'g_params_ema': 'samples_ema'}
+def _load_data(data: plan.DataSpec, keys: Sequence[workdir.RunKeys], shards: datasets.Shards
+               ) -> list[datasets.Dataset]:
+  """Each seed's training set: a toy one is drawn from the seed's data key; images are read once for all."""
+  if data.dataset in datasets.TOY_DATASETS:
+    return [datasets.load(data.dataset, seed_keys.data, data.source, shards) for seed_keys in keys]
+  return [datasets.load(data.dataset, keys[0].data, data.source, shards)] * len(keys)
 
 
-def _generator_params(gan: train.GAN, state: train.GANState) -> dict[str, train.Params]:
-  """The generators a state holds, as ``gan.generator`` takes them: {'g_params': …} and, with a weight
-  average, {'g_params_ema': …} (each with G's state, for a generator with state)."""
-  kept = {'g_params': state.g_params, 'g_params_ema': state.g_params_ema}
-  return {name: train.generator_variables(gan, params, state.g_state)
-          for name, params in kept.items() if params is not None}
+def _claim(directory: workdir.RunDirectory) -> TextIO | None:
+  """``claim_workdir`` on process 0; every process raises WorkdirInUse if it fails (not only process 0)."""
+  if distributed.is_primary():
+    directory.root.mkdir(parents=True, exist_ok=True)
+  distributed.barrier('workdir')
+  lock, in_use = None, None
+  if distributed.is_primary():
+    try:
+      lock = claim_workdir(directory)
+    except WorkdirInUse as error:
+      in_use = error
+  if distributed.any_process(in_use is not None):
+    raise in_use or WorkdirInUse(directory, 'unknown')
+  return lock
 
 
-def _evaluate(setup: Setup, state: train.GANState, print_fn: Callable[[str], None]) -> dict[str, float]:
+def _open_run(run_plan: plan.RunPlan, gan: train.GAN, seed: int, directory: workdir.RunDirectory,
+              dataset: datasets.Dataset, state: train.GANState, validation_images: np.ndarray | None,
+              print_fn: Callable[[str], None]) -> SeedRun:
+  """One seed's run: its directory claimed, its latest checkpoint restored, its config and monitor set up."""
+  keys = workdir.RunKeys.of_seed(seed)
+  lock = _claim(directory)
+  manager, best_managers = None, {}
+  try:
+    manager = checkpoint.make_manager(directory.checkpoints, run_plan.loop.keep_checkpoints)
+    restored = checkpoint.restore_latest(manager, state, keys.train, keys.data, warn=print_fn)
+    if restored is not None:
+      state, train_key, data_key = restored
+      keys = dataclasses.replace(keys, train=train_key, data=data_key)
+      print_fn(f'resumed from step {int(state.step)} of {directory.checkpoints}')
+    if distributed.is_primary():
+      files.write_text_atomically(directory.config, json.dumps({**run_plan.config, 'seed': seed}, indent=2,
+                                                               default=list) + '\n')
+      note_device_count(directory, jax.device_count(), print_fn)
+    monitor = None
+    if validation_images is not None:
+      monitor = measures.ParzenMonitor(gan.generator, gan.prior, np.asarray(datasets.to_float(validation_images)),
+                                       keys.evaluation_samples, run_plan.evaluation.num_samples)
+      best_managers = {generator: checkpoint.make_best_manager(directory.best_checkpoints(generator))
+                       for generator in train.generators(gan, state)}
+  except BaseException:
+    _close_run_files([manager, *best_managers.values()], lock)  # the run ends here: nothing of it stays open
+    raise
+  return SeedRun(seed, directory, keys, dataset, state, manager, monitor, best_managers, lock)
+
+
+def set_up(config: ml_collections.ConfigDict, directories: Sequence[workdir.RunDirectory], seeds: Sequence[int],
+           print_fn: Callable[[str], None]) -> Setup:
+  """Plans the run (every check, before any compute), loads the data, builds the game and opens each seed's run:
+  claims its directory (``claim_workdir``) and restores its latest checkpoint. The caller closes the Setup
+  (``Setup.close``); if this raises, nothing stays open."""
+  num_devices = jax.device_count()
+  plan.validate(config, num_devices)
+  if not seeds or len(set(seeds)) != len(seeds) or len(directories) != len(seeds):
+    raise plan.ConfigError(f'seeds={list(seeds)} must be one or more distinct seeds, one directory each')
+  data = plan.data_spec(config)
+  shards = datasets.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
+  keys = [workdir.RunKeys.of_seed(seed) for seed in seeds]
+  seed_data = _load_data(data, keys, shards)
+  run_plan = plan.make_plan(config, seed_data[0], shards)
+  for note in run_plan.notes:
+    print_fn(note)
+  for seed, directory in zip(seeds, directories):
+    plan.check_resume_compatible({**run_plan.config, 'seed': seed}, _saved_config(directory), directory.root)
+  pixel_means = global_pixel_means(seed_data[0]) if seed_data[0].is_image else None
+  games = [construction.build(run_plan.game, dataset, seed, shards, pixel_means)
+           for seed, dataset in zip(seeds, seed_data)]
+  gan = games[0][0]  # the game is the same for every seed; only its initial state differs
+  memory_bytes = int(data.device_memory_mib * 2**20) or datasets.device_memory_bytes(jax.local_devices()[0])
+  # S seeds: each device holds S shards and S states, so one seed's shard and state must fit in 1/S of it.
+  datasets.check_fits_on_device(seed_data[0], shards, _device_bytes_besides_data(
+      run_plan.evaluation, games[0][1], seed_data[0].dim), memory_bytes // len(seeds))
+  validation_images = None
+  if run_plan.evaluation.every_steps:
+    validation_images = datasets.load_validation(data.dataset, keys[0].data, data.source,
+                                                 run_plan.evaluation.num_validation)
+    if not validation_images.shape[0]:
+      raise plan.ConfigError(f'config.eval_every_steps={run_plan.evaluation.every_steps}: dataset={data.dataset!r} '
+                             'has no validation examples for the monitor; use 0, or a larger dataset')
+  runs = []
+  try:
+    for seed, directory, dataset, (_, state) in zip(seeds, directories, seed_data, games):
+      runs.append(_open_run(run_plan, gan, seed, directory, dataset, state, validation_images, print_fn))
+  except BaseException:
+    Setup(run_plan, gan, shards, tuple(runs)).close()
+    raise
+  return Setup(run_plan, gan, shards, tuple(runs))
+
+
+# ---------------------------------------------------------------- the compiled chunks
+
+@dataclasses.dataclass(frozen=True)
+class _Chunks:
+  """The seeds' compiled chunk, and what the host sees of it seed by seed.
+
+  ``advance(states, first_step, num_steps) -> (states, metrics, finite)``:
+  ``states`` as the driver holds them; ``metrics`` a list with, for each
+  seed, [num_steps] per name (on device); ``finite`` a list with, for each
+  seed, [num_steps] bools per metric and one per player (on the host).
+  ``unstack(states)``: each seed's state, this process's copy.
+  """
+  states: train.GANState
+  advance: Callable
+  unstack: Callable[[train.GANState], list[train.GANState]]
+
+
+def _device_shards(dataset: datasets.Dataset, devices) -> np.ndarray:
+  """This process's training examples as [n_local_devices, n div D, dim], row d for ``devices[d]``."""
+  shard_size = dataset.train.shape[0] // len(devices)
+  return dataset.train[:shard_size * len(devices)].reshape(len(devices), shard_size, -1)
+
+
+def _one_seed_chunks(gan: train.GAN, seed_run: SeedRun, d_steps: int, shard_batch_size: int) -> _Chunks:
+  """One seed: ``make_pmap_train_loop`` as it is (a single run computes what it did before seeds shared the loop)."""
+  devices = jax.local_devices()
+  train_loop = parallel.make_pmap_train_loop(
+      gan, datasets.make_minibatch_sampler(seed_run.keys.data, d_steps, shard_batch_size))
+  local_shards = parallel.put_shards(_device_shards(seed_run.dataset, devices), devices)
+
+  def advance(state, first_step: int, num_steps: int):
+    state, metrics, finite = train_loop(state, local_shards, seed_run.keys.train, first_step, num_steps)
+    return state, [metrics], [jax.device_get(finite)]
+
+  return _Chunks(parallel.replicate(seed_run.state, devices), advance,
+                 lambda state: [parallel.unreplicate(state)])
+
+
+def _stack(trees):
+  """Trees of one structure → one tree whose leaves have a new leading axis [S, ...]."""
+  return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+
+
+def _unstack_seeds(tree, num_seeds: int) -> list:
+  """A tree whose leaves are [S, ...] → S trees, one per seed."""
+  return [jax.tree.map(lambda leaf, i=i: leaf[i], tree) for i in range(num_seeds)]
+
+
+def _seeds_chunks(gan: train.GAN, runs: Sequence[SeedRun], d_steps: int, shard_batch_size: int) -> _Chunks:
+  """S > 1 seeds: ``make_pmap_seeds_train_loop``, the chunk vmapped over a seed axis inside the pmap."""
+  devices = jax.local_devices()
+  seeds_loop = parallel.make_pmap_seeds_train_loop(
+      gan, datasets.make_keyed_minibatch_sampler(d_steps, shard_batch_size))
+  shards = np.stack([_device_shards(seed_run.dataset, devices) for seed_run in runs], axis=1)
+  data_keys = jnp.stack([jnp.stack([seed_run.keys.data] * len(devices)) for seed_run in runs], axis=1)
+  device_data = (parallel.put_shards(data_keys, devices), parallel.put_shards(shards, devices))
+  train_keys = _stack([seed_run.keys.train for seed_run in runs])
+
+  def advance(states, first_step: int, num_steps: int):
+    states, metrics, finite = seeds_loop(states, device_data, train_keys, first_step, num_steps)
+    return states, _unstack_seeds(metrics, len(runs)), _unstack_seeds(jax.device_get(finite), len(runs))
+
+  return _Chunks(parallel.replicate(_stack([seed_run.state for seed_run in runs]), devices), advance,
+                 lambda states: _unstack_seeds(parallel.unreplicate(states), len(runs)))
+
+
+def _common_step(runs: Sequence[SeedRun]) -> int:
+  """The step every seed is at; ConfigError if they differ (seeds train together only from one step)."""
+  steps = {seed_run.seed: int(seed_run.state.step) for seed_run in runs}
+  if len(set(steps.values())) != 1:
+    raise plan.ConfigError(f'the seeds are at different steps {steps}; seeds train together only from one step: '
+                           f'run experiments.sweep without --together to continue them one by one')
+  return next(iter(steps.values()))
+
+
+# ---------------------------------------------------------------- the loop
+
+# Called with a seed's run and its state each time that state is checkpointed (e.g. to score it).
+OnCheckpoint = Callable[[SeedRun, train.GAN, train.GANState], None]
+
+
+def _evaluate(gan: train.GAN, seed_run: SeedRun, state: train.GANState,
+              print_fn: Callable[[str], None]) -> dict[str, float]:
   """The monitor's estimate for each generator of ``state``; a new best is checkpointed.
 
   Returns ``validation_ll``, ``validation_sigma`` and ``best_validation_ll``
@@ -268,139 +378,172 @@ def _evaluate(setup: Setup, state: train.GANState, print_fn: Callable[[str], Non
   other devices) cannot be checkpointed: a note says so.
   """
   scores = {}
-  for name, g_params in _generator_params(setup.gan, state).items():
-    suffix = name.removeprefix('g_params')
-    result = setup.monitor(g_params)
-    manager = setup.best_managers[name]
+  for generator, g_variables in train.generators(gan, state).items():
+    suffix = workdir.suffix(generator)
+    result = seed_run.monitor(g_variables)
+    manager = seed_run.best_managers[generator]
     best = checkpoint.best_value(manager)
     if best is None or result['validation_ll'] > best:  # a resumed rerun of a step scores the same: no save
-      if checkpoint.save(manager, state, setup.train_key, setup.data_key,
+      if checkpoint.save(manager, state, seed_run.keys.train, seed_run.keys.data,
                          {checkpoint.BEST_METRIC: result['validation_ll']}):
         best = result['validation_ll']
       else:
-        print_fn(f'note: step {int(state.step)} scores {result["validation_ll"]:.2f} nats ({name}), above the best '
-                 f'checkpoint\'s {best:.2f}, but that is of step {manager.best_step()}, not below this one, written '
-                 f'before this run resumed; orbax writes steps in increasing order, so {manager.directory} keeps it')
+        print_fn(f'note: step {int(state.step)} scores {result["validation_ll"]:.2f} nats ({generator}), above the '
+                 f'best checkpoint\'s {best:.2f}, but that is of step {manager.best_step()}, not below this one, '
+                 f'written before this run resumed; orbax writes steps in increasing order, so {manager.directory} '
+                 f'keeps it')
     scores.update({f'validation_ll{suffix}': result['validation_ll'],
                    f'validation_sigma{suffix}': result['validation_sigma'], f'best_validation_ll{suffix}': best})
   return scores
 
 
-def _device_shards(dataset: datasets.Dataset, devices) -> jax.Array:
-  """This process's training examples as [n_local_devices, n div D, dim], row d on ``devices[d]``."""
-  shard_size = dataset.train.shape[0] // len(devices)
-  stacked = dataset.train[:shard_size * len(devices)].reshape(len(devices), shard_size, -1)
-  return parallel.put_shards(stacked, devices)
-
-
-def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
-        print_fn: Callable[[str], None] = print_now) -> dict:
-  """Trains per ``config`` in ``workdir``, resuming from its latest checkpoint; returns a summary.
-
-  Raises ConfigError / datasets.DataError / checkpoint.CheckpointError before any
-  compute for bad input, TrainingDiverged (after no checkpoint of the bad
-  chunk) if a loss or parameter stops being finite. On SIGTERM it finishes
-  the running chunk, checkpoints it and returns a summary with
-  ``'stopped': 'SIGTERM'`` (unless that chunk was the last: then the run
-  ends as if no signal had come). The summary holds the final step and the
-  last chunk's mean metrics, plus the mean and std of 10,000 samples for 1-D data;
-  a run already trained to ``config.num_steps`` returns (and keeps) the
-  summary.json of the call that trained it.
-  Only process 0 prints and writes logs; every process returns the summary.
-  While it runs, it holds ``workdir`` (``claim_workdir``): a second process
-  that would train there gets WorkdirInUse (a ConfigError) before it touches
-  anything.
-  """
-  print_fn = print_fn if distributed.is_primary() else _ignore
-  workdir = pathlib.Path(workdir)
-  setup = set_up(config, workdir, print_fn)
+def _saved_summary(directory: workdir.RunDirectory, step: int) -> dict | None:
+  """The run's summary.json if it is of ``step``, else None (none written, or of another step)."""
   try:
-    return _train(config, workdir, setup, print_fn)
-  finally:
-    setup.close()
-
-
-def _saved_summary(workdir: pathlib.Path, step: int) -> dict | None:
-  """The summary.json in ``workdir`` if it is of ``step``, else None (none written, or of another step)."""
-  try:
-    saved = json.loads((workdir / 'summary.json').read_text())
+    saved = json.loads(directory.summary.read_text())
   except (FileNotFoundError, json.JSONDecodeError):
     return None
   return saved if saved.get('step') == step else None
 
 
-def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, setup: Setup,
-           print_fn: Callable[[str], None]) -> dict:
-  """``run``'s loop from ``setup``: trains, checkpoints and logs to ``config.num_steps`` or SIGTERM."""
+def _raise_if_diverged(runs: Sequence[SeedRun], finite: Sequence[Mapping], metric_names, first_step: int,
+                       num_steps: int) -> None:
+  """Raises TrainingDiverged for the first seed whose chunk went non-finite (naming it when there are several)."""
+  for seed_run, seed_finite in zip(runs, finite):
+    state_checks = {name: bool(seed_finite[name]) for name in train.STATE_CHECKS if name in seed_finite}
+    problem = divergence({name: seed_finite[name] for name in metric_names}, state_checks, first_step)
+    if problem:
+      last = seed_run.manager.latest_step()
+      kept = 'no checkpoint was written' if last is None else f'the last checkpoint is step {last}'
+      which = f'seed {seed_run.seed} ' if len(runs) > 1 else ''
+      raise TrainingDiverged(f'training {which}diverged {problem}; nothing of steps {first_step + 1}..'
+                             f'{first_step + num_steps} was checkpointed, {kept} in {seed_run.manager.directory}')
+
+
+def _final_summary(gan: train.GAN, seed_run: SeedRun, state: train.GANState, summary: dict) -> dict:
+  """``summary`` with, for 1-D data, the mean and std of ``ONE_D_SUMMARY_SAMPLES`` samples of G."""
+  if seed_run.dataset.dim != 1:
+    return summary
+  samples = np.asarray(train.sample(gan, train.generators(gan, state)['raw'], seed_run.keys.summary_samples,
+                                    ONE_D_SUMMARY_SAMPLES))
+  return {**summary, 'sample_mean': float(samples.mean()), 'sample_std': float(samples.std())}
+
+
+def train_runs(setup: Setup, print_fn: Callable[[str], None] = print_now,
+               on_checkpoint: OnCheckpoint | None = None) -> list[dict]:
+  """The loop over ``setup``'s seeds, from their common step to ``num_steps`` or SIGTERM; a summary per seed.
+
+  Each summary holds the final step, the last chunk's mean metrics (and,
+  for 1-D data, the mean and std of ``ONE_D_SUMMARY_SAMPLES`` samples),
+  plus ``'stopped': 'SIGTERM'`` if a SIGTERM stopped the run before its
+  last chunk (after checkpointing the chunk it was running). A run already
+  trained to ``num_steps`` returns (and keeps) the summary.json of the call
+  that trained it. Raises TrainingDiverged (nothing of the bad chunk
+  checkpointed) if a loss or parameter stops being finite.
+  """
   primary = distributed.is_primary()
-  gan, dataset, manager = setup.gan, setup.dataset, setup.manager
-  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, setup.shards, config.batch_size)
-  shard_batch_size = config.batch_size // jax.device_count()
-  train_loop = parallel.make_pmap_train_loop(
-      gan, datasets.make_minibatch_sampler(setup.data_key, config.d_steps, shard_batch_size))
-  replicated_state = parallel.replicate(setup.state, jax.local_devices())
-  local_shards = _device_shards(dataset, jax.local_devices())
-  shown_noise = gan.prior.sample(setup.sample_key, config.num_shown_samples)
+  gan, runs, loop_spec = setup.gan, setup.runs, setup.plan.loop
+  step = first_step = _common_step(runs)
+  d_steps = setup.plan.game.d_steps
+  shard_batch_size = setup.plan.data.batch_size // jax.device_count()
+  chunks = (_one_seed_chunks(gan, runs[0], d_steps, shard_batch_size) if len(runs) == 1
+            else _seeds_chunks(gan, runs, d_steps, shard_batch_size))
+  states = chunks.states
+  minibatches_per_epoch = datasets.minibatches_per_epoch(runs[0].dataset, setup.shards, setup.plan.data.batch_size)
+  shown_noise = [gan.prior.sample(seed_run.keys.sample, loop_spec.num_shown_samples) for seed_run in runs]
   generate = jax.jit(gan.generator)
-  first_step = step = int(setup.state.step)
-  log = run_log.RunLog(workdir, start_step=step) if primary else run_log.NoLog()
+  logs = [run_log.RunLog(seed_run.directory, start_step=step) if primary else run_log.NoLog() for seed_run in runs]
   run_start = time.perf_counter()
   last_console_step, last_console_time = step, run_start
-  summary = {'step': step}
+  summaries = [{'step': step} for _ in runs]
   try:
     with preemption.StopRequests() as stop:
-      while step < config.num_steps:
-        num_steps = min(config.steps_per_call - step % config.steps_per_call, config.num_steps - step)
+      while step < loop_spec.num_steps:
+        num_steps = min(loop_spec.steps_per_call - step % loop_spec.steps_per_call, loop_spec.num_steps - step)
         chunk_start = time.perf_counter()
-        replicated_state, metrics, finite = train_loop(replicated_state, local_shards, setup.train_key, step,
-                                                       num_steps)
-        finite = jax.device_get(finite)
-        state_checks = {name: bool(finite[name]) for name in train.STATE_CHECKS if name in finite}
-        problem = divergence({name: finite[name] for name in metrics}, state_checks, step)
-        if problem:
-          last = manager.latest_step()
-          kept = 'no checkpoint was written' if last is None else f'the last checkpoint is step {last}'
-          raise TrainingDiverged(f'training diverged {problem}; nothing of steps {step + 1}..{step + num_steps} '
-                                 f'was checkpointed, {kept} in {manager.directory}')
+        states, metrics, finite = chunks.advance(states, step, num_steps)
+        _raise_if_diverged(runs, finite, list(metrics[0]), step, num_steps)
         step += num_steps
-        means = {name: float(np.mean(values)) for name, values in metrics.items()}
         now = time.perf_counter()
-        epoch = step * config.d_steps / minibatches_per_epoch
-        summary = {'step': step, 'epoch': epoch, **means, 'it_per_s': num_steps / (now - chunk_start)}
-        if setup.monitor and crossed(step - num_steps, step, config.eval_every_steps):
-          eval_start = time.perf_counter()
-          scores = _evaluate(setup, parallel.unreplicate(replicated_state), print_fn)
-          summary.update(scores, eval_seconds=time.perf_counter() - eval_start)
-          print_fn(run_log.evaluation_line(step, epoch, scores))
-        log.scalars(step, {k: v for k, v in summary.items() if k != 'step'},
-                    wall_time=time.perf_counter() - run_start)
-        if now - last_console_time >= config.log_every_seconds or step == config.num_steps:
-          window_rate = (step - last_console_step) / (now - last_console_time)
-          print_fn(run_log.console_line(step, config.num_steps, epoch, means, window_rate))
-          last_console_step, last_console_time = step, now
-        if primary and (step % config.sample_every_steps == 0 or step == config.num_steps):
-          for name, g_variables in _generator_params(gan, parallel.unreplicate(replicated_state)).items():
-            log.picture(step, samples_picture(np.asarray(generate(g_variables, shown_noise)), dataset),
-                        PICTURE_DIRS[name])
+        epoch = step * d_steps / minibatches_per_epoch
+        it_per_s = num_steps / (now - chunk_start)  # of each seed's run: all S advance together
+        evaluating = runs[0].monitor is not None and crossed(step - num_steps, step, setup.plan.evaluation.every_steps)
+        picturing = primary and (step % loop_spec.sample_every_steps == 0 or step == loop_spec.num_steps)
         stopping = distributed.any_process(stop.requested)
-        if stopping or step % config.checkpoint_every_steps == 0 or step == config.num_steps:
-          checkpoint.save(manager, parallel.unreplicate(replicated_state), setup.train_key, setup.data_key)
-        if stopping and step < config.num_steps:  # (a stop in the last chunk ends the run as finished)
-          print_fn(f'SIGTERM: stopped at step {step} with a checkpoint in {manager.directory}; '
-                   f'run the same command to resume')
-          return {**summary, 'stopped': 'SIGTERM'}
+        saving = stopping or step % loop_spec.checkpoint_every_steps == 0 or step == loop_spec.num_steps
+        seed_states = chunks.unstack(states) if evaluating or picturing or saving else None
+        for i, (seed_run, log) in enumerate(zip(runs, logs)):
+          means = {name: float(jnp.mean(values)) for name, values in metrics[i].items()}
+          summaries[i] = {'step': step, 'epoch': epoch, **means, 'it_per_s': it_per_s}
+          if evaluating:
+            eval_start = time.perf_counter()
+            scores = _evaluate(gan, seed_run, seed_states[i], print_fn)
+            summaries[i].update(scores, eval_seconds=time.perf_counter() - eval_start)
+            print_fn((f'seed {seed_run.seed}: ' if len(runs) > 1 else '')
+                     + run_log.evaluation_line(step, epoch, scores))
+          log.scalars(step, {k: v for k, v in summaries[i].items() if k != 'step'},
+                      wall_time=time.perf_counter() - run_start)
+          if picturing:
+            for generator, g_variables in train.generators(gan, seed_states[i]).items():
+              samples = np.asarray(generate(g_variables, shown_noise[i]))
+              log.picture(step, samples_picture(samples, seed_run.dataset), generator)
+          if saving:
+            checkpoint.save(seed_run.manager, seed_states[i], seed_run.keys.train, seed_run.keys.data)
+            if on_checkpoint is not None:
+              on_checkpoint(seed_run, gan, seed_states[i])
+        if now - last_console_time >= loop_spec.log_every_seconds or step == loop_spec.num_steps:
+          window_rate = (step - last_console_step) / (now - last_console_time)
+          means = {name: float(jnp.mean(jnp.stack([seed_metrics[name] for seed_metrics in metrics])))
+                   for name in metrics[0]}
+          print_fn(run_log.console_line(step, loop_spec.num_steps, epoch, means, window_rate)
+                   + (f'  (mean of {len(runs)} seeds)' if len(runs) > 1 else ''))
+          last_console_step, last_console_time = step, now
+        if stopping and step < loop_spec.num_steps:  # (a stop in the last chunk ends the run as finished)
+          where = runs[0].manager.directory if len(runs) == 1 else 'the directory of every seed'
+          print_fn(f'SIGTERM: stopped at step {step} with a checkpoint in {where}; run the same command to resume')
+          return [{**summary, 'stopped': 'SIGTERM'} for summary in summaries]
   finally:
-    for each_manager in (manager, *setup.best_managers.values()):
-      each_manager.wait_until_finished()
-    log.close()
-  if step == first_step:  # trained to the end before this call: keep that call's summary
-    saved = _saved_summary(workdir, step)
-    if saved is not None:
+    for seed_run in runs:
+      for manager in (seed_run.manager, *seed_run.best_managers.values()):
+        manager.wait_until_finished()
+    for log in logs:
+      log.close()
+  if step == first_step:  # trained to the end before this call: keep that call's summaries
+    saved = [_saved_summary(seed_run.directory, step) for seed_run in runs]
+    if all(summary is not None for summary in saved):
       return saved
-  if dataset.dim == 1:
-    g_variables = _generator_params(gan, parallel.unreplicate(replicated_state))['g_params']
-    samples = np.asarray(train.sample(gan, g_variables, jax.random.fold_in(setup.sample_key, 1), 10_000))
-    summary.update(sample_mean=float(samples.mean()), sample_std=float(samples.std()))
+  final_states = chunks.unstack(states)
+  summaries = [_final_summary(gan, seed_run, state, summary)
+               for seed_run, state, summary in zip(runs, final_states, summaries)]
   if primary:
-    files.write_text_atomically(workdir / 'summary.json', json.dumps(summary, indent=2) + '\n')
-  return summary
+    for seed_run, summary in zip(runs, summaries):
+      files.write_text_atomically(seed_run.directory.summary, json.dumps(summary, indent=2) + '\n')
+  return summaries
+
+
+def train_seeds(config: ml_collections.ConfigDict, seeds: Sequence[int],
+                directories: Sequence[workdir.RunDirectory], print_fn: Callable[[str], None] = print_now,
+                on_checkpoint: OnCheckpoint | None = None) -> list[dict]:
+  """Trains ``config`` for each of ``seeds`` (its ``seed`` field aside), seed i in ``directories[i]``; S > 1 seeds
+  in one compiled program. Returns a summary per seed (``train_runs``).
+
+  Raises ConfigError / datasets.DataError / checkpoint.CheckpointError
+  before any compute for bad input (a seed given twice, seeds at different
+  steps included), and TrainingDiverged as ``train_runs``. While it runs it
+  holds every seed's directory (``claim_workdir``): a second process that
+  would train there gets WorkdirInUse (a ConfigError) before it touches
+  anything. Only process 0 prints and writes logs; every process returns
+  the summaries.
+  """
+  print_fn = print_fn if distributed.is_primary() else _ignore
+  setup = set_up(config, directories, seeds, print_fn)
+  try:
+    return train_runs(setup, print_fn, on_checkpoint)
+  finally:
+    setup.close()
+
+
+def run(config: ml_collections.ConfigDict, directory, print_fn: Callable[[str], None] = print_now) -> dict:
+  """Trains per ``config`` in the run directory ``directory`` (a path), resuming from its latest checkpoint;
+  returns the summary (``train_seeds`` with the config's one seed)."""
+  return train_seeds(config, [config.seed], [workdir.RunDirectory(directory)], print_fn)[0]

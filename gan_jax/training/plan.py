@@ -1,24 +1,32 @@
-"""Config validation: every field checked before anything is read or compiled.
+"""The run plan: a config read and checked once, into the frozen specs that everything below runs from.
 
 A config is an ``ml_collections.ConfigDict`` with exactly the fields of
-``configs/base.py`` (``FIELDS``, taken from it). Fields that name a choice
-allow the keys of its registry (``construction``, ``priors``, ``losses``,
+``configs/base.py`` (``FIELDS``, taken from it). ``validate`` checks every
+field before anything is read or compiled: fields that name a choice allow
+the keys of its registry (``construction``, ``priors``, ``losses``,
 ``train.UPDATE_RULES``); the rules of the game itself (k with the update
 rule, the weight-average decay) are ``train.check_game``'s, the same that
-``train.GAN`` enforces. ``validate`` raises ``ConfigError`` with one line
-naming the field and what is allowed; ``check_against_data`` does the same
-for limits that depend on the dataset, as soon as it is loaded.
+``train.GAN`` enforces. ``make_plan`` then checks what depends on the
+dataset and turns the config into a ``RunPlan``: a ``DataSpec`` (what to
+read and how), a ``GameSpec`` (the networks, losses and optimisers), a
+``LoopSpec`` (how long, how often to log, picture and checkpoint) and an
+``EvaluationSpec`` (the validation monitor). Nothing below this module takes
+a ``ConfigDict``. Every refusal is a ``ConfigError`` whose one line names the
+field and what is allowed; a field that only sets the speed of the loop
+(``steps_per_call``) is adapted instead, with a note saying so.
 """
 
+import dataclasses
 import math
+from collections.abc import Mapping
 
 import ml_collections
 
 from gan_jax import losses, models, parallel, priors, train
-from gan_jax.data import datasets, sources
-from gan_jax.training import construction
 from gan_jax.configs import base
 from gan_jax.configs.base import ConfigError
+from gan_jax.data import datasets, sources
+from gan_jax.training import construction
 
 FIELDS = tuple(base.get_config().keys())
 # Fields a resumed run must share with the run that wrote the checkpoints.
@@ -27,7 +35,8 @@ RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule'
                        'd_conv_channels', 'g_ema_decay', 'g_ema_warmup', 'image_size', 'image_feature', 'train_split',
                        'validation_split', 'g_batch_norm', 'init_distribution', 'pack', 'g_hidden_activations',
                        'd_hidden_activation')
-__all__ = ['ConfigError', 'FIELDS', 'RUN_DEFINING_FIELDS', 'check_against_data', 'validate']
+__all__ = ['ConfigError', 'DataSpec', 'EvaluationSpec', 'FIELDS', 'LoopSpec', 'RUN_DEFINING_FIELDS',
+           'RunPlan', 'check_resume_compatible', 'data_spec', 'game_spec', 'make_plan', 'validate']
 
 
 # ---------------------------------------------------------------- validation
@@ -87,7 +96,10 @@ def _check_source_options(config) -> None:
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
-  """Raises ConfigError for the first field whose value is not allowed; reads nothing."""
+  """Raises ConfigError for the first field whose value is not allowed; reads nothing.
+
+  ``num_devices``: the devices the minibatch is split over (it must divide).
+  """
   missing = [name for name in FIELDS if name not in config]
   _require(not missing, f'config is missing fields {missing}')
   unknown = sorted(set(config.keys()) - set(FIELDS))
@@ -169,9 +181,97 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
            f'config.batch_size={config.batch_size} / {num_devices} device(s) = {config.batch_size // num_devices}')
 
 
-def check_against_data(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
-                       shards: datasets.Shards = datasets.Shards()) -> None:
-  """Raises ConfigError if the batch, the scan length or the monitor does not fit the data.
+# ---------------------------------------------------------------- the plan
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+  """What a run reads and how: the ``dataset`` string, how its source is read, the global minibatch size m,
+  and one device's memory for the fit check (MiB, 0 = ask the device)."""
+  dataset: str
+  source: sources.SourceOptions
+  batch_size: int
+  device_memory_mib: float
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopSpec:
+  """How long a run trains and what it writes when (steps are iterations of Algorithm 1)."""
+  num_steps: int
+  steps_per_call: int
+  log_every_seconds: float
+  checkpoint_every_steps: int
+  keep_checkpoints: int
+  sample_every_steps: int
+  num_shown_samples: int
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationSpec:
+  """The validation monitor: Table 1's Parzen estimate every ``every_steps`` (0 = never) with ``num_samples``
+  generator samples against the first ``num_validation`` validation images."""
+  every_steps: int
+  num_samples: int
+  num_validation: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+  """Everything a run needs from its config, checked; ``notes`` say what was adapted (one line each).
+
+  ``config`` is the config as a plain mapping, what a run directory's config.json holds.
+  """
+  data: DataSpec
+  game: construction.GameSpec
+  loop: LoopSpec
+  evaluation: EvaluationSpec
+  config: Mapping
+  notes: tuple[str, ...] = ()
+
+
+def _spec(spec_type: type, config: ml_collections.ConfigDict, **renamed):
+  """``spec_type`` from the config fields of its field names (``renamed``: field → config field); sequences as
+  tuples."""
+  values = {}
+  for field in dataclasses.fields(spec_type):
+    value = config[renamed.get(field.name, field.name)]
+    values[field.name] = tuple(value) if isinstance(value, (list, tuple)) else value
+  return spec_type(**values)
+
+
+def data_spec(config: ml_collections.ConfigDict) -> DataSpec:
+  """What ``config`` reads (``validate`` it first): enough to load the dataset that ``make_plan`` checks."""
+  source = _spec(sources.SourceOptions, config)
+  return DataSpec(config.dataset, source, config.batch_size, config.device_memory_mib)
+
+
+def game_spec(config: ml_collections.ConfigDict) -> construction.GameSpec:
+  """The game of a validated ``config`` (what ``construction.build`` builds)."""
+  return _spec(construction.GameSpec, config)
+
+
+def _steps_per_call(config: ml_collections.ConfigDict, minibatches_per_epoch: int) -> tuple[int, tuple[str, ...]]:
+  """``config.steps_per_call``, or its largest divisor whose k-minibatch iterations fit in one epoch, with a note.
+
+  A speed setting: a chunk of iterations may not reach past the next epoch
+  (``datasets.make_minibatch_sampler``), and shorter chunks train the same
+  iterations. A divisor keeps the checkpoint and picture steps on chunk ends.
+  """
+  fitting = [n for n in range(1, config.steps_per_call + 1)
+             if config.steps_per_call % n == 0 and n * config.d_steps <= minibatches_per_epoch]
+  _require(bool(fitting), f'config.d_steps={config.d_steps} minibatches per iteration exceed the '
+                          f'{minibatches_per_epoch} minibatches of one epoch of {config.dataset!r}; lower d_steps or '
+                          f'batch_size, or use more data')
+  if fitting[-1] == config.steps_per_call:
+    return config.steps_per_call, ()
+  return fitting[-1], (f'note: config.steps_per_call={config.steps_per_call} × d_steps={config.d_steps} minibatches '
+                       f'exceed the {minibatches_per_epoch} minibatches of one epoch of {config.dataset!r}; this run '
+                       f'fuses {fitting[-1]} iterations per compiled call instead (the same training, in shorter '
+                       f'calls)',)
+
+
+def make_plan(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
+              shards: datasets.Shards = datasets.Shards()) -> RunPlan:
+  """The plan of a ``validate``-d config for its dataset; ConfigError if the batch or the monitor does not fit it.
 
   (Whether the networks fit the data is ``construction.build``'s check.)
 
@@ -182,10 +282,24 @@ def check_against_data(config: ml_collections.ConfigDict, dataset: datasets.Data
   _require(config.batch_size <= shard_size * shards.total,
            f'config.batch_size={config.batch_size} exceeds the {shard_size * shards.total} training examples '
            f'of dataset={config.dataset!r}')
-  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, config.batch_size)
-  _require(config.steps_per_call * config.d_steps <= minibatches_per_epoch,
-           f'config.steps_per_call={config.steps_per_call} × d_steps={config.d_steps} minibatches exceed the '
-           f'{minibatches_per_epoch} minibatches of one epoch of {config.dataset!r}; lower steps_per_call')
   _require(config.eval_every_steps == 0 or dataset.is_image,
            f'config.eval_every_steps={config.eval_every_steps} (the Parzen monitor) needs an image dataset, '
            f'not {config.dataset!r}; use 0')
+  steps_per_call, notes = _steps_per_call(config, datasets.minibatches_per_epoch(dataset, shards, config.batch_size))
+  loop = dataclasses.replace(_spec(LoopSpec, config), steps_per_call=steps_per_call)
+  evaluation = _spec(EvaluationSpec, config, every_steps='eval_every_steps', num_samples='eval_num_samples',
+                     num_validation='eval_num_validation')
+  return RunPlan(data_spec(config), game_spec(config), loop, evaluation, config.to_dict(), notes)
+
+
+def check_resume_compatible(config: Mapping, saved: Mapping | None, workdir) -> None:
+  """Raises ConfigError if ``saved`` (the config.json of the run in ``workdir``, None if there is none) differs
+  from ``config`` in a run-defining field."""
+  if saved is None:
+    return
+  saved = base.from_saved(saved)
+  for name in RUN_DEFINING_FIELDS:
+    value = tuple(config[name]) if isinstance(config[name], list) else config[name]
+    if saved[name] != value:
+      raise ConfigError(f'config.{name}={value!r} differs from {saved[name]!r} of the run in {workdir}; '
+                        f'resume with the same value or use a new --workdir')

@@ -1,6 +1,6 @@
 """What a user sees of a run: console lines, metrics.jsonl, TensorBoard events, sample PNGs.
 
-Files under the workdir:
+Written in the run directory (``workdir.RunDirectory`` names the paths):
   metrics.jsonl        one JSON object per logged chunk: step, epoch, the
                        chunk's mean d_loss, g_loss, d_real (mean D(x)),
                        d_fake (mean D(G(z))), d_fake_g, it_per_s (of the chunk's
@@ -22,7 +22,7 @@ import numpy as np
 from tensorboardX import SummaryWriter
 
 from gan_jax.evaluation import viz
-from gan_jax.training import files
+from gan_jax.training import files, workdir
 
 CONSOLE_METRICS = (('d_loss', 'd_loss', '.4f'), ('g_loss', 'g_loss', '.4f'),
                    ('d_real', 'D(x)', '.3f'), ('d_fake', 'D(G(z))', '.3f'))
@@ -64,16 +64,16 @@ class RunLog:
   events of those steps (a purge event in the new event file).
   """
 
-  def __init__(self, workdir: str | pathlib.Path, start_step: int = 0):
-    self.workdir = pathlib.Path(workdir)
-    path = self.workdir / 'metrics.jsonl'
+  def __init__(self, directory: workdir.RunDirectory, start_step: int = 0):
+    self.directory = directory
+    path = directory.metrics
     kept = [line for line in _complete_lines(path) if json.loads(line)['step'] <= start_step]
     files.write_text_atomically(path, ''.join(line + '\n' for line in kept))
     self._earlier_run_time = float(json.loads(kept[-1]).get('run_time', 0.0)) if kept else 0.0
     self._jsonl = open(path, 'a', encoding='utf-8')
     # Event files are named by the second they are opened in: the suffix keeps a resume within the same second
     # from overwriting the earlier file.
-    self._tensorboard = SummaryWriter(str(self.workdir / 'tensorboard'), filename_suffix=f'.from_step_{start_step}',
+    self._tensorboard = SummaryWriter(str(directory.tensorboard), filename_suffix=f'.from_step_{start_step}',
                                       purge_step=start_step + 1 if start_step else None)
 
   def scalars(self, step: int, values: dict[str, float], wall_time: float) -> None:
@@ -84,11 +84,11 @@ class RunLog:
     for name, value in values.items():
       self._tensorboard.add_scalar(f'train/{name}', value, step)
 
-  def picture(self, step: int, image: np.ndarray, kind: str = 'samples') -> pathlib.Path:
-    """Saves KIND/step_XXXXXXX.png and the TensorBoard image KIND; returns the path."""
-    path = self.workdir / kind / f'step_{step:07d}.png'
+  def picture(self, step: int, image: np.ndarray, generator: str = 'raw') -> pathlib.Path:
+    """Saves the picture of ``generator``'s samples at ``step`` (a PNG and a TensorBoard image); returns the path."""
+    path = self.directory.sample_picture(generator, step)
     viz.save_png(path, image)
-    self._tensorboard.add_image(kind, image, step, dataformats='HWC')
+    self._tensorboard.add_image(path.parent.name, image, step, dataformats='HWC')
     return path
 
   def close(self) -> None:
@@ -102,8 +102,8 @@ class NoLog:
   def scalars(self, step: int, values: dict[str, float], wall_time: float) -> None:
     del step, values, wall_time
 
-  def picture(self, step: int, image: np.ndarray, kind: str = 'samples') -> None:
-    del step, image, kind
+  def picture(self, step: int, image: np.ndarray, generator: str = 'raw') -> None:
+    del step, image, generator
 
   def close(self) -> None:
     pass
