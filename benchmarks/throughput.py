@@ -48,7 +48,7 @@ import gan_jax
 from gan_jax import parallel
 from gan_jax.configs import mnist_paper
 from gan_jax.data import datasets
-from gan_jax.training import construction, loop, plan, workdir
+from gan_jax.training import construction, loop, plan, rundir
 
 _ITERATIONS = flags.DEFINE_integer('iterations', 100, 'Iterations per variant per round.')
 _ROUNDS = flags.DEFINE_integer('rounds', 5, 'Interleaved rounds; medians are over rounds.')
@@ -268,7 +268,7 @@ def full_loop_rate(steps: int, scratch: pathlib.Path) -> float:
     (idx_dir / name).write_bytes(header + array.tobytes())
   config = _config(dataset=f'idx:{idx_dir}', num_steps=steps, steps_per_call=_SCAN_LENGTH.value,
                    checkpoint_every_steps=5 * _SCAN_LENGTH.value, sample_every_steps=5 * _SCAN_LENGTH.value)
-  run_directory = workdir.RunDirectory(scratch / 'run')
+  run_directory = rundir.RunDirectory(scratch / 'run')
   loop.run(config, run_directory.root, print_fn=lambda _: None)
   records = [json.loads(line) for line in run_directory.metrics.read_text().splitlines()]
   first, last = records[0], records[-1]

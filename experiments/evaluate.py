@@ -31,7 +31,7 @@ from absl import app, flags
 
 from experiments import cli
 from gan_jax.reports import stored_runs
-from gan_jax.training import files, workdir
+from gan_jax.training import files, rundir
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The training run to evaluate.')
 _CHECKPOINT = flags.DEFINE_string('checkpoint', 'latest', 'Which checkpoint: latest, best (by the validation '
@@ -53,7 +53,7 @@ _MIN_SAMPLES, _MIN_SAMPLES_WITH_CLASSIFIER = 2, 4
 def check_flags(run: str | None, checkpoint: str, params: str, num_samples: int | None,
                 save_samples: str | None, classifier: str | None, real_centres: bool) -> pathlib.Path:
   """The file the metrics go to; exits with one line and status 2 if a flag is bad."""
-  directory = workdir.RunDirectory(cli.check_input_dir('workdir', run, [workdir.CONFIG], holding='training run'))
+  directory = rundir.RunDirectory(cli.check_input_dir('workdir', run, [rundir.CONFIG], holding='training run'))
   try:
     stored_runs.check_checkpoint_choice(checkpoint, params)
   except cli.BAD_INPUT as error:
@@ -63,7 +63,7 @@ def check_flags(run: str | None, checkpoint: str, params: str, num_samples: int 
     why = ' with --classifier (precision and recall use k = 3 nearest neighbours)' if classifier else ''
     cli.fail(f'--num_samples={num_samples} must be at least {minimum}{why}')
   if classifier is not None:
-    cli.check_input_dir('classifier', classifier, [workdir.CLASSIFIER_CONFIG], holding='classifier')
+    cli.check_input_dir('classifier', classifier, [rundir.CLASSIFIER_CONFIG], holding='classifier')
   if save_samples is not None:
     cli.check_output_file('save_samples', save_samples, '.npy')
   output = directory.evaluation_report(checkpoint, params, real_centres)

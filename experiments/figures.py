@@ -27,7 +27,7 @@ from gan_jax import train
 from gan_jax.data import datasets
 from gan_jax.evaluation import viz
 from gan_jax.reports import figures, stored_runs
-from gan_jax.training import workdir
+from gan_jax.training import rundir
 
 _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/figures', 'Where the PNGs go.')
 _RUN = flags.DEFINE_string('run', None, 'A trained image run (its --workdir) for Figure 3, samples and curves.')
@@ -43,7 +43,7 @@ def check_flags(out_dir: str, run: str | None, checkpoint: str, params: str) -> 
   try:
     stored_runs.check_checkpoint_choice(checkpoint, params)
     if run is not None:
-      cli.check_input_dir('run', run, [workdir.CONFIG, workdir.METRICS], holding='training run')
+      cli.check_input_dir('run', run, [rundir.CONFIG, rundir.METRICS], holding='training run')
       dataset = stored_runs.load_run_config(run).dataset
       if dataset in datasets.TOY_DATASETS:
         cli.fail(f'--run={run} is a {dataset!r} run; Figure 3 needs images')
@@ -67,7 +67,7 @@ def main(argv):
                  figures.interpolation_grid(gan, g_params, keys.interpolation, dataset.example_shape))
     samples = np.asarray(train.sample(gan, g_params, keys.figure_samples, 100))
     viz.save_png(out / 'samples.png', viz.image_grid(samples, dataset.example_shape, columns=10))
-    records = [json.loads(line) for line in workdir.RunDirectory(_RUN.value).metrics.read_text().splitlines()]
+    records = [json.loads(line) for line in rundir.RunDirectory(_RUN.value).metrics.read_text().splitlines()]
     figures.plot_training_curves(records).savefig(out / 'training_curves.png', dpi=100)
     written += ['figure3_interpolation.png', 'samples.png', 'training_curves.png']
   figures.plot_figure1(figures.figure1_snapshots()).savefig(out / 'figure1.png', dpi=100)

@@ -14,7 +14,7 @@ from absl import app, flags
 from experiments import cli
 from gan_jax.data import datasets
 from gan_jax.evaluation import classifier
-from gan_jax.training import files, workdir
+from gan_jax.training import files, rundir
 
 _CONFIG = cli.define_config_file('config', 'gan_jax/configs/mnist_classifier.py')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Where the classifier checkpoint goes.')
@@ -28,7 +28,7 @@ def main(argv):
     result = classifier.train_classifier(_CONFIG.value, directory, print_fn=lambda line: print(line, flush=True))
   except (ValueError, datasets.DataError) as error:
     cli.fail(str(error))
-  files.write_text_atomically(directory / workdir.CLASSIFIER_CONFIG,
+  files.write_text_atomically(directory / rundir.CLASSIFIER_CONFIG,
                               json.dumps({**_CONFIG.value.to_dict(), **result}, indent=2, default=list) + '\n')
 
 

@@ -18,7 +18,7 @@ from absl import app, flags
 
 from experiments import cli
 from gan_jax.reports import figures
-from gan_jax.training import workdir
+from gan_jax.training import rundir
 
 _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/results', 'Where NAME.jsonl and validation_curves.png go.')
 _FIGURE = flags.DEFINE_string('figure', 'validation_curves.png', 'The figure\'s file name in --out_dir (.png).')
@@ -36,7 +36,7 @@ def parse_curves(specs: list[str]) -> dict[str, pathlib.Path]:
     name, _, run = spec.partition('=')
     if not re.fullmatch(r'[\w.-]+', name) or not run:
       cli.fail(f'--curve={spec!r} must be NAME=RUN_DIR with NAME of letters, digits, _ . -')
-    cli.check_input_dir('curve', run, [workdir.METRICS], holding='training run')
+    cli.check_input_dir('curve', run, [rundir.METRICS], holding='training run')
     curves[name] = pathlib.Path(run)
   return curves
 
@@ -49,7 +49,7 @@ def check_figure_name(name: str) -> None:
 
 def evaluations(run: pathlib.Path) -> list[dict]:
   """The metrics.jsonl records of ``run`` that hold a monitor estimate, cut to ``KEPT``."""
-  records = [json.loads(line) for line in workdir.RunDirectory(run).metrics.read_text().splitlines() if line.strip()]
+  records = [json.loads(line) for line in rundir.RunDirectory(run).metrics.read_text().splitlines() if line.strip()]
   return [{key: r[key] for key in KEPT if key in r} for r in records if 'validation_ll' in r]
 
 

@@ -14,6 +14,7 @@ import pytest
 from conftest import trees_equal, xla_flags
 from experiments import cli
 from gan_jax.data import datasets
+from gan_jax.reports import stored_runs
 from gan_jax.training import checkpoint, construction, loop, plan
 from gan_jax.configs import base, cifar10_conv, cifar10_fc, gauss1d, mnist_fast, mnist_paper, toy_grid, toy_ring
 from idx_files import write_mnist_idx
@@ -195,14 +196,30 @@ def _bad_config_cases(tmp: pathlib.Path):
                                "'rmsprop']"),
       (dict(batch_size=12), 'config.batch_size=12: a minibatch of 12 examples does not divide over 8 devices; '
                             'use a multiple of 8'),
-      (dict(steps_per_call=500, checkpoint_every_steps=500, sample_every_steps=500, batch_size=512),
-       "config.steps_per_call=500 × d_steps=1 minibatches exceed the 195 minibatches of "
-                                 "one epoch of 'gauss1d'; lower steps_per_call"),
+      (dict(d_steps=200, batch_size=512), "config.d_steps=200 minibatches per iteration exceed the 195 minibatches "
+                                          "of one epoch of 'gauss1d'; lower d_steps or batch_size, or use more data"),
       (dict(eval_every_steps=3), "config.eval_every_steps=3 (the Parzen monitor) needs an image dataset, not "
                                    "'gauss1d'; use 0"),
       (dict(dataset='mnist', data_dir=str(tmp / 'empty_tfds')),
        "dataset='mnist': TFDS could not read or download the 'train' split"),
   ]
+
+
+def test_a_scan_longer_than_an_epoch_is_shortened_with_a_note_and_trains_the_same(tmp_path):
+  """steps_per_call only sets how many iterations one compiled call fuses: the plan shortens it to fit an epoch
+  (to a divisor, so checkpoints stay on chunk ends) and says so; the iterations are those of any chunk length."""
+  small_epochs = dict(batch_size=512, num_steps=250, checkpoint_every_steps=250, sample_every_steps=250)
+  lines = []
+  adapted = loop.run(_tiny(gauss1d.get_config(), steps_per_call=250, **small_epochs), tmp_path / 'a',
+                     print_fn=lines.append)
+  assert lines[0] == ("note: config.steps_per_call=250 × d_steps=1 minibatches exceed the 195 minibatches of one "
+                      "epoch of 'gauss1d'; this run fuses 125 iterations per compiled call instead (the same "
+                      "training, in shorter calls)")
+  assert [json.loads(line)['step'] for line in (tmp_path / 'a' / 'metrics.jsonl').read_text().splitlines()] == [
+      125, 250]
+  loop.run(_tiny(gauss1d.get_config(), steps_per_call=125, **small_epochs), tmp_path / 'b', print_fn=lambda _: None)
+  assert trees_equal(*(stored_runs.restore_run(tmp_path / name)[3] for name in ('a', 'b')))
+  assert adapted['step'] == 250
 
 
 def test_bad_configs_fail_before_compute_with_one_line(tmp_path):

@@ -11,7 +11,7 @@ from conftest import trees_equal
 from gan_jax.data import datasets
 from gan_jax.evaluation import measures
 from gan_jax.reports import stored_runs
-from gan_jax.training import checkpoint, loop, plan
+from gan_jax.training import checkpoint, loop, plan, rundir
 from gan_jax.configs import mnist_paper
 from idx_files import write_mnist_idx
 
@@ -21,7 +21,6 @@ from idx_files import write_mnist_idx
 # ≈ 1.2e5 nats; a few float32 roundings of those (2^-22 relative) move it by
 # at most 0.03 nats, and the mean over validation images by no more.
 SAME_SAMPLES_NATS = 0.05
-FLAG_OF = {name: flag for flag, name in stored_runs.PARAMS.items()}  # 'g_params_ema' → 'ema'
 
 
 def _config(idx_dir, **overrides):
@@ -49,22 +48,22 @@ def straight_run(idx_dir, tmp_path_factory):
 
 
 def _records(workdir):
-  return [json.loads(line) for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
+  return [json.loads(line) for line in rundir.RunDirectory(workdir).metrics.read_text().splitlines()]
 
 
-def _best(workdir, name):
-  manager = checkpoint.make_best_manager(workdir / checkpoint.BEST_DIRECTORIES[name])
+def _best(workdir, generator):
+  manager = checkpoint.make_best_manager(rundir.RunDirectory(workdir).best_checkpoints(generator))
   return manager.all_steps(), manager.best_step(), checkpoint.best_value(manager)
 
 
 def test_the_monitor_logs_each_generator_and_keeps_the_best_checkpoint_of_each(straight_run):
   records = _records(straight_run)
   assert [r['step'] for r in records] == [3, 6, 9, 12]
-  for suffix, name in (('', 'g_params'), ('_ema', 'g_params_ema')):
+  for suffix, generator in (('', 'raw'), ('_ema', 'ema')):
     scores = [r[f'validation_ll{suffix}'] for r in records]
     best_step = records[int(np.argmax(scores))]['step']
     assert [r[f'best_validation_ll{suffix}'] for r in records] == list(np.maximum.accumulate(scores))
-    assert _best(straight_run, name) == ([best_step], best_step, max(scores))
+    assert _best(straight_run, generator) == ([best_step], best_step, max(scores))
     assert all(r[f'validation_sigma{suffix}'] in measures.SIGMAS for r in records)
   assert all(r['eval_seconds'] > 0 for r in records)
 
@@ -85,8 +84,8 @@ def test_the_monitor_reads_only_validation_images(idx_dir):
 
 
 def test_evaluate_best_and_step_restore_those_checkpoints(straight_run):
-  for params, name in (('raw', 'g_params'), ('ema', 'g_params_ema')):
-    _, best_step, best_value = _best(straight_run, name)
+  for params in ('raw', 'ema'):
+    _, best_step, best_value = _best(straight_run, params)
     report, _ = stored_runs.evaluate_run(straight_run, which='best', params=params)
     assert (report['step'], report['checkpoint'], report['params']) == (best_step, 'best', params)
     assert abs(report['validation_ll'] - best_value) <= SAME_SAMPLES_NATS
@@ -103,9 +102,9 @@ def test_best_checkpoints_and_the_average_resume_exactly(idx_dir, straight_run, 
   strip = lambda records: [{k: v for k, v in r.items() if k not in ('it_per_s', 'wall_time', 'run_time',
                                                                     'eval_seconds')} for r in records]
   assert strip(_records(tmp_path)) == strip(_records(straight_run))
-  for name in checkpoint.BEST_DIRECTORIES:
-    assert _best(tmp_path, name) == _best(straight_run, name)
-    resumed, straight = (stored_runs.restore_run(w, 'best', FLAG_OF[name])[3] for w in (tmp_path, straight_run))
+  for generator in rundir.GENERATORS:
+    assert _best(tmp_path, generator) == _best(straight_run, generator)
+    resumed, straight = (stored_runs.restore_run(w, 'best', generator)[3] for w in (tmp_path, straight_run))
     assert trees_equal(resumed, straight)  # g_params_ema included
   latest = [stored_runs.restore_run(w)[3] for w in (tmp_path, straight_run)]
   assert latest[0].g_params_ema is not None and trees_equal(*latest)
@@ -115,22 +114,25 @@ def test_evaluating_the_average_of_a_run_without_one_is_a_clear_error(idx_dir, t
   loop.run(_config(idx_dir, num_steps=3, g_ema_decay=0.0), tmp_path, print_fn=lambda _: None)
   with pytest.raises(plan.ConfigError, match='--params=ema needs a run trained with config.g_ema_decay > 0'):
     stored_runs.evaluate_run(tmp_path, params='ema')
-  assert not (tmp_path / 'checkpoints_best_ema').exists()
+  assert not rundir.RunDirectory(tmp_path).best_checkpoints('ema').exists()
 
 
 def test_a_better_score_below_the_kept_best_step_is_reported_and_the_best_kept(idx_dir, tmp_path):
   """After a resume that does not retrace the run (other devices), a better score may come at a step below the
   kept best's, which orbax cannot write: the log keeps the kept best's score and a note says why."""
-  setup = loop.set_up(_config(idx_dir, g_ema_decay=0.0), tmp_path, print_fn=lambda _: None)
+  config = _config(idx_dir, g_ema_decay=0.0)
+  setup = loop.set_up(config, [rundir.RunDirectory(tmp_path)], [config.seed], print_fn=lambda _: None)
   try:
     scores = iter([-100.0, -50.0])
-    setup = dataclasses.replace(setup, monitor=lambda _: {'validation_ll': next(scores), 'validation_sigma': 0.2})
+    seed_run = dataclasses.replace(setup.runs[0], monitor=lambda _: {'validation_ll': next(scores),
+                                                                      'validation_sigma': 0.2})
     lines = []
-    assert loop._evaluate(setup, setup.state.replace(step=12), lines.append)['best_validation_ll'] == -100.0
+    evaluate = lambda step: loop._evaluate(setup.gan, seed_run, seed_run.state.replace(step=step), lines.append)
+    assert evaluate(12)['best_validation_ll'] == -100.0
     assert lines == []
-    assert loop._evaluate(setup, setup.state.replace(step=6), lines.append)['best_validation_ll'] == -100.0
-    assert len(lines) == 1 and lines[0].startswith('note: step 6 scores -50.00 nats (g_params), above the best '
+    assert evaluate(6)['best_validation_ll'] == -100.0
+    assert len(lines) == 1 and lines[0].startswith('note: step 6 scores -50.00 nats (raw), above the best '
                                                    "checkpoint's -100.00, but that is of step 12, not below this one")
-    assert _best(tmp_path, 'g_params') == ([12], 12, -100.0)
+    assert _best(tmp_path, 'raw') == ([12], 12, -100.0)
   finally:
     setup.close()

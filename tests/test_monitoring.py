@@ -5,11 +5,11 @@ import struct
 
 from tensorboardX.proto import event_pb2
 
-from gan_jax.training import run_log
+from gan_jax.training import run_log, rundir
 
 
 def _log_steps(workdir, start_step, steps):
-  log = run_log.RunLog(workdir, start_step)
+  log = run_log.RunLog(rundir.RunDirectory(workdir), start_step)
   for step in steps:
     log.scalars(step, {'d_loss': float(step)}, wall_time=1.0)
   log.close()

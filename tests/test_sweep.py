@@ -19,7 +19,7 @@ from conftest import trees_equal
 from experiments import sweep as sweep_command
 from gan_jax.evaluation import measures
 from gan_jax.reports import seed_records, stored_runs
-from gan_jax.training import checkpoint, loop, plan
+from gan_jax.training import checkpoint, loop, plan, rundir
 from gan_jax.configs import toy_grid_pacgan, toy_ring_pacgan
 
 # Batch 64: each of the 8 test devices holds 8 examples, and batch norm takes its statistics over all 64.
@@ -84,15 +84,16 @@ def test_the_seed_table_is_the_mean_and_the_sample_std_over_root_n_per_step():
 
 
 def test_records_merge_by_seed_and_step_and_an_infinite_reverse_kl_is_null_on_file_and_inf_again(tmp_path):
-  path = tmp_path / 'seed_records.jsonl'
+  sweep = rundir.SweepDirectory(tmp_path)
+  path = sweep.records('raw')
   record = lambda seed, step, kl: {'seed': seed, 'step': step, 'modes_covered': 1, 'high_quality_frac': 0.5,
                                    'reverse_kl': kl}
-  seed_records.merge_records(path, [record(1, 10, 0.2), record(1, 20, math.inf)])  # another process's seed
-  seed_records.merge_records(path, [record(0, 20, 0.3), record(1, 10, 0.25)])  # (1, 10) scored anew
+  seed_records.merge_records(sweep, 'raw', [record(1, 10, 0.2), record(1, 20, math.inf)])  # another process's
+  seed_records.merge_records(sweep, 'raw', [record(0, 20, 0.3), record(1, 10, 0.25)])  # (1, 10) scored anew
   assert [json.loads(line) for line in path.read_text().splitlines()] == [
       record(0, 20, 0.3), record(1, 10, 0.25), record(1, 20, None)]
   assert seed_records.read_records(path) == [record(0, 20, 0.3), record(1, 10, 0.25), record(1, 20, math.inf)]
-  assert sorted(p.name for p in tmp_path.iterdir()) == [seed_records.RECORDS_LOCK, 'seed_records.jsonl']
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['records.lock', 'sweep.jsonl']
 
 
 @pytest.mark.slow
@@ -100,29 +101,29 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or
   command = [sys.executable, '-m', 'experiments.sweep', '--config', 'gan_jax/configs/toy_ring_pacgan.py',
              '--workdir', str(tmp_path), '--seeds', '2', '--config.num_steps=20', '--config.g_ema_decay=0.9',
              *(f'--config.{name}={value}' for name, value in TINY.items())]
-  (tmp_path / 'seed_1').mkdir(parents=True)
-  other_process = loop.claim_workdir(tmp_path / 'seed_1')  # as if the same command ran elsewhere on seed 1
+  sweep = rundir.SweepDirectory(tmp_path)
+  sweep.seed(1).root.mkdir(parents=True)
+  other_process = loop.claim_workdir(sweep.seed(1))  # as if the same command ran elsewhere on seed 1
   shared = subprocess.run(command, capture_output=True, text=True, timeout=600)
   assert shared.returncode == 0, shared.stderr
   busy = f'seed 1: skipped (process {os.getpid()} is training in {tmp_path / "seed_1"})'
   assert shared.stdout.count(busy) == 2  # tried first in turn, then again after the others
   assert shared.stdout.strip().splitlines()[-1].startswith('seeds [1] are being trained by another process; ')
-  assert [(r['seed'], r['step']) for r in map(json.loads, (tmp_path / 'seed_records.jsonl').read_text().splitlines())] == [
+  assert [(r['seed'], r['step']) for r in map(json.loads, sweep.records('raw').read_text().splitlines())] == [
       (0, 10), (0, 20)]
-  assert not (tmp_path / 'seed_records.json').exists() and sorted(p.name for p in (tmp_path / 'seed_1').iterdir()) == [
-      loop.RUN_LOCK]
+  assert not sweep.table('raw').exists() and sorted(sweep.seed(1).root.iterdir()) == [sweep.seed(1).lock]
   other_process.close()
 
   first = subprocess.run(command, capture_output=True, text=True, timeout=600)  # the last to finish: the table
   assert first.returncode == 0, first.stderr
   assert 'resumed from step 20' in first.stdout  # seed 0, from the run above
-  records = [json.loads(line) for line in (tmp_path / 'seed_records.jsonl').read_text().splitlines()]
+  records = [json.loads(line) for line in sweep.records('raw').read_text().splitlines()]
   assert [(r['seed'], r['step']) for r in records] == [(0, 10), (0, 20), (1, 10), (1, 20)]
-  table = json.loads((tmp_path / 'seed_records.json').read_text())
+  table = json.loads(sweep.table('raw').read_text())
   modes = [r['modes_covered'] for r in records if r['step'] == 20]
   assert table['20']['modes_covered'] == pytest.approx(measures.mean_and_error(modes))
   assert first.stdout.strip().splitlines()[-1].startswith('step 20  seeds 2  modes ')
-  assert not (tmp_path / 'sweep_ema.jsonl').exists()
+  assert not sweep.records('ema').exists()
   rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
   assert rerun.returncode == 0, rerun.stderr
   assert 'resumed from step 20' in rerun.stdout
@@ -132,12 +133,12 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or
   assert second.returncode == 0, second.stderr
   assert 'resumed from step 20' in second.stdout
   assert (tmp_path / 'seed_records.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
-  averaged = seed_records.read_records(tmp_path / 'sweep_ema.jsonl')  # G's average at step 10 may have no high quality
+  averaged = seed_records.read_records(sweep.records('ema'))  # G's average at step 10 may have no high quality
   assert [(r['seed'], r['step']) for r in averaged] == [(r['seed'], r['step']) for r in records]
-  metrics, _ = stored_runs.evaluate_run(seed_records.seed_workdir(tmp_path, 1), which='10', params='ema')
+  metrics, _ = stored_runs.evaluate_run(sweep.seed(1).root, which='10', params='ema')
   assert {name: metrics[name] for name in measures.MODE_METRICS} == {
       name: averaged[2][name] for name in measures.MODE_METRICS}
-  assert set(json.loads((tmp_path / 'sweep_ema.json').read_text())) == {'10', '20'}
+  assert set(json.loads(sweep.table('ema').read_text())) == {'10', '20'}
 
 
 @pytest.mark.slow
@@ -145,32 +146,34 @@ def test_seeds_trained_together_resume_bit_identically_and_score_as_evaluate_doe
   quiet = lambda _: None
   on_file_after_step_10 = []
 
-  def read_the_records_after_step_10(line):  # the line printed once step 10's checkpoints are written
-    if line.startswith('step 10:'):
-      on_file_after_step_10.extend(seed_records.read_records(tmp_path / 'straight.jsonl'))
+  sweeps = {name: rundir.SweepDirectory(tmp_path / name) for name in ('straight', 'stopped')}
 
-  straight, _ = seed_records.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'straight',
-                                     read_the_records_after_step_10, records_path=tmp_path / 'straight.jsonl')
-  first, _ = seed_records.train_together(_tiny(toy_ring_pacgan, 10), [0, 1], tmp_path / 'stopped', quiet)
-  second, stopped = seed_records.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], tmp_path / 'stopped', quiet)
+  def read_the_records_after_step_10(line):  # the line printed once step 10's last checkpoint is written
+    if line.startswith('step 10: seed 1'):
+      on_file_after_step_10.extend(seed_records.read_records(sweeps['straight'].records('raw')))
+
+  straight, _ = seed_records.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], sweeps['straight'],
+                                            read_the_records_after_step_10, keep_records=True)
+  first, _ = seed_records.train_together(_tiny(toy_ring_pacgan, 10), [0, 1], sweeps['stopped'], quiet)
+  second, stopped = seed_records.train_together(_tiny(toy_ring_pacgan, 20), [0, 1], sweeps['stopped'], quiet)
   assert not stopped
   assert [(r['seed'], r['step']) for r in straight] == [(0, 10), (1, 10), (0, 20), (1, 20)]
   assert first + second == straight
   for seed in (0, 1):
-    restored = [stored_runs.restore_run(seed_records.seed_workdir(tmp_path / name, seed))[3] for name in ('straight', 'stopped')]
+    restored = [stored_runs.restore_run(sweep.seed(seed).root)[3] for sweep in sweeps.values()]
     assert int(restored[0].step) == 20 and trees_equal(*restored)
-    metrics, _ = stored_runs.evaluate_run(seed_records.seed_workdir(tmp_path / 'straight', seed), which='10')
+    metrics, _ = stored_runs.evaluate_run(sweeps['straight'].seed(seed).root, which='10')
     assert {name: metrics[name] for name in measures.MODE_METRICS} == {
         name: straight[seed][name] for name in measures.MODE_METRICS}
-  seed_0, seed_1 = (stored_runs.restore_run(seed_records.seed_workdir(tmp_path / 'straight', seed))[3] for seed in (0, 1))
+  seed_0, seed_1 = (stored_runs.restore_run(sweeps['straight'].seed(seed).root)[3] for seed in (0, 1))
   assert not trees_equal(seed_0.g_params, seed_1.g_params)
   by_seed = sorted(straight, key=lambda r: (r['seed'], r['step']))
   assert on_file_after_step_10 == [by_seed[0], by_seed[2]]  # before step 20 was trained
-  assert seed_records.read_records(tmp_path / 'straight.jsonl') == by_seed
-  assert seed_records.score_seeds(tmp_path / 'straight', [0, 1], straight) == by_seed  # nothing scored again
-  assert seed_records.score_seeds(tmp_path / 'straight', [1], by_seed[3:]) == by_seed[2:]  # step 10 scored anew
+  assert seed_records.read_records(sweeps['straight'].records('raw')) == by_seed
+  assert seed_records.score_seeds(sweeps['straight'], [0, 1], straight) == by_seed  # nothing scored again
+  assert seed_records.score_seeds(sweeps['straight'], [1], by_seed[3:]) == by_seed[2:]  # step 10 scored anew
   # The command over seed 0 alone: its table is of seed 0, whatever other seeds the records hold.
-  assert sweep_command._together(_tiny(toy_ring_pacgan, 20), [0], tmp_path / 'straight', by_seed, 'raw') == by_seed[:2]
+  assert sweep_command._together(_tiny(toy_ring_pacgan, 20), [0], sweeps['straight'], by_seed, 'raw') == by_seed[:2]
 
 
 def test_a_record_scores_the_generator_that_params_names():
@@ -181,7 +184,7 @@ def test_a_record_scores_the_generator_that_params_names():
                     g_ema_decay=0.9)
   state = gan_jax.init_state(gan, {'centre': jnp.zeros(2), 'scale': jnp.ones(())}, jnp.ones(()))
   state = state.replace(g_params_ema={'centre': jnp.array([1.0, 0.0]), 'scale': jnp.zeros(())})
-  record = lambda params: seed_records.mode_record(gan, state, jax.random.key(0), 'toy_ring', 3, params)
+  record = lambda params: seed_records.mode_record(gan, state, rundir.RunKeys.of_seed(0), 'toy_ring', 3, params)
   assert record('ema') == {'seed': 3, 'step': 0, 'modes_covered': 1, 'high_quality_frac': 1.0,
                            'reverse_kl': pytest.approx(np.log(8))}  # one mode of 8
   raw = record('raw')
@@ -190,13 +193,14 @@ def test_a_record_scores_the_generator_that_params_names():
 
 def test_seeds_at_different_steps_are_refused_together():
   at_step = lambda seed, step: types.SimpleNamespace(seed=seed, state=types.SimpleNamespace(step=np.int32(step)))
-  assert seed_records._check_same_step([at_step(0, 10), at_step(1, 10)]) == 10  # pylint: disable=protected-access
+  assert loop._common_step([at_step(0, 10), at_step(1, 10)]) == 10  # pylint: disable=protected-access
   with pytest.raises(plan.ConfigError, match=r'different steps \{0: 10, 1: 0\}.*without --together'):
-    seed_records._check_same_step([at_step(0, 10), at_step(1, 0)])  # pylint: disable=protected-access
+    loop._common_step([at_step(0, 10), at_step(1, 0)])  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize('seeds', [[], [0, 0]])
 def test_no_seeds_or_a_seed_twice_are_refused_together_before_anything_is_written(tmp_path, seeds):
   with pytest.raises(plan.ConfigError, match=r'must be one or more distinct seeds'):
-    seed_records.train_together(_tiny(toy_ring_pacgan, 10), seeds, tmp_path / 'sweep', lambda _: None)
+    seed_records.train_together(_tiny(toy_ring_pacgan, 10), seeds, rundir.SweepDirectory(tmp_path / 'sweep'),
+                                lambda _: None)
   assert not (tmp_path / 'sweep').exists()

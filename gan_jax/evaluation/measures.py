@@ -132,7 +132,7 @@ class ParzenMonitor:
   (drawn once from ``key``, so successive estimates differ only through
   the parameters) and returns the protocol's validation estimate: the best
   mean log-likelihood of ``validation`` over ``SIGMAS``. The training loop
-  passes the run's evaluation key (``training.workdir.RunKeys``), which
+  passes the run's evaluation key (``training.rundir.RunKeys``), which
   ``experiments.evaluate`` uses too, so this is the ``validation_ll`` of
   ``parzen_evaluation`` on the same samples. The test set is never touched.
   """

@@ -1,6 +1,6 @@
 """The records of a sweep of seeds of one toy-mixture config: mode coverage per seed and checkpoint.
 
-A sweep directory (``workdir.SweepDirectory``) holds one ordinary run
+A sweep directory (``rundir.SweepDirectory``) holds one ordinary run
 directory per seed: ``experiments.evaluate`` reads any of them, and a seed
 can be continued one by one or together.
 
@@ -33,7 +33,7 @@ from gan_jax import train
 from gan_jax.data import datasets
 from gan_jax.evaluation import measures
 from gan_jax.reports import stored_runs
-from gan_jax.training import files, loop, plan, workdir
+from gan_jax.training import files, loop, plan, rundir
 
 
 def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
@@ -48,7 +48,7 @@ def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.
   return seeded
 
 
-def mode_record(gan: train.GAN, state: train.GANState, keys: workdir.RunKeys, dataset: str, seed: int,
+def mode_record(gan: train.GAN, state: train.GANState, keys: rundir.RunKeys, dataset: str, seed: int,
                 params: str = 'raw') -> dict:
   """The record of one seed's state: ``stored_runs.evaluate_run``'s mode metrics (the same samples: the run's
   evaluation noise). ``params``: which generator of the state, 'raw' or 'ema' (``train.generators``)."""
@@ -67,7 +67,7 @@ def read_records(path: pathlib.Path) -> list[dict]:
   return [{**r, 'reverse_kl': math.inf if r['reverse_kl'] is None else r['reverse_kl']} for r in records]
 
 
-def merge_records(sweep: workdir.SweepDirectory, params: str, records: list[dict]) -> None:
+def merge_records(sweep: rundir.SweepDirectory, params: str, records: list[dict]) -> None:
   """Writes ``records`` into the records of generator ``params``, keeping those already there of other (seed,
   step)s (another process's), ordered by seed and step; processes take turns (``records_lock``), so none loses
   another's."""
@@ -79,13 +79,13 @@ def merge_records(sweep: workdir.SweepDirectory, params: str, records: list[dict
     files.write_text_atomically(path, ''.join(files.to_json(r) + '\n' for r in merged))
 
 
-def checkpoint_steps(directory: workdir.RunDirectory) -> list[int]:
+def checkpoint_steps(directory: rundir.RunDirectory) -> list[int]:
   """The steps of the finished checkpoints in a run's checkpoints directory, ascending."""
   found = directory.checkpoints
   return sorted(int(p.name) for p in found.iterdir() if p.name.isdigit()) if found.is_dir() else []
 
 
-def score_checkpoints(directory: workdir.RunDirectory, seed: int, done: dict[int, dict],
+def score_checkpoints(directory: rundir.RunDirectory, seed: int, done: dict[int, dict],
                       params: str = 'raw') -> list[dict]:
   """The records of every checkpoint of one seed's run for the generator ``params`` names ('raw' or 'ema').
 
@@ -100,7 +100,7 @@ def score_checkpoints(directory: workdir.RunDirectory, seed: int, done: dict[int
   return records
 
 
-def score_seeds(sweep: workdir.SweepDirectory, seeds: list[int], known: list[dict], params: str = 'raw') -> list[dict]:
+def score_seeds(sweep: rundir.SweepDirectory, seeds: list[int], known: list[dict], params: str = 'raw') -> list[dict]:
   """The records of every checkpoint of each seed's run in ``sweep``, by (seed, step); ``known`` ones are kept.
 
   A finished sweep scored for the other generator (``params``) trains nothing:
@@ -113,17 +113,17 @@ def score_seeds(sweep: workdir.SweepDirectory, seeds: list[int], known: list[dic
   return records
 
 
-def check_sweep_config(config: ml_collections.ConfigDict, params: str) -> None:
-  """Raises ConfigError unless ``config`` trains a toy mixture (the records' mode metrics) keeping generator
-  ``params``."""
+def check_sweep_config(config: ml_collections.ConfigDict, params: str, named: str = 'this config') -> None:
+  """Raises ConfigError unless ``config`` (``named`` so in the message) trains a toy mixture (the records' mode
+  metrics) keeping generator ``params``."""
   if config.dataset not in datasets.MIXTURES:
     raise plan.ConfigError(f'config.dataset={config.dataset!r} has no mode metrics; allowed: '
                            f'{list(datasets.MIXTURES)}')
   stored_runs.check_checkpoint_choice('latest', params)
-  stored_runs.check_generator_kept(config, params, 'this config')
+  stored_runs.check_generator_kept(config, params, named)
 
 
-def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep: workdir.SweepDirectory,
+def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep: rundir.SweepDirectory,
                    print_fn: Callable[[str], None] = loop.print_now, params: str = 'raw',
                    keep_records: bool = False) -> tuple[list[dict], bool]:
   """Trains ``config`` for each of ``seeds`` in one compiled program (``loop.train_seeds``); returns (the

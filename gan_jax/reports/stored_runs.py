@@ -17,7 +17,7 @@ from gan_jax import train
 from gan_jax.data import datasets
 from gan_jax.evaluation import classifier, measures
 from gan_jax.configs import base
-from gan_jax.training import checkpoint, construction, plan, workdir
+from gan_jax.training import checkpoint, construction, plan, rundir
 
 
 def load_run_config(directory: str | pathlib.Path) -> ml_collections.ConfigDict:
@@ -26,7 +26,7 @@ def load_run_config(directory: str | pathlib.Path) -> ml_collections.ConfigDict:
   Fields added to the project after the run was written take their defaults
   from ``configs/base.py``, which are the behaviour the run had.
   """
-  path = workdir.RunDirectory(directory).config
+  path = rundir.RunDirectory(directory).config
   if not path.exists():
     raise plan.ConfigError(f'--workdir={directory} holds no training run (no {path.name})')
   return base.from_saved(json.loads(path.read_text()))
@@ -34,7 +34,7 @@ def load_run_config(directory: str | pathlib.Path) -> ml_collections.ConfigDict:
 
 TOY_EVAL_SAMPLES = 2_500  # generator samples behind a toy run's metrics (PacGAN's protocol)
 
-def _checkpoint_reader(run_directory: workdir.RunDirectory, which: str, params: str):
+def _checkpoint_reader(run_directory: rundir.RunDirectory, which: str, params: str):
   """A read-only manager (``checkpoint.make_reader``) of the directory holding ``which``, and the step to
   restore (None: the latest). The caller closes it."""
   if which == 'latest':
@@ -74,7 +74,7 @@ def check_generator_kept(config: ml_collections.ConfigDict, params: str, runs_na
 
 
 def restore_run(directory: str | pathlib.Path, which: str = 'latest', params: str = 'raw'):
-  """(config, dataset, gan, state, keys) of a checkpoint of the run in ``directory`` (keys: ``workdir.RunKeys``).
+  """(config, dataset, gan, state, keys) of a checkpoint of the run in ``directory`` (keys: ``rundir.RunKeys``).
 
   ``which``: 'latest', 'best' (the checkpoint with the best validation
   estimate of the generator chosen by ``params``, kept by the training
@@ -85,13 +85,13 @@ def restore_run(directory: str | pathlib.Path, which: str = 'latest', params: st
   (an unreadable latest checkpoint is reported and the one before restored).
   """
   check_checkpoint_choice(which, params)
-  run_directory = workdir.RunDirectory(directory)
+  run_directory = rundir.RunDirectory(directory)
   config = load_run_config(directory)
   plan.validate(config)
   check_generator_kept(config, params, f'the run in {directory}')
   manager, step = _checkpoint_reader(run_directory, which, params)  # a missing step or best: said before any compute
   with manager:
-    keys = workdir.RunKeys.of_seed(config.seed)
+    keys = rundir.RunKeys.of_seed(config.seed)
     data = plan.data_spec(config)
     dataset = datasets.load(data.dataset, keys.data, data.source)
     gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
@@ -106,7 +106,7 @@ def restore_run(directory: str | pathlib.Path, which: str = 'latest', params: st
 
 def _load_classifier(classifier_dir: str | pathlib.Path, dataset: datasets.Dataset):
   """(apply, params) of the classifier in ``classifier_dir``; ConfigError if it was trained on other examples."""
-  saved = json.loads((pathlib.Path(classifier_dir) / workdir.CLASSIFIER_CONFIG).read_text())
+  saved = json.loads((pathlib.Path(classifier_dir) / rundir.CLASSIFIER_CONFIG).read_text())
   try:
     return classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
   except ValueError:  # its inputs are not this data's examples

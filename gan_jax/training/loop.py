@@ -40,7 +40,7 @@ import orbax.checkpoint as ocp
 from gan_jax import parallel, train
 from gan_jax.data import datasets
 from gan_jax.evaluation import measures, viz
-from gan_jax.training import checkpoint, construction, distributed, files, plan, preemption, run_log, workdir
+from gan_jax.training import checkpoint, construction, distributed, files, plan, preemption, run_log, rundir
 
 ONE_D_SUMMARY_SAMPLES = 10_000  # a 1-D run's summary: the mean and std of this many samples
 
@@ -52,7 +52,7 @@ class TrainingDiverged(RuntimeError):
 class WorkdirInUse(plan.ConfigError):
   """Another process (pid ``holder``) is training in ``directory`` (``claim_workdir``); nothing was touched."""
 
-  def __init__(self, directory: workdir.RunDirectory, holder: str):
+  def __init__(self, directory: rundir.RunDirectory, holder: str):
     super().__init__(f'--workdir={directory.root} is in use: process {holder} is training there; wait for it to end '
                      'or stop it (SIGTERM checkpoints), or use another --workdir')
     self.workdir, self.holder = directory.root, holder
@@ -84,7 +84,7 @@ def global_pixel_means(dataset: datasets.Dataset) -> np.ndarray:
   return total[1:].astype(np.float64) / (255.0 * total[0])
 
 
-def note_device_count(directory: workdir.RunDirectory, num_devices: int, print_fn) -> None:
+def note_device_count(directory: rundir.RunDirectory, num_devices: int, print_fn) -> None:
   """Records the device count; warns when a resumed run has another (its data order changes)."""
   if directory.devices.exists():
     before = json.loads(directory.devices.read_text())['num_devices']
@@ -94,7 +94,7 @@ def note_device_count(directory: workdir.RunDirectory, num_devices: int, print_f
   files.write_text_atomically(directory.devices, json.dumps({'num_devices': num_devices}) + '\n')
 
 
-def _saved_config(directory: workdir.RunDirectory) -> dict | None:
+def _saved_config(directory: rundir.RunDirectory) -> dict | None:
   return json.loads(directory.config.read_text()) if directory.config.exists() else None
 
 
@@ -131,7 +131,7 @@ def _ignore(line: str) -> None:
   del line
 
 
-def claim_workdir(directory: workdir.RunDirectory) -> TextIO:
+def claim_workdir(directory: rundir.RunDirectory) -> TextIO:
   """The lock on ``directory``'s lock file for this process; WorkdirInUse naming the holder if another process
   trains there (two runs in one directory would delete and overwrite each other's checkpoints)."""
   lock = files.lock_exclusively(directory.lock)
@@ -146,8 +146,8 @@ def claim_workdir(directory: workdir.RunDirectory) -> TextIO:
 class SeedRun:
   """One seed's run: its directory, keys and data, its (restored) state, its checkpoints, its monitor."""
   seed: int
-  directory: workdir.RunDirectory
-  keys: workdir.RunKeys  # train and data as restored from the checkpoint (the seed's own)
+  directory: rundir.RunDirectory
+  keys: rundir.RunKeys  # train and data as restored from the checkpoint (the seed's own)
   dataset: datasets.Dataset
   state: train.GANState
   manager: ocp.CheckpointManager
@@ -189,7 +189,7 @@ def _device_bytes_besides_data(evaluation: plan.EvaluationSpec, state: train.GAN
   return 4 * state_bytes + monitor_bytes
 
 
-def _load_data(data: plan.DataSpec, keys: Sequence[workdir.RunKeys], shards: datasets.Shards
+def _load_data(data: plan.DataSpec, keys: Sequence[rundir.RunKeys], shards: datasets.Shards
                ) -> list[datasets.Dataset]:
   """Each seed's training set: a toy one is drawn from the seed's data key; images are read once for all."""
   if data.dataset in datasets.TOY_DATASETS:
@@ -197,7 +197,7 @@ def _load_data(data: plan.DataSpec, keys: Sequence[workdir.RunKeys], shards: dat
   return [datasets.load(data.dataset, keys[0].data, data.source, shards)] * len(keys)
 
 
-def _claim(directory: workdir.RunDirectory) -> TextIO | None:
+def _claim(directory: rundir.RunDirectory) -> TextIO | None:
   """``claim_workdir`` on process 0; every process raises WorkdirInUse if it fails (not only process 0)."""
   if distributed.is_primary():
     directory.root.mkdir(parents=True, exist_ok=True)
@@ -213,11 +213,11 @@ def _claim(directory: workdir.RunDirectory) -> TextIO | None:
   return lock
 
 
-def _open_run(run_plan: plan.RunPlan, gan: train.GAN, seed: int, directory: workdir.RunDirectory,
+def _open_run(run_plan: plan.RunPlan, gan: train.GAN, seed: int, directory: rundir.RunDirectory,
               dataset: datasets.Dataset, state: train.GANState, validation_images: np.ndarray | None,
               print_fn: Callable[[str], None]) -> SeedRun:
   """One seed's run: its directory claimed, its latest checkpoint restored, its config and monitor set up."""
-  keys = workdir.RunKeys.of_seed(seed)
+  keys = rundir.RunKeys.of_seed(seed)
   lock = _claim(directory)
   manager, best_managers = None, {}
   try:
@@ -243,7 +243,7 @@ def _open_run(run_plan: plan.RunPlan, gan: train.GAN, seed: int, directory: work
   return SeedRun(seed, directory, keys, dataset, state, manager, monitor, best_managers, lock)
 
 
-def set_up(config: ml_collections.ConfigDict, directories: Sequence[workdir.RunDirectory], seeds: Sequence[int],
+def set_up(config: ml_collections.ConfigDict, directories: Sequence[rundir.RunDirectory], seeds: Sequence[int],
            print_fn: Callable[[str], None]) -> Setup:
   """Plans the run (every check, before any compute), loads the data, builds the game and opens each seed's run:
   claims its directory (``claim_workdir``) and restores its latest checkpoint. The caller closes the Setup
@@ -254,7 +254,7 @@ def set_up(config: ml_collections.ConfigDict, directories: Sequence[workdir.RunD
     raise plan.ConfigError(f'seeds={list(seeds)} must be one or more distinct seeds, one directory each')
   data = plan.data_spec(config)
   shards = datasets.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
-  keys = [workdir.RunKeys.of_seed(seed) for seed in seeds]
+  keys = [rundir.RunKeys.of_seed(seed) for seed in seeds]
   seed_data = _load_data(data, keys, shards)
   run_plan = plan.make_plan(config, seed_data[0], shards)
   for note in run_plan.notes:
@@ -379,7 +379,7 @@ def _evaluate(gan: train.GAN, seed_run: SeedRun, state: train.GANState,
   """
   scores = {}
   for generator, g_variables in train.generators(gan, state).items():
-    suffix = workdir.suffix(generator)
+    suffix = rundir.suffix(generator)
     result = seed_run.monitor(g_variables)
     manager = seed_run.best_managers[generator]
     best = checkpoint.best_value(manager)
@@ -397,7 +397,7 @@ def _evaluate(gan: train.GAN, seed_run: SeedRun, state: train.GANState,
   return scores
 
 
-def _saved_summary(directory: workdir.RunDirectory, step: int) -> dict | None:
+def _saved_summary(directory: rundir.RunDirectory, step: int) -> dict | None:
   """The run's summary.json if it is of ``step``, else None (none written, or of another step)."""
   try:
     saved = json.loads(directory.summary.read_text())
@@ -522,7 +522,7 @@ def train_runs(setup: Setup, print_fn: Callable[[str], None] = print_now,
 
 
 def train_seeds(config: ml_collections.ConfigDict, seeds: Sequence[int],
-                directories: Sequence[workdir.RunDirectory], print_fn: Callable[[str], None] = print_now,
+                directories: Sequence[rundir.RunDirectory], print_fn: Callable[[str], None] = print_now,
                 on_checkpoint: OnCheckpoint | None = None) -> list[dict]:
   """Trains ``config`` for each of ``seeds`` (its ``seed`` field aside), seed i in ``directories[i]``; S > 1 seeds
   in one compiled program. Returns a summary per seed (``train_runs``).
@@ -546,4 +546,4 @@ def train_seeds(config: ml_collections.ConfigDict, seeds: Sequence[int],
 def run(config: ml_collections.ConfigDict, directory, print_fn: Callable[[str], None] = print_now) -> dict:
   """Trains per ``config`` in the run directory ``directory`` (a path), resuming from its latest checkpoint;
   returns the summary (``train_seeds`` with the config's one seed)."""
-  return train_seeds(config, [config.seed], [workdir.RunDirectory(directory)], print_fn)[0]
+  return train_seeds(config, [config.seed], [rundir.RunDirectory(directory)], print_fn)[0]

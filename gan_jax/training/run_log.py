@@ -1,6 +1,6 @@
 """What a user sees of a run: console lines, metrics.jsonl, TensorBoard events, sample PNGs.
 
-Written in the run directory (``workdir.RunDirectory`` names the paths):
+Written in the run directory (``rundir.RunDirectory`` names the paths):
   metrics.jsonl        one JSON object per logged chunk: step, epoch, the
                        chunk's mean d_loss, g_loss, d_real (mean D(x)),
                        d_fake (mean D(G(z))), d_fake_g, it_per_s (of the chunk's
@@ -22,7 +22,7 @@ import numpy as np
 from tensorboardX import SummaryWriter
 
 from gan_jax.evaluation import viz
-from gan_jax.training import files, workdir
+from gan_jax.training import files, rundir
 
 CONSOLE_METRICS = (('d_loss', 'd_loss', '.4f'), ('g_loss', 'g_loss', '.4f'),
                    ('d_real', 'D(x)', '.3f'), ('d_fake', 'D(G(z))', '.3f'))
@@ -64,7 +64,7 @@ class RunLog:
   events of those steps (a purge event in the new event file).
   """
 
-  def __init__(self, directory: workdir.RunDirectory, start_step: int = 0):
+  def __init__(self, directory: rundir.RunDirectory, start_step: int = 0):
     self.directory = directory
     path = directory.metrics
     kept = [line for line in _complete_lines(path) if json.loads(line)['step'] <= start_step]
