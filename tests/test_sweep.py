@@ -127,12 +127,12 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or
   rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
   assert rerun.returncode == 0, rerun.stderr
   assert 'resumed from step 20' in rerun.stdout
-  assert (tmp_path / 'seed_records.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
+  assert sweep.records('raw').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
 
   second = subprocess.run(command + ['--params=ema'], capture_output=True, text=True, timeout=600)
   assert second.returncode == 0, second.stderr
   assert 'resumed from step 20' in second.stdout
-  assert (tmp_path / 'seed_records.jsonl').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
+  assert sweep.records('raw').read_text() == '\n'.join(json.dumps(r) for r in records) + '\n'
   averaged = seed_records.read_records(sweep.records('ema'))  # G's average at step 10 may have no high quality
   assert [(r['seed'], r['step']) for r in averaged] == [(r['seed'], r['step']) for r in records]
   metrics, _ = stored_runs.evaluate_run(sweep.seed(1).root, which='10', params='ema')
