@@ -5,7 +5,8 @@ span names a module of this repository, flags that module defines (read from
 its source and the repository modules it imports, with ``ast``: importing
 two CLI modules in one process would define absl flags twice) and config
 fields of the schema. Links: every relative link or image target is a file
-or folder of the repository. Each problem is one line, ``FILE:LINE: …``.
+or folder of the repository, and an anchor into a Markdown file names one
+of its headings. Each problem is one line, ``FILE:LINE: …``.
 """
 
 import ast
@@ -282,15 +283,25 @@ def link_targets(path: pathlib.Path) -> list[tuple[int, str]]:
   return [(prose.count('\n', 0, match.start()) + 1, match.group(1)) for match in _LINK.finditer(prose)]
 
 
+def heading_anchors(path: pathlib.Path) -> set[str]:
+  """The anchors GitHub makes of a Markdown file's headings: lower case, punctuation dropped, spaces to -."""
+  _, prose = split_fences(path.read_text())
+  headings = re.findall(r'^#{1,6}\s+(.*?)\s*#*$', prose, flags=re.M)
+  return {re.sub(r'[^\w\- ]', '', heading.lower()).replace(' ', '-') for heading in headings}
+
+
 def link_problems(path: pathlib.Path) -> list[str]:
-  """Relative link and image targets of the doc at ``path`` that are not in the repository."""
+  """Relative link and image targets of the doc at ``path`` that are not in the repository, or bad anchors."""
   problems = []
   for number, target in link_targets(path):
-    if re.match(r'[a-z][a-z0-9+.-]*:', target) or target.startswith('#'):
-      continue  # a URL (https:, mailto:) or an anchor in the same page
-    resolved = (path.parent / target.split('#', 1)[0]).resolve()
+    if re.match(r'[a-z][a-z0-9+.-]*:', target):
+      continue  # a URL: https:, mailto:
+    file, _, anchor = target.partition('#')
+    resolved = (path.parent / file).resolve() if file else path
     if not resolved.exists():
       problems.append(f'{relative(path)}:{number}: link `{target}` does not resolve ({resolved} is missing)')
+    elif anchor and resolved.suffix == '.md' and anchor not in heading_anchors(resolved):
+      problems.append(f'{relative(path)}:{number}: link `{target}`: {relative(resolved)} has no heading #{anchor}')
   return problems
 
 

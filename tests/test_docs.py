@@ -48,7 +48,7 @@ def test_the_checks_name_a_missing_module_flag_field_config_and_link(tmp_path):
                   '    --config.num_step=5 --wrokdir=W [--config.FIELD=VALUE ...]\n'
                   'python -m experiments.train --config gan_jax/configs/nope.py --config.seed=1 --noshout\n'
                   'python -m experiments.sweep --config gan_jax/configs/toy_ring.py --workdir S --notogether\n'
-                  '```\n\n![a figure](figures/none.png) and [a page](https://example.org/x.md)\n')
+                  '```\n\n![a figure](figures/none.png) and [a page](https://example.org/x.md), [here](#nowhere)\n')
   problems = [problem for command in doc_checks.commands(page) for problem in doc_checks.command_problems(command)]
   where = str(page)
   assert problems == [
@@ -59,4 +59,5 @@ def test_the_checks_name_a_missing_module_flag_field_config_and_link(tmp_path):
       f'{where}:6: `--noshout`: experiments.train defines no flag --noshout',
   ]
   assert doc_checks.link_problems(page) == [
-      f'{where}:10: link `figures/none.png` does not resolve ({tmp_path}/figures/none.png is missing)']
+      f'{where}:10: link `figures/none.png` does not resolve ({tmp_path}/figures/none.png is missing)',
+      f'{where}:10: link `#nowhere`: {where} has no heading #nowhere']
