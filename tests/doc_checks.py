@@ -154,11 +154,13 @@ def module_closure(module: str) -> tuple[ast.Module, ...]:
 
 
 def _called_name(call: ast.Call) -> str:
+  """The called function's own name: ``DEFINE_string`` for ``flags.DEFINE_string(…)``."""
   function = call.func
   return function.attr if isinstance(function, ast.Attribute) else getattr(function, 'id', '')
 
 
 def _definer_kind(name: str) -> str:
+  """What a flag defined by the absl function ``name`` accepts: a bool (--noX too), a config, a value."""
   return 'bool' if name in BOOL_DEFINERS else 'config' if name in CONFIG_DEFINERS else 'value'
 
 
@@ -196,6 +198,7 @@ def defined_flags(module: str) -> dict[str, str]:
 
 
 def _flatten(config, prefix: str = '') -> set[str]:
+  """A ConfigDict's field names, nested ones as ``outer.inner``."""
   fields = set()
   for name, value in config.items():
     fields.add(prefix + name)

@@ -14,6 +14,7 @@ IDS = [doc_checks.relative(path) for path in DOCS]
 
 
 def _report(problems: list[str]) -> str:
+  """One problem a line, below pytest's assertion line."""
   return '\n'.join(['', *problems])
 
 
