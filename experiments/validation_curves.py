@@ -1,6 +1,6 @@
 """Keep runs' validation curves as small result files and draw them against epoch, 225 marked.
 
-  python -m experiments.validation_curves --out_dir docs/results \
+  python -m experiments.validation_curves --out_dir docs/results/validation_curves \
       --curve faithful_uniform=RUN_DIR [--curve NAME=RUN_DIR ...]
 
 For each run: NAME.jsonl, one line per evaluation of the training loop's
@@ -20,7 +20,8 @@ from experiments import cli
 from gan_jax.reports import figures
 from gan_jax.training import rundir
 
-_OUT_DIR = flags.DEFINE_string('out_dir', 'docs/results', 'Where NAME.jsonl and validation_curves.png go.')
+_OUT_DIR = flags.DEFINE_string('out_dir', 'docs/results/validation_curves',
+                               'Where NAME.jsonl and validation_curves.png go (a folder of its own).')
 _FIGURE = flags.DEFINE_string('figure', 'validation_curves.png', 'The figure\'s file name in --out_dir (.png).')
 _CURVES = flags.DEFINE_multi_string('curve', [], 'NAME=RUN_DIR: a training run with the Parzen monitor on.')
 KEPT = ('step', 'epoch', 'validation_ll', 'validation_sigma', 'validation_ll_ema', 'validation_sigma_ema',

@@ -1,4 +1,4 @@
-"""The README's promises: its snippet runs, and CI runs its test command verbatim."""
+"""The README's promises: its snippet runs, CI runs its test command verbatim, and it stays a front door."""
 
 import pathlib
 import re
@@ -29,3 +29,11 @@ def test_ci_runs_the_readme_test_command_verbatim():
   assert 'experiments.train' in install_and_run
   assert install_and_test in (REPO / '.ci' / 'run').read_text().splitlines()
   assert fast_lane == '.venv/bin/python -m pytest -q -n 2 tests -m "not slow"'
+
+
+def test_readme_is_a_short_front_door_with_the_results_after_the_how_to():
+  assert len(README.splitlines()) <= 250
+  results = README.index('\n## Results')
+  for how_to in ('pip install -e .', 'python -m experiments.train', 'python -m experiments.evaluate',
+                 'gan_jax.train_step'):
+    assert README.index(how_to) < results, f'{how_to!r} comes after the results'

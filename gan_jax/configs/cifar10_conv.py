@@ -1,6 +1,6 @@
 """The paper's convolutional CIFAR-10 GAN (the original code's cifar10_convolutional.yaml).
 
-Command (needs CIFAR-10 prepared in TFDS; see the README on downloads):
+Command (needs CIFAR-10 prepared in TFDS; see docs/own_data.md on downloads):
   python -m experiments.train --config gan_jax/configs/cifar10_conv.py --workdir runs/cifar10_conv
 
 G ("deconvolutional"): z ~ U(−√3, √3)¹⁰⁰ → 8000 ReLU → 8000 sigmoid → reshape

@@ -1,6 +1,6 @@
 """The paper's fully connected CIFAR-10 GAN (the original code's cifar10_fully_connected.yaml).
 
-Command (needs CIFAR-10 prepared in TFDS; see the README on downloads):
+Command (needs CIFAR-10 prepared in TFDS; see docs/own_data.md on downloads):
   python -m experiments.train --config gan_jax/configs/cifar10_fc.py --workdir runs/cifar10_fc
 
 G: z ~ U(−√3, √3)¹⁰⁰ → 8000 ReLU → 8000 sigmoid → 3072, weights U(±0.05);

@@ -22,13 +22,13 @@ generator is scored:
   best checkpoint of each generator kept on validation data only.
 
 Measured (2-core AMD EPYC, ~40 it/s, the IDX copy of MNIST, seeds 0–3,
-2026-11-28; README, Table 1): the mean of the iterates scores test
+2026-11-28; docs/table1.md): the mean of the iterates scores test
 235.6 ± 2.0 (mean ± std over the seeds) at epoch 80, the best on validation
 in every run, after ~18 minutes; its first checkpoint ≥ 225 on test came
 after 8.8–13.0 minutes (epochs 40–60). Classifier score / Fréchet distance /
 precision / recall 8.19 / 6.3 / 0.82 / 0.69. The raw generator levels off
 near 150 (test 150.4 ± 4.1; 8.36 / 3.9 / 0.73 / 0.80): the mean scores high
-because the protocol rewards smooth samples (README: "What the estimator
+because the protocol rewards smooth samples (docs/table1.md: "What the estimator
 rewards"), and by the classifier its samples are worse than those of
 ``mnist_paper`` with its average (Fréchet distance 2.3–2.8). Use this preset
 to reproduce the number fast, ``mnist_paper`` for the better generator.

@@ -51,7 +51,7 @@ passes 225 on validation at epoch 225-230. On a 2-core AMD EPYC (seed 0,
 uniform, 38 it/s): first checkpoint ≥ 225 on test after 40.8 minutes
 (epoch 180, 225.1 ± 2.2); chosen on validation, epoch 240: 228.4 ± 2.2.
 ``mnist_fast`` reaches 225 in 9–13 minutes there, with worse samples by the
-classifier metrics. See the README's Table 1 section.
+classifier metrics. See docs/table1.md.
 """
 
 from gan_jax.configs import base

@@ -16,7 +16,7 @@ KL 0.70 ± 0.08 at 270,000 iterations (stopped there, still rising).
 On a 2-core AMD EPYC, 3 seeds × 20,000 iterations: 17.0 ± 1.5 modes, 49.9 ± 11.8 %.
 In float32 on a 2-core Xeon, seeds 0 and 1 (two pinned processes, 1 h 50 min each, 2026-12-02):
 16.5 ± 0.5 modes, 96.5 ± 0.0 % high quality, reverse KL 0.73 ± 0.08 at 400,000 iterations; 89–91 %
-on average over the checkpoints from 200,000 on (README, "Mode coverage in PacGAN's setting").
+on average over the checkpoints from 200,000 on (docs/toy_mixtures.md).
 PacGAN's published vanilla row (mean of 10 seeds): 17.3 of 25 modes, 94.8 % high-quality samples;
 PacGAN2: 23.8 of 25, 91.3 %.
 """

@@ -19,7 +19,7 @@ The setting (PacGAN's synthetic_data_experiments, packing m = 1):
 * Adam, learning rate 1e-4, β₁ 0.8, β₂ 0.999; 400 epochs = 400,000 iterations.
   (β₁ as today's Adam reads it. Blocks before 2017-01-24 read PacGAN's
   ``beta1=0.8`` as β₁ 0.2; ``--config.adam_b1=0.2`` was no nearer PacGAN's
-  row at 20,000 iterations: README, "Mode coverage in PacGAN's setting".)
+  row at 20,000 iterations: docs/toy_mixtures.md.)
 * Float32 matrix products (``matmul_precision='float32'``), as Theano's on
   PacGAN's pre-TF32 GPUs; JAX's default would be TF32 on recent NVIDIA GPUs
   (the H200 runs below were), one bfloat16 pass on TPUs.
