@@ -77,8 +77,8 @@ def main(argv):
   output = check_flags(_WORKDIR.value, _CHECKPOINT.value, _PARAMS.value, _NUM_SAMPLES.value, _SAVE_SAMPLES.value,
                        _CLASSIFIER.value, _REAL_CENTRES.value)
   try:
-    metrics, samples = stored_runs.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value, _CLASSIFIER.value,
-                                         which=_CHECKPOINT.value, params=_PARAMS.value)
+    metrics, samples = stored_runs.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value,
+                                                _CLASSIFIER.value, which=_CHECKPOINT.value, params=_PARAMS.value)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
   files.write_text_atomically(output, files.to_json(metrics, indent=2) + '\n')

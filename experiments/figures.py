@@ -26,7 +26,7 @@ from experiments import cli
 from gan_jax import train
 from gan_jax.data import datasets
 from gan_jax.evaluation import viz
-from gan_jax.reports import figures, stored_runs
+from gan_jax.reports import paper_figures, stored_runs
 from gan_jax.training import rundir
 
 _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/figures', 'Where the PNGs go.')
@@ -64,13 +64,13 @@ def main(argv):
       cli.fail(str(error))
     g_params = train.generators(gan, state)[_PARAMS.value]
     viz.save_png(out / 'figure3_interpolation.png',
-                 figures.interpolation_grid(gan, g_params, keys.interpolation, dataset.example_shape))
+                 paper_figures.interpolation_grid(gan, g_params, keys.interpolation, dataset.example_shape))
     samples = np.asarray(train.sample(gan, g_params, keys.figure_samples, 100))
     viz.save_png(out / 'samples.png', viz.image_grid(samples, dataset.example_shape, columns=10))
     records = [json.loads(line) for line in rundir.RunDirectory(_RUN.value).metrics.read_text().splitlines()]
-    figures.plot_training_curves(records).savefig(out / 'training_curves.png', dpi=100)
+    paper_figures.plot_training_curves(records).savefig(out / 'training_curves.png', dpi=100)
     written += ['figure3_interpolation.png', 'samples.png', 'training_curves.png']
-  figures.plot_figure1(figures.figure1_snapshots()).savefig(out / 'figure1.png', dpi=100)
+  paper_figures.plot_figure1(paper_figures.figure1_snapshots()).savefig(out / 'figure1.png', dpi=100)
   written.append('figure1.png')
   print('wrote ' + ', '.join(str(out / name) for name in written))
 

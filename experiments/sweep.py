@@ -36,7 +36,7 @@ from absl import app, flags
 from experiments import cli
 from gan_jax.evaluation import measures
 from gan_jax.reports import seed_records
-from gan_jax.training import files, loop, plan, rundir
+from gan_jax.training import files, loop, plan, rundir, seed_runs
 
 _CONFIG = cli.define_config_file('config', 'A toy_ring or toy_grid preset in gan_jax/configs/.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'The sweep directory: DIR/seed_i per seed, the tables.')
@@ -73,7 +73,7 @@ def _one_by_one(config, seeds: list[int], sweep: rundir.SweepDirectory, earlier:
       print(f'seed {seed}: {directory.root}', flush=True)
       try:
         summary = loop.run(seed_records.seed_config(config, seed), directory.root)
-      except loop.WorkdirInUse as error:
+      except seed_runs.WorkdirInUse as error:
         print(f'seed {seed}: skipped (process {error.holder} is training in {error.workdir})', flush=True)
         in_use.append(seed)
         continue

@@ -25,7 +25,8 @@ def main(argv):
   cli.start(argv)
   directory = cli.check_output_dir('workdir', _WORKDIR.value)
   try:
-    result = classifier.train_classifier(_CONFIG.value, directory, print_fn=lambda line: print(line, flush=True))
+    spec = classifier.ClassifierSpec(**{**_CONFIG.value.to_dict(), 'hidden_dims': tuple(_CONFIG.value.hidden_dims)})
+    result = classifier.train_classifier(spec, directory, print_fn=lambda line: print(line, flush=True))
   except (ValueError, datasets.DataError) as error:
     cli.fail(str(error))
   files.write_text_atomically(directory / rundir.CLASSIFIER_CONFIG,

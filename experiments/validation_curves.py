@@ -17,7 +17,7 @@ import re
 from absl import app, flags
 
 from experiments import cli
-from gan_jax.reports import figures
+from gan_jax.reports import paper_figures
 from gan_jax.training import rundir
 
 _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/results/validation_curves',
@@ -63,7 +63,7 @@ def main(argv):
   kept = {name: evaluations(run) for name, run in curves.items()}
   for name, records in kept.items():
     (out / f'{name}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in records))
-  figures.plot_validation_curves(kept).savefig(out / _FIGURE.value, dpi=100)
+  paper_figures.plot_validation_curves(kept).savefig(out / _FIGURE.value, dpi=100)
   print(f'wrote {", ".join(f"{name}.jsonl" for name in kept)} and {_FIGURE.value} in {out}')
 
 

@@ -11,7 +11,7 @@ from conftest import trees_equal
 from gan_jax.data import datasets
 from gan_jax.evaluation import measures
 from gan_jax.reports import stored_runs
-from gan_jax.training import checkpoint, loop, plan, rundir
+from gan_jax.training import checkpoint, loop, plan, rundir, seed_runs
 from gan_jax.configs import mnist_paper
 from idx_files import write_mnist_idx
 
@@ -121,7 +121,7 @@ def test_a_better_score_below_the_kept_best_step_is_reported_and_the_best_kept(i
   """After a resume that does not retrace the run (other devices), a better score may come at a step below the
   kept best's, which orbax cannot write: the log keeps the kept best's score and a note says why."""
   config = _config(idx_dir, g_ema_decay=0.0)
-  setup = loop.set_up(config, [rundir.RunDirectory(tmp_path)], [config.seed], print_fn=lambda _: None)
+  setup = seed_runs.set_up(config, [rundir.RunDirectory(tmp_path)], [config.seed], print_fn=lambda _: None)
   try:
     scores = iter([-100.0, -50.0])
     seed_run = dataclasses.replace(setup.runs[0], monitor=lambda _: {'validation_ll': next(scores),

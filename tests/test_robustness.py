@@ -25,7 +25,7 @@ import pytest
 from conftest import tree_relative_error, trees_equal, xla_flags
 from gan_jax import train
 from gan_jax.reports import stored_runs
-from gan_jax.training import checkpoint, loop, plan, rundir
+from gan_jax.training import checkpoint, loop, plan, rundir, seed_runs
 from gan_jax.configs import gauss1d
 from idx_files import write_mnist_idx
 
@@ -94,7 +94,7 @@ def test_two_processes_of_four_devices_train_like_one_process_of_eight(tmp_path)
   start_two = lambda: [_start(tmp_path / 'two', *args, '--distributed', f'--coordinator_address=127.0.0.1:{port}',
                               '--num_processes=2', f'--process_id={index}', devices=4) for index in range(2)]
   (tmp_path / 'two').mkdir()
-  other_run = loop.claim_workdir(rundir.RunDirectory(tmp_path / 'two'))  # as if another run were training there
+  other_run = seed_runs.claim_workdir(rundir.RunDirectory(tmp_path / 'two'))  # as if another run were training there
   port = _free_port()
   for worker in start_two():  # both processes refuse it (process 1 too, which does not claim: no hang)
     _, stderr = worker.communicate(timeout=300)
@@ -369,9 +369,9 @@ def test_a_workdir_being_trained_in_is_refused_to_a_second_run_which_touches_not
   loop.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
   in_flight = tmp_path / 'checkpoints' / '9.orbax-checkpoint-tmp-1764633600'
   shutil.copytree(tmp_path / 'checkpoints' / '6', in_flight)  # the other run's save being written
-  other_run = loop.claim_workdir(rundir.RunDirectory(tmp_path))  # what a training process holds (flock: per open file)
+  other_run = seed_runs.claim_workdir(rundir.RunDirectory(tmp_path))  # what a training process holds (flock: per open file)
   before = {path: path.stat().st_mtime_ns for path in tmp_path.rglob('*')}
-  with pytest.raises(loop.WorkdirInUse) as error:  # a ConfigError: the CLI's exit status 2
+  with pytest.raises(seed_runs.WorkdirInUse) as error:  # a ConfigError: the CLI's exit status 2
     loop.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
   assert isinstance(error.value, plan.ConfigError)
   assert str(error.value) == (f'--workdir={tmp_path} is in use: process {os.getpid()} is training there; wait for it '
@@ -381,7 +381,7 @@ def test_a_workdir_being_trained_in_is_refused_to_a_second_run_which_touches_not
   other_run.close()
   shutil.rmtree(in_flight)
   assert loop.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)['step'] == 9
-  loop.claim_workdir(rundir.RunDirectory(tmp_path)).close()  # a finished run frees its workdir
+  seed_runs.claim_workdir(rundir.RunDirectory(tmp_path)).close()  # a finished run frees its workdir
 
 
 @pytest.mark.slow
@@ -402,10 +402,10 @@ def test_a_checkpoint_of_another_model_names_the_directory_and_the_mismatch(tmp_
 
 def test_resuming_on_another_device_count_says_the_data_order_changes(tmp_path):
   lines = []
-  loop.note_device_count(rundir.RunDirectory(tmp_path), 4, lines.append)
-  loop.note_device_count(rundir.RunDirectory(tmp_path), 4, lines.append)
+  seed_runs.note_device_count(rundir.RunDirectory(tmp_path), 4, lines.append)
+  seed_runs.note_device_count(rundir.RunDirectory(tmp_path), 4, lines.append)
   assert lines == []
-  loop.note_device_count(rundir.RunDirectory(tmp_path), 8, lines.append)
+  seed_runs.note_device_count(rundir.RunDirectory(tmp_path), 8, lines.append)
   assert lines == ['note: this run used 4 devices and now has 8; its data order from here on differs from an '
                    'uninterrupted run on 4 (see gan_jax/data/datasets.py)']
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import types
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -19,7 +18,7 @@ from conftest import trees_equal
 from experiments import sweep as sweep_command
 from gan_jax.evaluation import measures
 from gan_jax.reports import seed_records, stored_runs
-from gan_jax.training import checkpoint, loop, plan, rundir
+from gan_jax.training import checkpoint, loop, plan, rundir, seed_runs
 from gan_jax.configs import toy_grid_pacgan, toy_ring_pacgan
 
 # Batch 64: each of the 8 test devices holds 8 examples, and batch norm takes its statistics over all 64.
@@ -103,7 +102,7 @@ def test_the_sweep_writes_each_seeds_curve_and_the_table_and_reruns_read_them_or
              *(f'--config.{name}={value}' for name, value in TINY.items())]
   sweep = rundir.SweepDirectory(tmp_path)
   sweep.seed(1).root.mkdir(parents=True)
-  other_process = loop.claim_workdir(sweep.seed(1))  # as if the same command ran elsewhere on seed 1
+  other_process = seed_runs.claim_workdir(sweep.seed(1))  # as if the same command ran elsewhere on seed 1
   shared = subprocess.run(command, capture_output=True, text=True, timeout=600)
   assert shared.returncode == 0, shared.stderr
   busy = f'seed 1: skipped (process {os.getpid()} is training in {tmp_path / "seed_1"})'

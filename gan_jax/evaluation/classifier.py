@@ -3,17 +3,17 @@
 No downloaded weights: ``train_classifier`` fits an MLP (784 → 512 → 256 → 10,
 ReLU) on the training split with Adam, and saves its parameters with orbax.
 Its softmax gives the classifier score, its 256-unit penultimate layer the
-features for the Fréchet distance and precision/recall (``evaluation.py``).
+features for the Fréchet distance and precision/recall (``measures``).
 
   python -m experiments.train_classifier --config gan_jax/configs/mnist_classifier.py --workdir DIR
 """
 
+import dataclasses
 import functools
 import pathlib
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import optax
 import orbax.checkpoint as ocp
 from flax import nnx
@@ -37,8 +37,19 @@ class MLPClassifier(nnx.Module):
     return self.output(h), h
 
 
-def train_classifier(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
-                     print_fn=print) -> dict[str, float]:
+@dataclasses.dataclass(frozen=True)
+class ClassifierSpec:
+  """What ``train_classifier`` trains: the fields of ``configs/mnist_classifier.py``, of the same names."""
+  dataset: str = 'mnist'
+  data_dir: str = ''
+  seed: int = 0
+  hidden_dims: tuple[int, ...] = (512, 256)
+  batch_size: int = 128
+  num_epochs: int = 5
+  learning_rate: float = 1e-3
+
+
+def train_classifier(config: ClassifierSpec, workdir: str | pathlib.Path, print_fn=print) -> dict[str, float]:
   """Trains the classifier on ``config.dataset``'s training split; saves it; returns test accuracy."""
   dataset = datasets.load(config.dataset, jax.random.key(config.seed), datasets.SourceOptions(data_dir=config.data_dir))
   if not dataset.is_image or not dataset.train_labels.size:

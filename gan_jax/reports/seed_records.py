@@ -33,7 +33,7 @@ from gan_jax import train
 from gan_jax.data import datasets
 from gan_jax.evaluation import measures
 from gan_jax.reports import stored_runs
-from gan_jax.training import files, loop, plan, rundir
+from gan_jax.training import files, loop, plan, rundir, seed_runs
 
 
 def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
@@ -141,7 +141,7 @@ def train_together(config: ml_collections.ConfigDict, seeds: list[int], sweep: r
   check_sweep_config(config, params)
   records = []
 
-  def record(seed_run: loop.SeedRun, gan: train.GAN, state: train.GANState) -> None:
+  def record(seed_run: seed_runs.SeedRun, gan: train.GAN, state: train.GANState) -> None:
     new = mode_record(gan, state, seed_run.keys, seed_run.dataset.name, seed_run.seed, params)
     records.append(new)
     if keep_records:

@@ -96,11 +96,11 @@ def restore_run(directory: str | pathlib.Path, which: str = 'latest', params: st
     dataset = datasets.load(data.dataset, keys.data, data.source)
     gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
     if step is None:  # the keys are given for their shapes
-      restored = checkpoint.restore_latest(manager, state, keys.data, keys.data, set_aside=False)
+      restored = checkpoint.restore_latest(manager, state, keys.train, keys.data, set_aside=False)
       if restored is None:
         raise checkpoint.CheckpointError(f'no checkpoint in {manager.directory} to restore')
     else:
-      restored = checkpoint.restore_step(manager, step, state, keys.data, keys.data)
+      restored = checkpoint.restore_step(manager, step, state, keys.train, keys.data)
   return config, dataset, gan, restored[0], keys
 
 

@@ -29,33 +29,22 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TextIO
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 
 from gan_jax import parallel, train
 from gan_jax.data import datasets
-from gan_jax.evaluation import measures, viz
-from gan_jax.training import checkpoint, construction, distributed, files, plan, preemption, run_log, rundir
+from gan_jax.evaluation import viz
+from gan_jax.training import checkpoint, distributed, files, plan, preemption, run_log, rundir, seed_runs
 
 ONE_D_SUMMARY_SAMPLES = 10_000  # a 1-D run's summary: the mean and std of this many samples
 
 
 class TrainingDiverged(RuntimeError):
   """A loss or a parameter became NaN or infinite; nothing from that chunk was checkpointed."""
-
-
-class WorkdirInUse(plan.ConfigError):
-  """Another process (pid ``holder``) is training in ``directory`` (``claim_workdir``); nothing was touched."""
-
-  def __init__(self, directory: rundir.RunDirectory, holder: str):
-    super().__init__(f'--workdir={directory.root} is in use: process {holder} is training there; wait for it to end '
-                     'or stop it (SIGTERM checkpoints), or use another --workdir')
-    self.workdir, self.holder = directory.root, holder
 
 
 def samples_picture(samples: np.ndarray, dataset: datasets.Dataset) -> np.ndarray:
@@ -68,34 +57,6 @@ def samples_picture(samples: np.ndarray, dataset: datasets.Dataset) -> np.ndarra
     margin = 0.5 * (high - low)
     return viz.histogram_image(samples, shown_data, low - margin, high + margin)
   return viz.scatter_image(samples, shown_data, extent=1.25 * float(np.abs(shown_data).max()))
-
-
-def global_pixel_means(dataset: datasets.Dataset) -> np.ndarray:
-  """[dim] mean pixel values in [0, 1] over the training examples of all processes (a collective).
-
-  Integer sums, so the result does not depend on how the examples are
-  spread over processes.
-  """
-  sums = dataset.train.sum(axis=0, dtype=np.int64)
-  if sums.size and sums.max() >= 2**31:  # process_allgather works in int32 unless x64 is on
-    raise ValueError('pixel sums overflow int32; too many training examples for global_pixel_means')
-  counts = np.array([dataset.train.shape[0]], np.int32)
-  total = distributed.sum_over_processes(np.concatenate([counts, sums.astype(np.int32)]))
-  return total[1:].astype(np.float64) / (255.0 * total[0])
-
-
-def note_device_count(directory: rundir.RunDirectory, num_devices: int, print_fn) -> None:
-  """Records the device count; warns when a resumed run has another (its data order changes)."""
-  if directory.devices.exists():
-    before = json.loads(directory.devices.read_text())['num_devices']
-    if before != num_devices:
-      print_fn(f'note: this run used {before} devices and now has {num_devices}; its data order from here on '
-               f'differs from an uninterrupted run on {before} (see gan_jax/data/datasets.py)')
-  files.write_text_atomically(directory.devices, json.dumps({'num_devices': num_devices}) + '\n')
-
-
-def _saved_config(directory: rundir.RunDirectory) -> dict | None:
-  return json.loads(directory.config.read_text()) if directory.config.exists() else None
 
 
 def print_now(line: str) -> None:
@@ -131,161 +92,6 @@ def _ignore(line: str) -> None:
   del line
 
 
-def claim_workdir(directory: rundir.RunDirectory) -> TextIO:
-  """The lock on ``directory``'s lock file for this process; WorkdirInUse naming the holder if another process
-  trains there (two runs in one directory would delete and overwrite each other's checkpoints)."""
-  lock = files.lock_exclusively(directory.lock)
-  if lock is None:
-    raise WorkdirInUse(directory, directory.lock.read_text(encoding='utf-8').strip() or 'unknown')
-  return lock
-
-
-# ---------------------------------------------------------------- set-up
-
-@dataclasses.dataclass(frozen=True)
-class SeedRun:
-  """One seed's run: its directory, keys and data, its (restored) state, its checkpoints, its monitor."""
-  seed: int
-  directory: rundir.RunDirectory
-  keys: rundir.RunKeys  # train and data as restored from the checkpoint (the seed's own)
-  dataset: datasets.Dataset
-  state: train.GANState
-  manager: ocp.CheckpointManager
-  monitor: measures.ParzenMonitor | None
-  best_managers: dict[str, ocp.CheckpointManager]  # generator ('raw' / 'ema') → its best checkpoint
-  lock: TextIO | None  # the primary process's ``claim_workdir``
-
-
-@dataclasses.dataclass(frozen=True)
-class Setup:
-  """What the loop starts from: the plan, the game (one for all seeds), the seeds' runs, this process's shards."""
-  plan: plan.RunPlan
-  gan: train.GAN
-  shards: datasets.Shards
-  runs: tuple[SeedRun, ...]
-
-  def close(self) -> None:
-    """Closes every run's checkpoint managers (after their saves in flight are written), then frees its directory."""
-    for seed_run in self.runs:
-      _close_run_files([seed_run.manager, *seed_run.best_managers.values()], seed_run.lock)
-
-
-def _close_run_files(managers: Sequence[ocp.CheckpointManager | None], lock: TextIO | None) -> None:
-  for manager in managers:
-    if manager is not None:
-      manager.close()
-  if lock is not None:
-    lock.close()
-
-
-def _device_bytes_besides_data(evaluation: plan.EvaluationSpec, state: train.GANState, dim: int) -> int:
-  """An estimate of a device's memory for all but the training set: the state four times over (itself,
-  gradients, updates, the donated copy) and, with the monitor, its float32 images, samples and distances."""
-  state_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves(state) if hasattr(leaf, 'nbytes'))
-  monitor_bytes = 0
-  if evaluation.every_steps:
-    monitor_bytes = 4 * (dim * (evaluation.num_validation + evaluation.num_samples)
-                         + evaluation.num_validation * evaluation.num_samples)
-  return 4 * state_bytes + monitor_bytes
-
-
-def _load_data(data: plan.DataSpec, keys: Sequence[rundir.RunKeys], shards: datasets.Shards
-               ) -> list[datasets.Dataset]:
-  """Each seed's training set: a toy one is drawn from the seed's data key; images are read once for all."""
-  if data.dataset in datasets.TOY_DATASETS:
-    return [datasets.load(data.dataset, seed_keys.data, data.source, shards) for seed_keys in keys]
-  return [datasets.load(data.dataset, keys[0].data, data.source, shards)] * len(keys)
-
-
-def _claim(directory: rundir.RunDirectory) -> TextIO | None:
-  """``claim_workdir`` on process 0; every process raises WorkdirInUse if it fails (not only process 0)."""
-  if distributed.is_primary():
-    directory.root.mkdir(parents=True, exist_ok=True)
-  distributed.barrier('workdir')
-  lock, in_use = None, None
-  if distributed.is_primary():
-    try:
-      lock = claim_workdir(directory)
-    except WorkdirInUse as error:
-      in_use = error
-  if distributed.any_process(in_use is not None):
-    raise in_use or WorkdirInUse(directory, 'unknown')
-  return lock
-
-
-def _open_run(run_plan: plan.RunPlan, gan: train.GAN, seed: int, directory: rundir.RunDirectory,
-              dataset: datasets.Dataset, state: train.GANState, validation_images: np.ndarray | None,
-              print_fn: Callable[[str], None]) -> SeedRun:
-  """One seed's run: its directory claimed, its latest checkpoint restored, its config and monitor set up."""
-  keys = rundir.RunKeys.of_seed(seed)
-  lock = _claim(directory)
-  manager, best_managers = None, {}
-  try:
-    manager = checkpoint.make_manager(directory.checkpoints, run_plan.loop.keep_checkpoints)
-    restored = checkpoint.restore_latest(manager, state, keys.train, keys.data, warn=print_fn)
-    if restored is not None:
-      state, train_key, data_key = restored
-      keys = dataclasses.replace(keys, train=train_key, data=data_key)
-      print_fn(f'resumed from step {int(state.step)} of {directory.checkpoints}')
-    if distributed.is_primary():
-      files.write_text_atomically(directory.config, json.dumps({**run_plan.config, 'seed': seed}, indent=2,
-                                                               default=list) + '\n')
-      note_device_count(directory, jax.device_count(), print_fn)
-    monitor = None
-    if validation_images is not None:
-      monitor = measures.ParzenMonitor(gan.generator, gan.prior, np.asarray(datasets.to_float(validation_images)),
-                                       keys.evaluation_samples, run_plan.evaluation.num_samples)
-      best_managers = {generator: checkpoint.make_best_manager(directory.best_checkpoints(generator))
-                       for generator in train.generators(gan, state)}
-  except BaseException:
-    _close_run_files([manager, *best_managers.values()], lock)  # the run ends here: nothing of it stays open
-    raise
-  return SeedRun(seed, directory, keys, dataset, state, manager, monitor, best_managers, lock)
-
-
-def set_up(config: ml_collections.ConfigDict, directories: Sequence[rundir.RunDirectory], seeds: Sequence[int],
-           print_fn: Callable[[str], None]) -> Setup:
-  """Plans the run (every check, before any compute), loads the data, builds the game and opens each seed's run:
-  claims its directory (``claim_workdir``) and restores its latest checkpoint. The caller closes the Setup
-  (``Setup.close``); if this raises, nothing stays open."""
-  num_devices = jax.device_count()
-  plan.validate(config, num_devices)
-  if not seeds or len(set(seeds)) != len(seeds) or len(directories) != len(seeds):
-    raise plan.ConfigError(f'seeds={list(seeds)} must be one or more distinct seeds, one directory each')
-  data = plan.data_spec(config)
-  shards = datasets.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
-  keys = [rundir.RunKeys.of_seed(seed) for seed in seeds]
-  seed_data = _load_data(data, keys, shards)
-  run_plan = plan.make_plan(config, seed_data[0], shards)
-  for note in run_plan.notes:
-    print_fn(note)
-  for seed, directory in zip(seeds, directories):
-    plan.check_resume_compatible({**run_plan.config, 'seed': seed}, _saved_config(directory), directory.root)
-  pixel_means = global_pixel_means(seed_data[0]) if seed_data[0].is_image else None
-  games = [construction.build(run_plan.game, dataset, seed, shards, pixel_means)
-           for seed, dataset in zip(seeds, seed_data)]
-  gan = games[0][0]  # the game is the same for every seed; only its initial state differs
-  memory_bytes = int(data.device_memory_mib * 2**20) or datasets.device_memory_bytes(jax.local_devices()[0])
-  # S seeds: each device holds S shards and S states, so one seed's shard and state must fit in 1/S of it.
-  datasets.check_fits_on_device(seed_data[0], shards, _device_bytes_besides_data(
-      run_plan.evaluation, games[0][1], seed_data[0].dim), memory_bytes // len(seeds))
-  validation_images = None
-  if run_plan.evaluation.every_steps:
-    validation_images = datasets.load_validation(data.dataset, keys[0].data, data.source,
-                                                 run_plan.evaluation.num_validation)
-    if not validation_images.shape[0]:
-      raise plan.ConfigError(f'config.eval_every_steps={run_plan.evaluation.every_steps}: dataset={data.dataset!r} '
-                             'has no validation examples for the monitor; use 0, or a larger dataset')
-  runs = []
-  try:
-    for seed, directory, dataset, (_, state) in zip(seeds, directories, seed_data, games):
-      runs.append(_open_run(run_plan, gan, seed, directory, dataset, state, validation_images, print_fn))
-  except BaseException:
-    Setup(run_plan, gan, shards, tuple(runs)).close()
-    raise
-  return Setup(run_plan, gan, shards, tuple(runs))
-
-
 # ---------------------------------------------------------------- the compiled chunks
 
 @dataclasses.dataclass(frozen=True)
@@ -309,7 +115,7 @@ def _device_shards(dataset: datasets.Dataset, devices) -> np.ndarray:
   return dataset.train[:shard_size * len(devices)].reshape(len(devices), shard_size, -1)
 
 
-def _one_seed_chunks(gan: train.GAN, seed_run: SeedRun, d_steps: int, shard_batch_size: int) -> _Chunks:
+def _one_seed_chunks(gan: train.GAN, seed_run: seed_runs.SeedRun, d_steps: int, shard_batch_size: int) -> _Chunks:
   """One seed: ``make_pmap_train_loop`` as it is (a single run computes what it did before seeds shared the loop)."""
   devices = jax.local_devices()
   train_loop = parallel.make_pmap_train_loop(
@@ -334,7 +140,7 @@ def _unstack_seeds(tree, num_seeds: int) -> list:
   return [jax.tree.map(lambda leaf, i=i: leaf[i], tree) for i in range(num_seeds)]
 
 
-def _seeds_chunks(gan: train.GAN, runs: Sequence[SeedRun], d_steps: int, shard_batch_size: int) -> _Chunks:
+def _seeds_chunks(gan: train.GAN, runs: Sequence[seed_runs.SeedRun], d_steps: int, shard_batch_size: int) -> _Chunks:
   """S > 1 seeds: ``make_pmap_seeds_train_loop``, the chunk vmapped over a seed axis inside the pmap."""
   devices = jax.local_devices()
   seeds_loop = parallel.make_pmap_seeds_train_loop(
@@ -352,7 +158,7 @@ def _seeds_chunks(gan: train.GAN, runs: Sequence[SeedRun], d_steps: int, shard_b
                  lambda states: _unstack_seeds(parallel.unreplicate(states), len(runs)))
 
 
-def _common_step(runs: Sequence[SeedRun]) -> int:
+def _common_step(runs: Sequence[seed_runs.SeedRun]) -> int:
   """The step every seed is at; ConfigError if they differ (seeds train together only from one step)."""
   steps = {seed_run.seed: int(seed_run.state.step) for seed_run in runs}
   if len(set(steps.values())) != 1:
@@ -364,10 +170,10 @@ def _common_step(runs: Sequence[SeedRun]) -> int:
 # ---------------------------------------------------------------- the loop
 
 # Called with a seed's run and its state each time that state is checkpointed (e.g. to score it).
-OnCheckpoint = Callable[[SeedRun, train.GAN, train.GANState], None]
+OnCheckpoint = Callable[[seed_runs.SeedRun, train.GAN, train.GANState], None]
 
 
-def _evaluate(gan: train.GAN, seed_run: SeedRun, state: train.GANState,
+def _evaluate(gan: train.GAN, seed_run: seed_runs.SeedRun, state: train.GANState,
               print_fn: Callable[[str], None]) -> dict[str, float]:
   """The monitor's estimate for each generator of ``state``; a new best is checkpointed.
 
@@ -406,7 +212,7 @@ def _saved_summary(directory: rundir.RunDirectory, step: int) -> dict | None:
   return saved if saved.get('step') == step else None
 
 
-def _raise_if_diverged(runs: Sequence[SeedRun], finite: Sequence[Mapping], metric_names, first_step: int,
+def _raise_if_diverged(runs: Sequence[seed_runs.SeedRun], finite: Sequence[Mapping], metric_names, first_step: int,
                        num_steps: int) -> None:
   """Raises TrainingDiverged for the first seed whose chunk went non-finite (naming it when there are several)."""
   for seed_run, seed_finite in zip(runs, finite):
@@ -420,7 +226,7 @@ def _raise_if_diverged(runs: Sequence[SeedRun], finite: Sequence[Mapping], metri
                              f'{first_step + num_steps} was checkpointed, {kept} in {seed_run.manager.directory}')
 
 
-def _final_summary(gan: train.GAN, seed_run: SeedRun, state: train.GANState, summary: dict) -> dict:
+def _final_summary(gan: train.GAN, seed_run: seed_runs.SeedRun, state: train.GANState, summary: dict) -> dict:
   """``summary`` with, for 1-D data, the mean and std of ``ONE_D_SUMMARY_SAMPLES`` samples of G."""
   if seed_run.dataset.dim != 1:
     return summary
@@ -429,7 +235,7 @@ def _final_summary(gan: train.GAN, seed_run: SeedRun, state: train.GANState, sum
   return {**summary, 'sample_mean': float(samples.mean()), 'sample_std': float(samples.std())}
 
 
-def train_runs(setup: Setup, print_fn: Callable[[str], None] = print_now,
+def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_now,
                on_checkpoint: OnCheckpoint | None = None) -> list[dict]:
   """The loop over ``setup``'s seeds, from their common step to ``num_steps`` or SIGTERM; a summary per seed.
 
@@ -536,7 +342,7 @@ def train_seeds(config: ml_collections.ConfigDict, seeds: Sequence[int],
   the summaries.
   """
   print_fn = print_fn if distributed.is_primary() else _ignore
-  setup = set_up(config, directories, seeds, print_fn)
+  setup = seed_runs.set_up(config, directories, seeds, print_fn)
   try:
     return train_runs(setup, print_fn, on_checkpoint)
   finally:
