@@ -78,21 +78,29 @@ def _check_source_options(config) -> None:
            f'config.image_size={config.image_size!r} must be a non-negative integer (0 = images as stored)')
   _require(_is_number(config.device_memory_mib) and config.device_memory_mib >= 0,
            f'config.device_memory_mib={config.device_memory_mib!r} must be a non-negative number (0 = ask the device)')
-  is_tfds = config.dataset not in datasets.TOY_DATASETS and sources.kind_of(config.dataset)[0] == 'tfds'
-  for name in ('image_feature', 'train_split', 'validation_split', 'test_split'):
-    _require(not config[name] or is_tfds,
-             f'config.{name}={config[name]!r} applies to TFDS datasets only, not dataset={config.dataset!r}; use \'\'')
-  for name in ('train_split', 'validation_split', 'test_split'):
-    try:
-      if config[name]:
-        sources.parse_split(config[name])
-    except ValueError as error:
-      raise ConfigError(f'config.{name}={error}') from None
-  _require(bool(config.train_split) == bool(config.validation_split),
-           f'config.train_split={config.train_split!r} and validation_split={config.validation_split!r}: '
-           "set both, or neither (then the last 1/6 of 'train' is validation)")
   _require(not config.image_size or config.dataset not in datasets.TOY_DATASETS,
            f'config.image_size={config.image_size} applies to image datasets, not {config.dataset!r}; use 0')
+
+
+def _check_source(dataset: str, splits: dict[str, str]) -> None:
+  """Raises ConfigError unless ``dataset`` names a kind of dataset whose source takes the ``splits`` given
+  (field → TFDS split string; only TFDS datasets take them)."""
+  try:
+    datasets.check_name(dataset)
+  except datasets.DataError as error:
+    raise ConfigError(str(error)) from None
+  is_tfds = dataset not in datasets.TOY_DATASETS and sources.kind_of(dataset)[0] == 'tfds'
+  for name, text in splits.items():
+    _require(not text or is_tfds,
+             f'config.{name}={text!r} applies to TFDS datasets only, not dataset={dataset!r}; use \'\'')
+    try:
+      if text and name != 'image_feature':
+        sources.parse_split(text)
+    except ValueError as error:
+      raise ConfigError(f'config.{name}={error}') from None
+  _require(bool(splits['train_split']) == bool(splits['validation_split']),
+           f"config.train_split={splits['train_split']!r} and validation_split={splits['validation_split']!r}: "
+           "set both, or neither (then the last 1/6 of 'train' is validation)")
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
@@ -104,15 +112,12 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(not missing, f'config is missing fields {missing}')
   unknown = sorted(set(config.keys()) - set(FIELDS))
   _require(not unknown, f'config has unknown fields {unknown}; allowed: {list(FIELDS)}')
-  try:
-    datasets.check_name(config.dataset)
-  except datasets.DataError as error:
-    raise ConfigError(str(error)) from None
+  _require(isinstance(config.dataset, str), f'config.dataset={config.dataset!r} must be a string')
   _check_source_options(config)
   _check_positive_ints(config, ('batch_size', 'num_steps', 'latent_dim', 'maxout_pieces',
                                 'lr_decay_steps', 'steps_per_call', 'checkpoint_every_steps',
                                 'sample_every_steps', 'num_shown_samples',
-                                'eval_num_samples', 'eval_num_validation'))
+                                'eval_num_samples', 'eval_num_validation', 'pack'))
   _require(_is_int(config.seed) and config.seed >= 0, f'config.seed={config.seed!r} must be a non-negative integer')
   _require(_is_int(config.keep_checkpoints) and config.keep_checkpoints >= 0,
            f'config.keep_checkpoints={config.keep_checkpoints!r} must be a non-negative integer (0 = keep every one)')
@@ -127,10 +132,6 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
     _require(_is_number(config[name]) and config[name] > 0, f'config.{name}={config[name]!r} must be a positive number')
   for name in ('momentum', 'rmsprop_decay', 'g_ema_decay', 'adam_b1'):
     _require(_is_number(config[name]) and 0 <= config[name] < 1, f'config.{name}={config[name]!r} must be in [0, 1)')
-  try:
-    train.check_game(config.d_steps, config.update_rule, config.g_ema_decay, config.g_ema_warmup, config.pack)
-  except ValueError as error:
-    raise ConfigError(f'config.{error}') from None
   for name in ('d_input_keep', 'd_hidden_keep'):
     _require(_is_number(config[name]) and 0 < config[name] <= 1,
              f'config.{name}={config[name]!r} must be a keep probability in (0, 1]')
@@ -172,6 +173,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   for name in ('checkpoint_every_steps', 'sample_every_steps'):
     _require(config[name] % config.steps_per_call == 0,
              f'config.{name}={config[name]} must be a multiple of config.steps_per_call={config.steps_per_call}')
+  # Last, the rules that modules below the plan own: the data source's, data parallelism's, the game's.
+  _check_source(config.dataset, {name: config[name] for name in ('image_feature', 'train_split',
+                                                                   'validation_split', 'test_split')})
   try:
     parallel.check_divisible(config.batch_size, num_devices)
   except ValueError as error:
@@ -179,6 +183,10 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(config.batch_size // num_devices % config.pack == 0,
            f'config.pack={config.pack} must divide each device\'s share of the minibatch, '
            f'config.batch_size={config.batch_size} / {num_devices} device(s) = {config.batch_size // num_devices}')
+  try:
+    train.check_game(config.d_steps, config.update_rule, config.g_ema_decay, config.g_ema_warmup, config.pack)
+  except ValueError as error:
+    raise ConfigError(f'config.{error}') from None
 
 
 # ---------------------------------------------------------------- the plan
