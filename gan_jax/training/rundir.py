@@ -53,41 +53,26 @@ def suffix(generator: str) -> str:
   return _SUFFIX[generator]
 
 
+def _path(name: str) -> property:
+  """A property: the path ``name`` in the directory's ``root``."""
+  return property(lambda directory: directory.root / name)
+
+
 @dataclasses.dataclass(frozen=True)
 class RunDirectory:
   """The paths of one run's directory ``root`` (the module docstring lists them)."""
   root: pathlib.Path
 
+  config = _path(CONFIG)
+  devices = _path('devices.json')
+  lock = _path('train.lock')
+  metrics = _path(METRICS)
+  tensorboard = _path('tensorboard')
+  checkpoints = _path('checkpoints')
+  summary = _path('summary.json')
+
   def __post_init__(self):
     object.__setattr__(self, 'root', pathlib.Path(self.root))
-
-  @property
-  def config(self) -> pathlib.Path:
-    return self.root / CONFIG
-
-  @property
-  def devices(self) -> pathlib.Path:
-    return self.root / 'devices.json'
-
-  @property
-  def lock(self) -> pathlib.Path:
-    return self.root / 'train.lock'
-
-  @property
-  def metrics(self) -> pathlib.Path:
-    return self.root / METRICS
-
-  @property
-  def tensorboard(self) -> pathlib.Path:
-    return self.root / 'tensorboard'
-
-  @property
-  def checkpoints(self) -> pathlib.Path:
-    return self.root / 'checkpoints'
-
-  @property
-  def summary(self) -> pathlib.Path:
-    return self.root / 'summary.json'
 
   def best_checkpoints(self, generator: str) -> pathlib.Path:
     """The monitor's best checkpoint of ``generator`` ('raw' or 'ema')."""
@@ -119,6 +104,8 @@ class SweepDirectory:
   """The paths of a sweep of seeds of one config in ``root`` (``experiments.sweep``)."""
   root: pathlib.Path
 
+  records_lock = _path('records.lock')
+
   def __post_init__(self):
     object.__setattr__(self, 'root', pathlib.Path(self.root))
 
@@ -132,10 +119,6 @@ class SweepDirectory:
   def table(self, generator: str) -> pathlib.Path:
     """The mean and standard error over seeds of ``records(generator)``, per step."""
     return self.root / f'sweep{suffix(generator)}.json'
-
-  @property
-  def records_lock(self) -> pathlib.Path:
-    return self.root / 'records.lock'
 
 
 CLASSIFIER_CONFIG = 'classifier.json'  # in a classifier's directory (experiments.train_classifier)
