@@ -14,13 +14,20 @@ rounds interleaved (A B C D A B C D …), medians over rounds:
   jax_pmap_loop  ``make_pmap_train_loop`` over the local devices, the driver the
               training loop runs: minibatches drawn on device from a
               50,000-image training set, NaN/Inf checks (scan inside)
+  full_loop   the training loop itself (``loop.run``, what ``experiments.train``
+              runs) on a synthetic 50,000-image IDX dataset (5,000 with
+              --small): on-device minibatch sampling, metrics, console,
+              metrics.jsonl, TensorBoard, and a sample grid and a checkpoint
+              every 2 chunks, more often than any preset. Each round resumes
+              the same run for ``--loop_steps`` iterations; its rate is that
+              of the round's chunks after its first (which compiles and
+              restores), from metrics.jsonl wall times.
   torch_eager the same model and update in PyTorch eager (benchmarks/torch_reference.py)
 
 For jax_jit and jax_scan, real minibatches are pre-generated on device
-(uniform pixels), so those rates are of the step alone. The full training loop (``experiments.train`` on a
-synthetic 50,000-image IDX dataset, 5,000 with --small: on-device minibatch sampling, metrics,
-console, metrics.jsonl, TensorBoard, sample grids and checkpoints) is timed
-afterwards from its metrics.jsonl wall times, against ``jax_scan``.
+(uniform pixels), so those rates are of the step alone. Interleaving the
+rounds makes the ratios (full_loop / jax_scan above all) independent of how
+fast the machine is from one minute to the next.
 
 Also reported: XLA's FLOP count of one iteration, the matmul ceiling for this
 model's shapes (every dot_general of one iteration, each timed alone in a
@@ -53,7 +60,8 @@ from gan_jax.training import construction, loop, plan, rundir
 _ITERATIONS = flags.DEFINE_integer('iterations', 100, 'Iterations per variant per round.')
 _ROUNDS = flags.DEFINE_integer('rounds', 5, 'Interleaved rounds; medians are over rounds.')
 _SCAN_LENGTH = flags.DEFINE_integer('scan_length', 100, 'Iterations per compiled call for jax_scan/jax_pmap.')
-_LOOP_STEPS = flags.DEFINE_integer('loop_steps', 1500, 'Iterations of the full training loop (0: skip).')
+_LOOP_STEPS = flags.DEFINE_integer('loop_steps', 500, 'Iterations of the full training loop per round, at least 3 '
+                                   'scan lengths (0: leave it out).')
 _MATMUL_REPEATS = flags.DEFINE_integer('matmul_repeats', 50, 'Timed repetitions of each matmul shape.')
 _SMALL = flags.DEFINE_bool('small', False, 'Shrink the model (for tests of this script, not for numbers).')
 _TORCH = flags.DEFINE_bool('torch', True, 'Include the PyTorch reference (needs the bench extra).')
@@ -100,11 +108,12 @@ class JaxJit:
     self.step = self.step.lower(self.state, self.batches[0], self.key).compile()
     self.compile_seconds = time.perf_counter() - start
 
-  def run(self, iterations: int) -> int:
+  def run(self, iterations: int) -> float:
+    start = time.perf_counter()
     for i in range(iterations):
       self.state, _ = self.step(self.state, self.batches[i], self.key)
     jax.block_until_ready(self.state)
-    return iterations
+    return iterations / (time.perf_counter() - start)
 
 
 class JaxScan:
@@ -119,12 +128,13 @@ class JaxScan:
         self.state, self.batches, self.key).compile()
     self.compile_seconds = time.perf_counter() - start
 
-  def run(self, iterations: int) -> int:
+  def run(self, iterations: int) -> float:
+    start = time.perf_counter()
     calls = math.ceil(iterations / _SCAN_LENGTH.value)
     for _ in range(calls):
       self.state, _ = self.steps(self.state, self.batches, self.key)
     jax.block_until_ready(self.state)
-    return calls * _SCAN_LENGTH.value
+    return calls * _SCAN_LENGTH.value / (time.perf_counter() - start)
 
 
 class JaxPmapLoop:
@@ -152,13 +162,14 @@ class JaxPmapLoop:
     self.run(_SCAN_LENGTH.value)  # compiles
     self.compile_seconds = time.perf_counter() - start  # includes one call's compute
 
-  def run(self, iterations: int) -> int:
+  def run(self, iterations: int) -> float:
+    start = time.perf_counter()
     calls = math.ceil(iterations / _SCAN_LENGTH.value)
     for _ in range(calls):
       self.state, _, _ = self.loop(self.state, self.shards, self.key, self.step, _SCAN_LENGTH.value)
       self.step += _SCAN_LENGTH.value
     jax.block_until_ready(self.state)
-    return calls * _SCAN_LENGTH.value
+    return calls * _SCAN_LENGTH.value / (time.perf_counter() - start)
 
 
 class TorchEager:
@@ -175,10 +186,39 @@ class TorchEager:
     self.compile_seconds = time.perf_counter() - start  # eager: first-call warm-up only
     self.name = f'torch_eager ({torch.get_num_threads()} threads)'
 
-  def run(self, iterations: int) -> int:
+  def run(self, iterations: int) -> float:
+    start = time.perf_counter()
     for i in range(iterations):
       self.gan.iteration(self.batches[i % len(self.batches)])
-    return iterations
+    return iterations / (time.perf_counter() - start)
+
+
+class FullLoop:
+  """The training loop (``loop.run``), resumed for ``--loop_steps`` more iterations each round (module docstring)."""
+  name = 'full_loop'
+
+  def __init__(self, scratch: pathlib.Path):
+    idx_dir = scratch / 'idx'
+    _write_synthetic_idx(idx_dir, 6_000 if _SMALL.value else 60_000)
+    every = 2 * _SCAN_LENGTH.value
+    self.config = _config(dataset=f'idx:{idx_dir}', steps_per_call=_SCAN_LENGTH.value,
+                          checkpoint_every_steps=every, sample_every_steps=every, log_every_seconds=1e9,
+                          eval_every_steps=0)
+    self.directory = rundir.RunDirectory(scratch / 'run')
+    self.config.num_steps = _SCAN_LENGTH.value
+    start = time.perf_counter()
+    loop.run(self.config, self.directory.root, print_fn=lambda _: None)
+    self.compile_seconds = time.perf_counter() - start  # includes set-up and one call's compute
+
+  def run(self, iterations: int) -> float:
+    del iterations  # each round trains --loop_steps
+    before = self.config.num_steps
+    self.config.num_steps = before + _LOOP_STEPS.value
+    loop.run(self.config, self.directory.root, print_fn=lambda _: None)
+    records = [json.loads(line) for line in self.directory.metrics.read_text().splitlines()]
+    this_round = [r for r in records if r['step'] > before]
+    first, last = this_round[0], this_round[-1]  # from the end of the round's first chunk
+    return (last['step'] - first['step']) / (last['wall_time'] - first['wall_time'])
 
 
 # ---------------------------------------------------------------- measurements
@@ -192,9 +232,7 @@ def interleaved_rates(variants, iterations: int, rounds: int) -> dict[str, list[
   rates = {v.name: [] for v in variants}
   for _ in range(rounds):
     for variant in variants:
-      start = time.perf_counter()
-      done = variant.run(iterations)
-      rates[variant.name].append(done / (time.perf_counter() - start))
+      rates[variant.name].append(variant.run(iterations))
   return rates
 
 
@@ -255,24 +293,15 @@ def xla_flops(jit: JaxJit) -> float:
   return float(analysis['flops'])
 
 
-def full_loop_rate(steps: int, scratch: pathlib.Path) -> float:
-  """it/s of experiments' training loop, from metrics.jsonl wall times after its first chunk."""
-  idx_dir = scratch / 'idx'
-  num_images = 6_000 if _SMALL.value else 60_000
+def _write_synthetic_idx(directory: pathlib.Path, num_images: int) -> None:
+  """The four MNIST IDX files of ``num_images`` uniform random 28×28 training images (and 100 test images)."""
   images = np.random.default_rng(0).integers(0, 256, (num_images, 28, 28), np.uint8)
   labels = np.zeros(num_images, np.uint8)
-  idx_dir.mkdir(parents=True)
+  directory.mkdir(parents=True)
   for name, array in (('train-images-idx3-ubyte', images), ('train-labels-idx1-ubyte', labels),
                       ('t10k-images-idx3-ubyte', images[:100]), ('t10k-labels-idx1-ubyte', labels[:100])):
     header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, '>u4').tobytes()
-    (idx_dir / name).write_bytes(header + array.tobytes())
-  config = _config(dataset=f'idx:{idx_dir}', num_steps=steps, steps_per_call=_SCAN_LENGTH.value,
-                   checkpoint_every_steps=5 * _SCAN_LENGTH.value, sample_every_steps=5 * _SCAN_LENGTH.value)
-  run_directory = rundir.RunDirectory(scratch / 'run')
-  loop.run(config, run_directory.root, print_fn=lambda _: None)
-  records = [json.loads(line) for line in run_directory.metrics.read_text().splitlines()]
-  first, last = records[0], records[-1]
-  return (last['step'] - first['step']) / (last['wall_time'] - first['wall_time'])
+    (directory / name).write_bytes(header + array.tobytes())
 
 
 def _check_torch_installed() -> None:
@@ -292,20 +321,26 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint save at INFO
   if _TORCH.value:
     _check_torch_installed()  # before minutes of JAX work
+  if _LOOP_STEPS.value and _LOOP_STEPS.value < 3 * _SCAN_LENGTH.value:
+    print(f'error: --loop_steps={_LOOP_STEPS.value} must be 0 or at least 3 × --scan_length={_SCAN_LENGTH.value} '
+          '(a round is timed from the end of its first chunk)', file=sys.stderr)
+    sys.exit(2)
   if _LOOP_STEPS.value and BATCH % jax.device_count():
     print(f'error: --loop_steps: the full training loop trains on all {jax.device_count()} devices, over which a '
           f'batch of {BATCH} does not divide; pass --loop_steps=0 to leave it out, or make fewer devices visible',
           file=sys.stderr)
     sys.exit(2)
-  variants = [JaxJit(), JaxScan(), JaxPmapLoop()]
-  if _TORCH.value:
-    variants.append(TorchEager())
-  rates = interleaved_rates(variants, _ITERATIONS.value, _ROUNDS.value)
+  with tempfile.TemporaryDirectory() as scratch:
+    variants = [JaxJit(), JaxScan(), JaxPmapLoop()]
+    if _TORCH.value:
+      variants.append(TorchEager())
+    if _LOOP_STEPS.value:
+      variants.append(FullLoop(pathlib.Path(scratch)))
+    rates = interleaved_rates(variants, _ITERATIONS.value, _ROUNDS.value)
   medians = {name: statistics.median(values) for name, values in rates.items()}
+  loop_rate = medians.get(FullLoop.name, float('nan'))
   flops = xla_flops(variants[0])
   ceiling = matmul_ceiling(variants[0], _MATMUL_REPEATS.value)
-  with tempfile.TemporaryDirectory() as tmp:
-    loop_rate = full_loop_rate(_LOOP_STEPS.value, pathlib.Path(tmp)) if _LOOP_STEPS.value else float('nan')
 
   torch_rate = next((rate for name, rate in medians.items() if name.startswith('torch')), float('nan'))
   print(f'\nThe paper\'s MNIST GAN, batch {BATCH}, k = 1, dropout on; {jax.devices()[0].device_kind}, '
@@ -318,8 +353,6 @@ def main(argv):
     print(f'| {variant.name} | {medians[variant.name]:.1f} | {min(values):.1f}–{max(values):.1f} | '
           f'{medians[variant.name] / torch_rate:.2f} | {medians[variant.name] / ceiling["ceiling_it_per_s"]:.0%} | '
           f'{variant.compile_seconds:.1f} |')
-  print(f'| full training loop ({_LOOP_STEPS.value} steps) | {loop_rate:.1f} | | {loop_rate / torch_rate:.2f} | '
-        f'{loop_rate / ceiling["ceiling_it_per_s"]:.0%} | |')
   print(f'\nXLA cost_analysis: {flops / 1e9:.2f} GFLOP per iteration; its dot_generals: '
         f'{ceiling["matmul_flops"] / 1e9:.2f} GFLOP, {ceiling["matmul_seconds"] * 1e3:.1f} ms when each runs alone '
         f'({ceiling["matmul_gflops_per_s"]:.0f} GFLOP/s) ⇒ matmul ceiling {ceiling["ceiling_it_per_s"]:.1f} it/s')
