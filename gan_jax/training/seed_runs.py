@@ -179,8 +179,10 @@ def set_up(config: ml_collections.ConfigDict, directories: Sequence[rundir.RunDi
   (``Setup.close``); if this raises, nothing stays open."""
   num_devices = jax.device_count()
   plan.validate(config, num_devices)
-  if not seeds or len(set(seeds)) != len(seeds) or len(directories) != len(seeds):
-    raise plan.ConfigError(f'seeds={list(seeds)} must be one or more distinct seeds, one directory each')
+  if (not seeds or len(set(seeds)) != len(seeds) or len(directories) != len(seeds)
+      or not all(isinstance(seed, int) and seed >= 0 for seed in seeds)):
+    raise plan.ConfigError(f'seeds={list(seeds)} must be one or more distinct seeds (non-negative integers), one '
+                           'directory each')
   data = plan.data_spec(config)
   shards = datasets.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
   keys = [rundir.RunKeys.of_seed(seed) for seed in seeds]
