@@ -356,6 +356,7 @@ def test_init_state_wants_g_state_exactly_for_a_generator_with_state():
     gan_jax.init_state(plain, plain_state.g_params, plain_state.d_params, state.g_state)
 
 
+@pytest.mark.slow
 def test_small_gan_learns_the_mean_and_std_of_a_1d_gaussian():
   """p_data = N(3, 0.5²); p_g starts near N(0, ·) and must end within 0.1 in mean and std.
 
