@@ -101,7 +101,7 @@ def test_gauss1d_preset_reaches_its_documented_result_through_the_cli(tmp_path):
 def test_the_pacgan_preset_trains_and_resumes_bit_identically_with_the_generator_state(tmp_path):
   """``toy_ring_pacgan`` end to end on 8 devices.
 
-  ``toy_grid_pacgan`` differs only in its data, which test_experiment's toy_grid run trains on.
+  ``toy_grid_pacgan`` differs only in its data, which test_toy_presets_run_end_to_end's toy_grid run trains on.
   """
   quiet = lambda _: None
   preset = toy_ring_pacgan
