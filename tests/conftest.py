@@ -5,6 +5,7 @@ imports this file before any test module imports jax.
 """
 
 import atexit
+import importlib
 import os
 import shutil
 import tempfile
@@ -47,6 +48,7 @@ import jax  # noqa: E402  (must follow the environment set-up above)
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 import pytest  # noqa: E402
+from absl import flags  # noqa: E402
 from flax import nnx  # noqa: E402
 
 import gan_jax  # noqa: E402
@@ -128,3 +130,30 @@ def trees_equal(a, b) -> bool:
   return jax.tree.structure(a) == jax.tree.structure(b) and all(
       bool((x == y).all()) for x, y in zip(la, lb))
 
+
+
+@pytest.fixture(scope='session')
+def idx_dir(tmp_path_factory):
+  from idx_files import write_mnist_idx  # pylint: disable=g-import-not-at-top
+  directory = tmp_path_factory.mktemp('mnist_idx')
+  write_mnist_idx(directory, num_train=240, num_test=24)  # 200 training, 40 validation images
+  return directory
+
+
+@pytest.fixture(scope='session')
+def straight_run(idx_dir, tmp_path_factory):
+  """A tiny mnist_paper run of 12 steps with the validation monitor every 3 and G's average."""
+  from gan_jax.training import loop  # pylint: disable=g-import-not-at-top
+  from tiny_runs import monitored_config  # pylint: disable=g-import-not-at-top
+  workdir = tmp_path_factory.mktemp('straight')
+  loop.run(monitored_config(idx_dir), workdir, print_fn=lambda _: None)
+  return workdir
+
+
+def experiment_main(name: str):
+  """experiments.<name>, with its flags taken out of absl's FLAGS again: the mains share flag names."""
+  before = set(flags.FLAGS)
+  module = importlib.import_module(f'experiments.{name}')
+  for flag in set(flags.FLAGS) - before:
+    delattr(flags.FLAGS, flag)
+  return module

@@ -4,7 +4,6 @@ Most cases call experiments/cli.py's checks and the mains' ``check_flags``
 in-process; the few marked slow run a main as a subprocess.
 """
 
-import importlib
 import json
 import os
 import pathlib
@@ -15,25 +14,18 @@ import numpy as np
 import pytest
 from absl import flags
 
-from conftest import xla_flags
-
+from conftest import experiment_main, xla_flags
 from experiments import cli
 from gan_jax.configs import gauss1d, mnist_paper, toy_ring
+from image_files import write_folder
+from tiny_runs import tiny_overrides, train_cli
+
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 needs_proc = pytest.mark.skipif(not os.path.isdir('/proc'), reason='needs /proc (Linux)')
 
 
-def _main(name: str):
-  """experiments.<name>, with its flags taken out of absl's FLAGS again: the mains share flag names."""
-  before = set(flags.FLAGS)
-  module = importlib.import_module(f'experiments.{name}')
-  for flag in set(flags.FLAGS) - before:
-    delattr(flags.FLAGS, flag)
-  return module
-
-
-evaluate, figures, sweep = _main('evaluate'), _main('figures'), _main('sweep')
+evaluate, figures, sweep = experiment_main('evaluate'), experiment_main('figures'), experiment_main('sweep')
 
 
 def _error(capsys, check, *args, **kwargs) -> str:
@@ -321,3 +313,79 @@ def test_validation_curves_keep_only_the_monitor_records_and_reject_bad_curves(t
       validation_curves.check_figure_name(name)
     assert exit_.value.code == 2
     assert capsys.readouterr().err.startswith(f"error: --figure='{name}' must be a file name ending in .png")
+
+
+def _cluster(address, processes, process):
+  return [f'--coordinator_address={address}', f'--num_processes={processes}', f'--process_id={process}']
+
+
+@pytest.mark.parametrize('distributed, cluster, message', [
+    (False, (None, 2, None), '--num_processes is only used with --distributed'),
+    (True, (None, 2, None), '--coordinator_address, --num_processes and --process_id go together: give all '
+                            'three, or none to let JAX detect the cluster'),
+    (True, ('localhost', 2, 0), "--coordinator_address='localhost' must be host:port with a port in 1..65535"),
+    (True, ('10.0.0.2:99999', 2, 0), "--coordinator_address='10.0.0.2:99999' must be host:port with a port in "
+                                     "1..65535"),
+    (True, ('10.0.0.2:8476', 0, 0), '--num_processes=0 must be at least 1'),
+    (True, ('10.0.0.2:8476', 2, 2), '--process_id=2 must be in 0..1 (--num_processes=2)'),
+])
+def test_multi_host_flags_that_do_not_fit_together_are_one_line_and_status_2(distributed, cluster, message,
+                                                                           capsys):
+  from experiments import train as train_main  # defines the command's flags
+  with pytest.raises(SystemExit) as exit_:
+    train_main.check_distributed_flags(distributed, *cluster)
+  assert exit_.value.code == 2
+  assert capsys.readouterr().err == f'error: {message}\n'
+
+
+def _flag_cases(tmp: pathlib.Path):
+  a_file = tmp / 'a_file'
+  a_file.write_text('')
+  return [
+      (['--config.batch_sise=3'], '--config.batch_sise is not a config field; did you mean --config.batch_size?'),
+      (['--config.batch_size=abc'], "flag --config.batch_size=abc: invalid literal for int() with base 10: 'abc'"),
+      (['--bogus_flag=1'], "Unknown command line flag 'bogus_flag'"),
+      (['leftover'], "unexpected arguments ['leftover']; pass settings as --config.FIELD=VALUE"),
+      ([f'--workdir={a_file}'], f'--workdir={a_file} is a file; it must be a directory (new or of this run)'),
+      (['--distributed', *_cluster('10.0.0.2:8476', 2, 0), '--config.batch_size=0'],  # validated before joining
+       'config.batch_size=0 must be a positive integer'),
+  ]
+
+
+@pytest.mark.slow
+def test_bad_flags_fail_through_the_cli_with_one_line_and_status_2(tmp_path):
+  """The command line itself (flag parsing, exit codes); the config and data cases run in-process above."""
+  for extra, message in _flag_cases(tmp_path):
+    workdir = tmp_path / 'run'
+    result = train_cli('--config', 'gan_jax/configs/gauss1d.py', '--workdir', str(workdir), *extra)
+    assert result.returncode == 2, (extra, result.stderr)
+    assert result.stderr.startswith(f'error: {message}'), (extra, result.stderr)
+    assert result.stderr.count('\n') == 1 and 'Traceback' not in result.stderr, result.stderr
+    assert not (workdir / 'checkpoints').exists(), extra
+
+
+@pytest.mark.slow
+def test_missing_config_file_is_bad_input(tmp_path):
+  result = train_cli('--config', 'gan_jax/configs/nope.py', '--workdir', str(tmp_path))
+  assert result.returncode == 2
+  assert result.stderr == ("error: --config could not be loaded: [Errno 2] No such file or directory: "
+                           "'gan_jax/configs/nope.py'\n")
+
+
+@pytest.mark.slow
+def test_the_cli_trains_on_a_folder_and_refuses_an_empty_one_with_status_2(tmp_path):
+  folder = write_folder(tmp_path / 'faces', count=40)
+  command = [sys.executable, '-m', 'experiments.train', '--config', 'gan_jax/configs/mnist_paper.py',
+             f'--config.dataset=images:{folder}', '--config.image_size=8', f'--config.cache_dir={tmp_path / "c"}',
+             *[f'--config.{k}={v}' for k, v in tiny_overrides().items()]]
+  done = subprocess.run([*command, '--workdir', str(tmp_path / 'run')], cwd=REPO, capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert (tmp_path / 'run' / 'checkpoints' / '6').is_dir()
+  (tmp_path / 'empty').mkdir()
+  command[command.index(f'--config.dataset=images:{folder}')] = f'--config.dataset=images:{tmp_path / "empty"}'
+  refused = subprocess.run([*command, '--workdir', str(tmp_path / 'no_run')], cwd=REPO, capture_output=True,
+                           text=True)
+  assert refused.returncode == 2
+  assert refused.stderr == f"error: dataset='images:{tmp_path / 'empty'}': no image files (.png, .jpg, .jpeg) " \
+                           f"under {tmp_path / 'empty'}\n"
+  assert not (tmp_path / 'no_run').exists()

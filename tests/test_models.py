@@ -170,3 +170,29 @@ def test_pacgan_generator_layers_init_and_state():
   assert not np.array_equal(new_state['norms'][0]['running_mean'], pure.state['norms'][0]['running_mean'])
   # Sampling with the initial running averages (μ̄ = 0, s̄ = 1) skips normalising: another function of z.
   assert not np.allclose(pure.sample({'params': pure.params, 'state': pure.state}, z), x)
+
+
+def test_deconv_generator_makes_32x32x3_images_from_a_10x10x80_map():
+  apply, params = models.as_pure_function(models.DeconvGenerator(
+      100, (64, 8000), hidden_activations=('relu', 'sigmoid'), rngs=nnx.Rngs(0)))
+  assert params['deconv']['kernel'].shape == (5, 5, 80, 3)
+  x = apply(params, jnp.ones((2, 100)))
+  assert x.shape == (2, 3072) and float(x.min()) > 0 and float(x.max()) < 1
+
+
+def test_deconv_generator_checks_its_geometry():
+  with pytest.raises(ValueError, match='must equal the feature map size 8000'):
+    models.DeconvGenerator(100, (64, 100), rngs=nnx.Rngs(0))
+  with pytest.raises(ValueError, match=r'gives \(32, 32, 1\), not image_shape=\(28, 28, 1\)'):
+    models.DeconvGenerator(100, (8000,), (28, 28, 1), rngs=nnx.Rngs(0))
+
+
+@pytest.mark.slow
+def test_conv_maxout_discriminator_of_the_paper():
+  apply, params = models.as_pure_function(models.ConvMaxoutDiscriminator((32, 32, 3), rngs=nnx.Rngs(0)))
+  assert [params['convs'][i]['kernel'].shape for i in range(3)] == [(8, 8, 3, 64), (8, 8, 32, 64),
+                                                                     (5, 5, 32, 384)]
+  assert params['dense'][0]['linear']['kernel'].shape == (4 * 4 * 192, 2500)  # 32 → 15 → 6 → 4 after pooling
+  x = jax.random.uniform(jax.random.key(0), (3, 3072))
+  assert apply(params, x, None).shape == (3,)
+  assert float(jnp.abs(apply(params, x, jax.random.key(1)) - apply(params, x, None)).max()) > 0

@@ -14,20 +14,16 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
-import jax
-import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 
 from conftest import tree_relative_error, trees_equal, xla_flags
-from gan_jax import train
 from gan_jax.reports import stored_runs
-from gan_jax.training import checkpoint, loop, plan, rundir, seed_runs
-from gan_jax.configs import gauss1d
+from gan_jax.training import checkpoint, loop, rundir, seed_runs
 from idx_files import write_mnist_idx
+from tiny_runs import complete_steps, latest_state, tiny_gauss
+
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # gauss1d, 1,200 steps in chunks of 100, checkpoints every 300: about 10 s a run.
@@ -59,20 +55,12 @@ def _wait_for(condition, process: subprocess.Popen, timeout: float = 300.0) -> N
     time.sleep(0.02)
 
 
-def _final_state(workdir) -> train.GANState:
-  return stored_runs.restore_run(workdir)[3]
-
-
-def _complete_steps(workdir) -> list[int]:
-  return sorted(int(p.name) for p in (pathlib.Path(workdir) / 'checkpoints').iterdir() if p.name.isdigit())
-
-
 @pytest.fixture(scope='module')
 def uninterrupted(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('uninterrupted')
   result = _train(workdir, *GAUSS)
   assert result.returncode == 0, result.stderr
-  return _final_state(workdir)
+  return latest_state(workdir)
 
 
 # ---------------------------------------------------------------- several processes
@@ -108,7 +96,7 @@ def test_two_processes_of_four_devices_train_like_one_process_of_eight(tmp_path)
   one = _train(tmp_path / 'one', *args, devices=8)
   assert one.returncode == 0, one.stderr
 
-  two_processes, one_process = _final_state(tmp_path / 'two'), _final_state(tmp_path / 'one')
+  two_processes, one_process = latest_state(tmp_path / 'two'), latest_state(tmp_path / 'one')
   assert int(two_processes.step) == int(one_process.step) == 6
   # Equal but for float32 summation order across the two processes: each of the
   # 6 iterations can round a parameter to a neighbouring float32 (one ulp, at
@@ -136,13 +124,13 @@ def test_sigterm_checkpoints_the_current_step_and_a_rerun_ends_as_if_never_stopp
   assert run.returncode == 0, stderr
   stopped_at = int(stdout.split('SIGTERM: stopped at step ')[1].split()[0])
   assert 0 < stopped_at < 1200 and stopped_at % 100 == 0
-  assert _complete_steps(tmp_path)[-1] == stopped_at
+  assert complete_steps(tmp_path)[-1] == stopped_at
   assert not (tmp_path / 'summary.json').exists()
 
   rerun = _train(tmp_path, *GAUSS)
   assert rerun.returncode == 0, rerun.stderr
   assert f'resumed from step {stopped_at}' in rerun.stdout
-  assert trees_equal(_final_state(tmp_path), uninterrupted)
+  assert trees_equal(latest_state(tmp_path), uninterrupted)
 
 
 @pytest.mark.slow
@@ -214,12 +202,12 @@ def test_kill_9_at_any_moment_then_a_rerun_ends_bit_identical(tmp_path, uninterr
   run.communicate(timeout=300)
   assert run.returncode == -signal.SIGKILL
   if kill is _kill_while_saving_step_600:  # its files were written, not yet committed
-    assert _complete_steps(tmp_path) == [300]
+    assert complete_steps(tmp_path) == [300]
     assert (tmp_path / 'checkpoints' / '600.orbax-checkpoint-tmp' / 'default' / '_METADATA').exists()
 
   rerun = _train(tmp_path, *GAUSS)
   assert rerun.returncode == 0, rerun.stderr
-  assert trees_equal(_final_state(tmp_path), uninterrupted)
+  assert trees_equal(latest_state(tmp_path), uninterrupted)
   assert not any('tmp' in p.name for p in (tmp_path / 'checkpoints').iterdir())
   steps_logged = [json.loads(line)['step'] for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
   assert steps_logged == list(range(100, 1201, 100))
@@ -242,179 +230,27 @@ def test_a_diverging_run_names_the_step_and_quantity_and_keeps_its_last_good_che
   message = diverged.stderr
   assert message.startswith('error: training diverged at step ') and message.count('\n') == 1
   diverged_at = int(message.split('at step ')[1].split(':')[0])
-  last_good = _complete_steps(tmp_path / 'run')[-1]
+  last_good = complete_steps(tmp_path / 'run')[-1]
   assert last_good < diverged_at <= last_good + 2
   assert ': d_fake, d_fake_g, d_loss, d_real, g_loss, d_params, g_params became NaN or Inf; ' in message
   assert message.endswith(f'the last checkpoint is step {last_good} in {tmp_path / "run" / "checkpoints"}\n')
-  state = _final_state(tmp_path / 'run')
+  state = latest_state(tmp_path / 'run')
   assert int(state.step) == last_good and checkpoint.nonfinite_leaves(state) == []
-
-
-def test_finite_checks_name_the_quantity_that_went_bad():
-  jnp = jax.numpy
-  state = train.GANState(step=jnp.zeros((), jnp.int32), g_params={'w': jnp.array([1.0, jnp.inf])},
-                         d_params={'w': jnp.array([1.0])}, g_opt_state=(), d_opt_state=())
-  checks = train.finite_checks(state, {'d_loss': jnp.array(jnp.nan), 'g_loss': jnp.array(0.3)})
-  assert {name: bool(ok) for name, ok in checks.items()} == {
-      'd_loss': False, 'g_loss': True, 'g_params': False, 'd_params': True}
-  # A generator's state (batch-norm running averages) is checked too: no loss depends on it.
-  with_state = state.replace(g_params={'w': jnp.ones(2)}, g_state={'mean': jnp.array([0.0, jnp.nan])})
-  checks = train.finite_checks(with_state, {'g_loss': jnp.array(0.3)})
-  assert {name: bool(ok) for name, ok in checks.items()} == {
-      'g_loss': True, 'g_params': True, 'd_params': True, 'g_state': False}
-  assert loop.divergence({'g_loss': np.array([True, True])},
-                               {name: bool(checks[name]) for name in train.STATE_CHECKS if name in checks},
-                               10) == 'at step 12: g_state became NaN or Inf'
-
-
-def test_a_state_holding_nan_is_never_checkpointed(tmp_path):
-  jnp = jax.numpy
-  state = train.GANState(step=jnp.array(7, jnp.int32), g_params={'w': jnp.ones(2)},
-                         d_params={'w': jnp.array([jnp.nan])}, g_opt_state=(), d_opt_state=())
-  manager = checkpoint.make_manager(tmp_path, keep=2)
-  with pytest.raises(checkpoint.CheckpointError, match='refusing to checkpoint step 7: d_params/w holds NaN or Inf'):
-    checkpoint.save(manager, state, jax.random.key(0), jax.random.key(1))
-  manager.wait_until_finished()
-  assert manager.all_steps() == [] and list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------- bad checkpoints
 
-def _tiny_gauss(**overrides):
-  config = gauss1d.get_config()
-  config.update(dict(num_steps=6, steps_per_call=3, checkpoint_every_steps=3, sample_every_steps=3,
-                     log_every_seconds=0.01, batch_size=16, num_shown_samples=16, g_hidden_dims=(16,),
-                     d_hidden_dims=(16,), keep_checkpoints=10))
-  config.update(overrides)
-  return config
-
-
-def _truncate_arrays(step_dir: pathlib.Path) -> None:
-  for data_file in (step_dir / 'default' / 'd').iterdir():
-    data_file.write_bytes(data_file.read_bytes()[:data_file.stat().st_size // 2])
-
-
-def _garble_metadata(step_dir: pathlib.Path) -> None:
-  (step_dir / 'default' / '_METADATA').write_text('{"tree_metadata": ')
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize('corrupt', [_truncate_arrays, _garble_metadata])
-def test_a_corrupted_latest_checkpoint_is_set_aside_and_the_previous_one_resumed(tmp_path, corrupt):
-  loop.run(_tiny_gauss(num_steps=9), tmp_path / 'straight', print_fn=lambda _: None)
-  loop.run(_tiny_gauss(), tmp_path / 'run', print_fn=lambda _: None)
-  corrupt(tmp_path / 'run' / 'checkpoints' / '6')
-  lines = []
-  loop.run(_tiny_gauss(num_steps=9), tmp_path / 'run', print_fn=lines.append)
-  directory = tmp_path / 'run' / 'checkpoints'
-  assert lines[0].startswith(f'warning: checkpoint step 6 in {directory} cannot be restored (')
-  assert lines[0].endswith(f'moved it to {directory}.unreadable/6; resuming from step 3')
-  assert lines[1] == f'resumed from step 3 of {directory}'
-  assert (tmp_path / 'run' / 'checkpoints.unreadable' / '6').is_dir()
-  assert trees_equal(_final_state(tmp_path / 'run'), _final_state(tmp_path / 'straight'))
-
-
-def test_a_step_set_aside_twice_keeps_both_copies(tmp_path):
-  manager = checkpoint.make_manager(tmp_path / 'checkpoints', 0)
-  for copy in (1, 2):
-    manager.save(6, args=ocp.args.StandardSave({'copy': np.int32(copy)}))
-    manager.wait_until_finished()
-    checkpoint._set_aside(manager, 6)  # pylint: disable=protected-access
-  manager.close()
-  aside = tmp_path / 'checkpoints.unreadable'
-  assert sorted(p.name for p in aside.iterdir()) == ['6', '6.1']
-  assert [int(ocp.StandardCheckpointer().restore(aside / name / 'default')['copy']) for name in ('6', '6.1')] == [1, 2]
-
-
-def test_a_directory_where_no_checkpoint_can_be_read_is_an_error_that_moves_nothing(tmp_path):
-  loop.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
-  for step in (3, 6):
-    _truncate_arrays(tmp_path / 'checkpoints' / str(step))
-  with pytest.raises(checkpoint.CheckpointError,
-                     match=rf'no checkpoint in {tmp_path / "checkpoints"} can be restored \(step 6: .*; step 3: '):
-    loop.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
-  assert _complete_steps(tmp_path) == [3, 6]
-
-
-def _listing(directory: pathlib.Path) -> list[str]:
-  return sorted(str(path.relative_to(directory)) for path in directory.rglob('*'))
-
-
-def _join_orbax_threads() -> None:
-  """Waits for orbax's background work (a writer's clean-up of temporary directories runs in such a thread)."""
-  for thread in threading.enumerate():
-    if thread.name.endswith('(_target_setting_result)'):
-      thread.join(timeout=60)
-
-
-def test_reading_a_run_creates_moves_and_deletes_nothing_so_it_may_be_training_meanwhile(tmp_path, capsys):
-  loop.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
-  directory = tmp_path / 'checkpoints'
-  shutil.copytree(directory / '6', directory / '9.orbax-checkpoint-tmp-1764633600')  # a save being written
-  _garble_metadata(directory / '6')
-  before = _listing(tmp_path)
-  capsys.readouterr()
-  latest = stored_runs.restore_run(tmp_path)[3]
-  out = capsys.readouterr().out
-  assert out.startswith(f'warning: checkpoint step 6 in {directory} cannot be restored (')
-  assert out.endswith('; left it in place; restored step 3\n') and out.count('\n') == 1
-  assert int(latest.step) == 3 and trees_equal(stored_runs.restore_run(tmp_path, '3')[3], latest)
-  with pytest.raises(checkpoint.CheckpointError, match=f'no best checkpoint in {tmp_path / "checkpoints_best"}'):
-    stored_runs.restore_run(tmp_path, 'best')
-  _join_orbax_threads()
-  assert _listing(tmp_path) == before
-
-
-def test_a_workdir_being_trained_in_is_refused_to_a_second_run_which_touches_nothing(tmp_path):
-  loop.run(_tiny_gauss(), tmp_path, print_fn=lambda _: None)
-  in_flight = tmp_path / 'checkpoints' / '9.orbax-checkpoint-tmp-1764633600'
-  shutil.copytree(tmp_path / 'checkpoints' / '6', in_flight)  # the other run's save being written
-  other_run = seed_runs.claim_workdir(rundir.RunDirectory(tmp_path))  # what a training process holds (flock: per open file)
-  before = {path: path.stat().st_mtime_ns for path in tmp_path.rglob('*')}
-  with pytest.raises(seed_runs.WorkdirInUse) as error:  # a ConfigError: the CLI's exit status 2
-    loop.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
-  assert isinstance(error.value, plan.ConfigError)
-  assert str(error.value) == (f'--workdir={tmp_path} is in use: process {os.getpid()} is training there; wait for it '
-                              'to end or stop it (SIGTERM checkpoints), or use another --workdir')
-  _join_orbax_threads()
-  assert {path: path.stat().st_mtime_ns for path in tmp_path.rglob('*')} == before
-  other_run.close()
-  shutil.rmtree(in_flight)
-  assert loop.run(_tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)['step'] == 9
-  seed_runs.claim_workdir(rundir.RunDirectory(tmp_path)).close()  # a finished run frees its workdir
-
-
 @pytest.mark.slow
 def test_a_checkpoint_of_another_model_names_the_directory_and_the_mismatch(tmp_path):
-  loop.run(_tiny_gauss(), tmp_path / 'small', print_fn=lambda _: None)
+  loop.run(tiny_gauss(), tmp_path / 'small', print_fn=lambda _: None)
   shutil.copytree(tmp_path / 'small' / 'checkpoints', tmp_path / 'wide' / 'checkpoints')
   with pytest.raises(checkpoint.CheckpointError) as error:
-    loop.run(_tiny_gauss(g_hidden_dims=(32,)), tmp_path / 'wide', print_fn=lambda _: None)
+    loop.run(tiny_gauss(g_hidden_dims=(32,)), tmp_path / 'wide', print_fn=lambda _: None)
   assert str(error.value) == (
       f'checkpoint step 6 in {tmp_path / "wide" / "checkpoints"} is of another model: state/g_params/hidden/0/bias '
       'has shape (16,), this config needs (32,); use the config of that run or a new --workdir')
-  assert _complete_steps(tmp_path / 'wide') == [3, 6]
+  assert complete_steps(tmp_path / 'wide') == [3, 6]
   cli = _train(tmp_path / 'wide', '--config', 'gan_jax/configs/gauss1d.py', '--config.g_hidden_dims=(32,)')
   assert cli.returncode == 2
   assert cli.stderr.startswith(f'error: checkpoint step 6 in {tmp_path / "wide" / "checkpoints"} is of another '
                                'model: state/g_params/') and cli.stderr.count('\n') == 1
-
-
-def test_resuming_on_another_device_count_says_the_data_order_changes(tmp_path):
-  lines = []
-  seed_runs.note_device_count(rundir.RunDirectory(tmp_path), 4, lines.append)
-  seed_runs.note_device_count(rundir.RunDirectory(tmp_path), 4, lines.append)
-  assert lines == []
-  seed_runs.note_device_count(rundir.RunDirectory(tmp_path), 8, lines.append)
-  assert lines == ['note: this run used 4 devices and now has 8; its data order from here on differs from an '
-                   'uninterrupted run on 4 (see gan_jax/data/datasets.py)']
-
-
-def test_divergence_is_dated_by_the_first_bad_loss_or_else_the_chunks_last_step():
-  metrics_finite = {'d_loss': np.array([True, True, False, False]), 'g_loss': np.array([True, True, True, False])}
-  assert loop.divergence(metrics_finite, {'g_params': False, 'd_params': True}, 20) == (
-      'at step 23: d_loss, g_params became NaN or Inf')
-  all_fine = {'d_loss': np.ones(4, bool), 'g_loss': np.ones(4, bool)}
-  assert loop.divergence(all_fine, {'g_params': True, 'd_params': False}, 20) == (
-      'at step 24: d_params became NaN or Inf')
-  assert loop.divergence(all_fine, {'g_params': True, 'd_params': True}, 20) is None

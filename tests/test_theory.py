@@ -5,9 +5,13 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
+from flax import nnx
 
+import gan_jax
 from gan_jax import theory
+
 
 GRID = (-12.0, 12.0, 48_001)
 
@@ -138,3 +142,39 @@ def test_float32_jsd_and_criterion_are_finite_and_match_float64(name):
   for fn in (theory.js_divergence, theory.virtual_training_criterion):
     grads = jax.grad(fn, argnums=(0, 1))(p_data, p_g, dx)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in grads)
+
+
+@pytest.mark.slow
+def test_training_d_alone_approaches_the_optimal_discriminator():
+  """Proposition 1: for fixed G, D → D* = p_data / (p_data + p_g).
+
+  p_data = N(0, 1); G is a user-written affine map of z ~ N(0, 1), so p_g = N(1.5, 0.7²).
+  The 0.05 bound is the fit's, not rounding's: over five initialisations and keys (0–4), D ended
+  0.019–0.037 from D* at batch 1,024 (0.016–0.030 at 2,048, 0.029–0.038 at 512); its initial error is > 0.2.
+  """
+  d_apply, d_params = gan_jax.as_pure_function(gan_jax.MLPDiscriminator(1, (64, 64), rngs=nnx.Rngs(0)))
+  generator = lambda params, z: params['mean'] + params['std'] * z
+  g_params = {'mean': jnp.array(1.5), 'std': jnp.array(0.7)}
+  steps = 3000
+  gan = gan_jax.GAN(generator, d_apply, gan_jax.NoisePrior('gaussian', 1), optax.sgd(0.0),
+                    gan_jax.optim.adam(optax.cosine_decay_schedule(3e-3, steps), b1=0.9))
+
+  def one_update(state, key):
+    x_real = jax.random.normal(jax.random.fold_in(key, 1), (1024, 1))
+    return gan_jax.d_step(gan, state, x_real, key)
+
+  @jax.jit
+  def train_d(state):
+    return jax.lax.scan(one_update, state, jax.random.split(jax.random.key(0), steps))
+
+  state, _ = train_d(gan_jax.init_state(gan, g_params, d_params))
+  assert state.g_params == g_params
+
+  x = jnp.linspace(-4.0, 5.0, 901)
+  p_data, p_g = theory.gaussian_density(x, 0.0, 1.0), theory.gaussian_density(x, 1.5, 0.7)
+  d_star = theory.optimal_discriminator(p_data, p_g)
+  d = jax.nn.sigmoid(d_apply(state.d_params, x[:, None], None))
+  bulk = (p_data + p_g) / 2 > 0.01
+  assert float(jnp.sum((p_data + p_g) / 2 * bulk) * (x[1] - x[0])) > 0.99  # the region holds > 99 % of the mass
+  assert float(jnp.abs(d - d_star)[bulk].max()) <= 0.05
+  assert float(jnp.abs(jax.nn.sigmoid(d_apply(d_params, x[:, None], None)) - d_star)[bulk].max()) > 0.2

@@ -1,4 +1,4 @@
-"""Parzen-window log-likelihood (Table 1) and toy-mixture metrics, on cases with known answers."""
+"""Measures: Parzen estimates, mode metrics and their tables over seeds, the classifier score, FD, precision and recall."""
 
 import math
 import warnings
@@ -125,106 +125,12 @@ def test_a_seed_without_high_quality_samples_makes_the_mean_kl_infinite_and_its_
   assert summary['mean'] == math.inf and math.isnan(summary['se']) and summary['n'] == 3
 
 
-# ---------------------------------------------------------------- the evaluation CLI
-
-import json  # noqa: E402
-import os  # noqa: E402
-import pathlib  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-from conftest import xla_flags  # noqa: E402
-from gan_jax.training import loop  # noqa: E402
-from gan_jax.configs import mnist_paper, toy_ring  # noqa: E402
-from idx_files import write_mnist_idx  # noqa: E402
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _evaluate_cli(*args):
-  env = {**os.environ, 'XLA_FLAGS': xla_flags()}
-  return subprocess.run([sys.executable, '-m', 'experiments.evaluate', *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
-
-
-def _tiny_run(config, workdir):
-  config.update(dict(num_steps=2, steps_per_call=1, checkpoint_every_steps=1, sample_every_steps=1, batch_size=16,
-                     g_hidden_dims=(16,), d_hidden_dims=(8,), maxout_pieces=2, num_shown_samples=4))
-  loop.run(config, workdir, print_fn=lambda _: None)
-
-
-@pytest.mark.slow
-def test_evaluate_cli_on_a_toy_ring_run(tmp_path):
-  _tiny_run(toy_ring.get_config(), tmp_path)
-  result = _evaluate_cli('--workdir', str(tmp_path), '--save_samples', str(tmp_path / 'samples.npy'))
-  assert result.returncode == 0, result.stderr
-  report = json.loads((tmp_path / 'eval.json').read_text())
-  assert report['step'] == 2 and report['num_samples'] == 2500
-  assert set(report) >= {'modes_covered', 'high_quality_frac', 'reverse_kl'}
-  samples = np.load(tmp_path / 'samples.npy')
-  assert samples.shape == (2500, 2)
-  assert report == {**report, **measures.mode_metrics(samples, datasets.ring_modes(), datasets.RING_STD),
-                    **measures.mode_placement(samples, datasets.ring_modes(), datasets.RING_STD)}
-  assert 'modes_covered' in result.stdout
-  offsets_line, = (line for line in result.stdout.splitlines() if line.startswith('mode_offsets'))
-  shown = [item if item == '-' else float(item) for item in offsets_line.split('[')[1].rstrip(']').split(', ')]
-  assert shown == ['-' if item is None else pytest.approx(item, rel=1e-3) for item in report['mode_offsets']]
-
-
-@pytest.fixture(scope='module')
-def mnist_run(tmp_path_factory) -> pathlib.Path:
-  """The workdir of a tiny mnist_paper run on synthetic IDX files."""
-  directory = tmp_path_factory.mktemp('mnist_paper')
-  write_mnist_idx(directory / 'idx', num_train=240, num_test=24)
-  config = mnist_paper.get_config()
-  config.dataset = f'idx:{directory / "idx"}'
-  _tiny_run(config, directory / 'run')
-  return directory / 'run'
-
-
-@pytest.mark.slow
-def test_evaluate_cli_on_an_mnist_paper_run_gives_the_parzen_fields(mnist_run):
-  result = _evaluate_cli('--workdir', str(mnist_run), '--num_samples=50')
-  assert result.returncode == 0, result.stderr
-  report = json.loads((mnist_run / 'eval.json').read_text())
-  assert report['parzen_sigma'] in measures.SIGMAS and report['num_samples'] == 50
-  assert np.isfinite(report['parzen_ll']) and report['parzen_se'] > 0
-  reference = _evaluate_cli('--workdir', str(mnist_run), '--num_samples=50', '--real_centres')
-  assert reference.returncode == 0, reference.stderr
-  assert json.loads((mnist_run / 'eval_real_centres.json').read_text())['real_centres'] is True
-
-
-@pytest.mark.slow
-def test_evaluate_cli_without_a_run_is_bad_input(tmp_path):
-  result = _evaluate_cli('--workdir', str(tmp_path))
-  assert result.returncode == 2
-  assert result.stderr == f'error: --workdir={tmp_path} holds no training run (no config.json)\n'
-
-
-@pytest.mark.slow
-def test_figures_command_writes_every_figure(tmp_path, mnist_run):
-  env = {**os.environ, 'XLA_FLAGS': xla_flags()}
-  result = subprocess.run([sys.executable, '-m', 'experiments.figures', '--out_dir', str(tmp_path / 'figures'),
-                           '--run', str(mnist_run)], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)
-  assert result.returncode == 0, result.stderr
-  from PIL import Image
-  sizes = {name: Image.open(tmp_path / 'figures' / name).size for name in
-           ('figure1.png', 'figure3_interpolation.png', 'samples.png', 'training_curves.png')}
-  assert sizes['figure3_interpolation.png'] == (11 * 30 + 2, 8 * 30 + 2)  # 8 rows of 11 interpolation points
-  assert sizes['samples.png'] == (10 * 30 + 2, 10 * 30 + 2)
-  assert sizes['figure1.png'][0] > sizes['figure1.png'][1]
-
-
-@pytest.mark.slow
-def test_figure1_discriminator_moves_toward_dstar_and_ends_near_half():
-  from gan_jax.reports import paper_figures
-  snapshots = paper_figures.figure1_snapshots(checkpoints=(0, 3000))
-  bulk = snapshots[-1]['p_data'] > 0.05 * snapshots[-1]['p_data'].max()
-  final_d = snapshots[-1]['d'][bulk]
-  assert np.abs(final_d - 0.5).max() < 0.1
-  errors = [np.abs(s['d'] - s['d_star'])[bulk].mean() for s in snapshots]
-  assert errors[-1] < errors[0]
+def test_the_seed_table_is_the_mean_and_the_sample_std_over_root_n_per_step():
+  records = [{'seed': seed, 'step': 10, 'modes_covered': modes, 'high_quality_frac': 0.5, 'reverse_kl': 0.1}
+             for seed, modes in enumerate([1, 2, 3, 6])]
+  table = measures.mode_metrics_over_seeds(records + [{**records[0], 'step': 20}])
+  assert table[10]['modes_covered'] == pytest.approx({'mean': 3.0, 'se': np.std([1, 2, 3, 6], ddof=1) / 2, 'n': 4})
+  assert table[20]['modes_covered'] == {'mean': 1.0, 'se': 0.0, 'n': 1}
 
 
 def test_classifier_score_of_confident_balanced_predictions_is_the_number_of_classes():
@@ -254,48 +160,6 @@ def test_precision_and_recall_of_identical_disjoint_and_collapsed_sets():
   assert result['precision'] == 1.0 and result['recall'] < 0.05
 
 
-def _write_learnable_idx(directory: pathlib.Path, num_train=600, num_test=100):
-  """Images whose label is the row holding a bright stripe: an easy task, to see the classifier learn."""
-  from idx_files import idx_bytes
-  rng = np.random.default_rng(0)
-  directory.mkdir(parents=True)
-  for prefix, n in (('train', num_train), ('t10k', num_test)):
-    labels = rng.integers(0, 10, n).astype(np.uint8)
-    images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
-    for i, label in enumerate(labels):
-      images[i, 2 + 2 * label] = 255
-    (directory / f'{prefix}-images-idx3-ubyte').write_bytes(idx_bytes(images))
-    (directory / f'{prefix}-labels-idx1-ubyte').write_bytes(idx_bytes(labels))
-
-
-@pytest.mark.slow
-def test_classifier_learns_and_feeds_the_classifier_metrics(tmp_path):
-  from gan_jax.evaluation import classifier
-  _write_learnable_idx(tmp_path / 'idx')
-  env = {**os.environ, 'XLA_FLAGS': xla_flags()}
-  result = subprocess.run([sys.executable, '-m', 'experiments.train_classifier', '--config',
-                           'gan_jax/configs/mnist_classifier.py', '--workdir', str(tmp_path / 'classifier'),
-                           f'--config.dataset=idx:{tmp_path / "idx"}', '--config.hidden_dims=(32, 16)',
-                           '--config.batch_size=50', '--config.num_epochs=10'],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-  assert result.returncode == 0, result.stderr
-  assert json.loads((tmp_path / 'classifier' / 'classifier.json').read_text())['test_accuracy'] > 0.9
-  apply, params = classifier.load(tmp_path / 'classifier', 784, (32, 16))
-  logits, features = apply(params, np.zeros((3, 784), np.float32))
-  assert logits.shape == (3, 10) and features.shape == (3, 16)
-
-  mnist_config = mnist_paper.get_config()
-  mnist_config.dataset = f'idx:{tmp_path / "idx"}'
-  _tiny_run(mnist_config, tmp_path / 'run')
-  evaluated = _evaluate_cli('--workdir', str(tmp_path / 'run'), '--num_samples=150',
-                            '--classifier', str(tmp_path / 'classifier'))
-  assert evaluated.returncode == 0, evaluated.stderr
-  report = json.loads((tmp_path / 'run' / 'eval.json').read_text())
-  assert report['num_real_images'] == 100  # the whole test set, smaller than the 150 samples
-  assert 1.0 <= report['classifier_score'] <= 10.0
-  assert report['frechet_distance'] > 0 and 0 <= report['precision'] <= 1 and 0 <= report['recall'] <= 1
-
-
 def test_neighbour_averages_average_each_centre_with_its_nearest_pool_examples():
   rng = np.random.default_rng(0)
   centres, pool = rng.random((7, 5)).astype(np.float32), rng.random((30, 5)).astype(np.float32)
@@ -319,18 +183,3 @@ def test_the_parzen_distances_take_float32_products_whatever_the_default_matmul_
   for program in programs:
     products = [line for line in program.as_text().splitlines() if 'dot_general' in line]
     assert products and all('precision = [HIGHEST, HIGHEST]' in line for line in products), products
-
-
-def test_a_loaded_classifier_takes_float32_products_whatever_the_default_matmul_precision(tmp_path):
-  """Its features feed the classifier score, the Fréchet distance and precision/recall: the same on every device."""
-  from flax import nnx
-
-  from gan_jax import models
-  from gan_jax.evaluation import classifier
-  _, params = models.as_pure_function(classifier.MLPClassifier(12, (8, 4), rngs=nnx.Rngs(0)))
-  classifier.save(tmp_path / 'classifier', params)
-  apply, loaded = classifier.load(tmp_path / 'classifier', 12, (8, 4))
-  with jax.default_matmul_precision('bfloat16'):
-    program = jax.jit(apply).lower(loaded, jnp.zeros((2, 12)))
-  products = [line for line in program.as_text().splitlines() if 'dot_general' in line]
-  assert len(products) == 3 and all('precision = [HIGHEST, HIGHEST]' in line for line in products), products

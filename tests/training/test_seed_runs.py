@@ -1,0 +1,38 @@
+"""A run's set-up: claiming the workdir, and the device count a run was trained on."""
+
+import os
+import shutil
+
+import pytest
+
+from gan_jax.training import loop, plan, rundir, seed_runs
+from tiny_runs import join_orbax_threads, tiny_gauss
+
+
+def test_a_workdir_being_trained_in_is_refused_to_a_second_run_which_touches_nothing(tmp_path):
+  loop.run(tiny_gauss(), tmp_path, print_fn=lambda _: None)
+  in_flight = tmp_path / 'checkpoints' / '9.orbax-checkpoint-tmp-1764633600'
+  shutil.copytree(tmp_path / 'checkpoints' / '6', in_flight)  # the other run's save being written
+  other_run = seed_runs.claim_workdir(rundir.RunDirectory(tmp_path))  # what a training process holds (flock: per open file)
+  before = {path: path.stat().st_mtime_ns for path in tmp_path.rglob('*')}
+  with pytest.raises(seed_runs.WorkdirInUse) as error:  # a ConfigError: the CLI's exit status 2
+    loop.run(tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)
+  assert isinstance(error.value, plan.ConfigError)
+  assert str(error.value) == (f'--workdir={tmp_path} is in use: process {os.getpid()} is training there; wait for it '
+                              'to end or stop it (SIGTERM checkpoints), or use another --workdir')
+  join_orbax_threads()
+  assert {path: path.stat().st_mtime_ns for path in tmp_path.rglob('*')} == before
+  other_run.close()
+  shutil.rmtree(in_flight)
+  assert loop.run(tiny_gauss(num_steps=9), tmp_path, print_fn=lambda _: None)['step'] == 9
+  seed_runs.claim_workdir(rundir.RunDirectory(tmp_path)).close()  # a finished run frees its workdir
+
+
+def test_resuming_on_another_device_count_says_the_data_order_changes(tmp_path):
+  lines = []
+  seed_runs.note_device_count(rundir.RunDirectory(tmp_path), 4, lines.append)
+  seed_runs.note_device_count(rundir.RunDirectory(tmp_path), 4, lines.append)
+  assert lines == []
+  seed_runs.note_device_count(rundir.RunDirectory(tmp_path), 8, lines.append)
+  assert lines == ['note: this run used 4 devices and now has 8; its data order from here on differs from an '
+                   'uninterrupted run on 4 (see gan_jax/data/datasets.py)']
