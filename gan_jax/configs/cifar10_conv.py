@@ -14,7 +14,7 @@ momentum ramp; train[0:40000]. Differences from the original: pixels in [0, 1]
 
 Run time and result: not measured here; CIFAR-10 cannot be downloaded on the
 project's machines, so this preset is tested on TFDS mock data and synthetic
-32×32×3 images only (tests/test_cifar.py).
+32×32×3 images only (tests/test_presets.py and tests/test_models.py).
 """
 
 from gan_jax.configs import cifar10_fc

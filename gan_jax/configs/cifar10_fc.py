@@ -12,7 +12,7 @@ contrast normalisation) and G's output goes through a sigmoid, not a linear unit
 
 Run time and result: not measured here; CIFAR-10 cannot be downloaded on the
 project's machines, so this preset is tested on TFDS mock data and synthetic
-32×32×3 images only (tests/test_cifar.py).
+32×32×3 images only (tests/test_presets.py and tests/test_models.py).
 """
 
 from gan_jax.configs import mnist_paper

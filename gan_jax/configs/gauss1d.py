@@ -7,7 +7,7 @@ Run time on a 2-core x86-64 CPU (no GPU): about 15 s, most of it compilation.
 Expected result (seed 0): 10,000 generator samples with mean 3.0 ± 0.1 and
 std 0.5 ± 0.1, D(x) ≈ D(G(z)) ≈ 0.5 at the end (``runs/gauss1d/summary.json``;
 ``samples/step_0003000.png`` shows the samples' histogram in blue over the
-data's in red). tests/test_experiment.py checks this.
+data's in red). tests/test_presets.py checks this.
 
 Non-saturating generator loss, k = 1, Adam with a cosine-decayed learning
 rate, D's 10× G's: with equal rates D lags behind G and p_g settles on the
