@@ -100,7 +100,9 @@ class _Chunks:
 
   ``advance(states, first_step, num_steps) -> (states, metrics, finite)``:
   ``states`` as the driver holds them; ``metrics`` a list with, for each
-  seed, [num_steps] per name (on device); ``finite`` a list with, for each
+  seed, [num_steps] per name (on device for one seed, as before seeds shared
+  the loop, so its logged means are unchanged; on the host for several);
+  ``finite`` a list with, for each
   seed, [num_steps] bools per metric and one per player (on the host).
   ``unstack(states)``: each seed's state, this process's copy.
   """
@@ -152,7 +154,8 @@ def _seeds_chunks(gan: train.GAN, runs: Sequence[seed_runs.SeedRun], d_steps: in
 
   def advance(states, first_step: int, num_steps: int):
     states, metrics, finite = seeds_loop(states, device_data, train_keys, first_step, num_steps)
-    return states, _unstack_seeds(metrics, len(runs)), _unstack_seeds(jax.device_get(finite), len(runs))
+    metrics, finite = jax.device_get((metrics, finite))  # one transfer a chunk for all seeds
+    return states, _unstack_seeds(metrics, len(runs)), _unstack_seeds(finite, len(runs))
 
   return _Chunks(parallel.replicate(_stack([seed_run.state for seed_run in runs]), devices), advance,
                  lambda states: _unstack_seeds(parallel.unreplicate(states), len(runs)))

@@ -71,7 +71,8 @@ def _check_dims(config, name: str) -> None:
 
 
 def _check_source_options(config) -> None:
-  """The fields that say how an image source is read: types, split strings, and which sources take them."""
+  """The types and ranges of the fields that say how an image source is read (``_check_source`` checks what
+  the named source accepts)."""
   for name in ('data_dir', 'image_feature', 'train_split', 'validation_split', 'test_split', 'cache_dir'):
     _require(isinstance(config[name], str), f'config.{name}={config[name]!r} must be a string')
   _require(_is_int(config.image_size) and config.image_size >= 0,
@@ -82,24 +83,25 @@ def _check_source_options(config) -> None:
            f'config.image_size={config.image_size} applies to image datasets, not {config.dataset!r}; use 0')
 
 
-def _check_source(dataset: str, splits: dict[str, str]) -> None:
-  """Raises ConfigError unless ``dataset`` names a kind of dataset whose source takes the ``splits`` given
-  (field → TFDS split string; only TFDS datasets take them)."""
+def _check_source(dataset: str, tfds_fields: dict[str, str]) -> None:
+  """Raises ConfigError unless ``dataset`` names a kind of dataset that takes the TFDS-only ``tfds_fields`` given
+  (image_feature and the three split strings, field → value; '' = not given)."""
   try:
     datasets.check_name(dataset)
   except datasets.DataError as error:
     raise ConfigError(str(error)) from None
   is_tfds = dataset not in datasets.TOY_DATASETS and sources.kind_of(dataset)[0] == 'tfds'
-  for name, text in splits.items():
+  for name, text in tfds_fields.items():
     _require(not text or is_tfds,
              f'config.{name}={text!r} applies to TFDS datasets only, not dataset={dataset!r}; use \'\'')
-    try:
-      if text and name != 'image_feature':
+    if text and name.endswith('_split'):
+      try:
         sources.parse_split(text)
-    except ValueError as error:
-      raise ConfigError(f'config.{name}={error}') from None
-  _require(bool(splits['train_split']) == bool(splits['validation_split']),
-           f"config.train_split={splits['train_split']!r} and validation_split={splits['validation_split']!r}: "
+      except ValueError as error:
+        raise ConfigError(f'config.{name}={error}') from None
+  _require(bool(tfds_fields['train_split']) == bool(tfds_fields['validation_split']),
+           f"config.train_split={tfds_fields['train_split']!r} and "
+           f"validation_split={tfds_fields['validation_split']!r}: "
            "set both, or neither (then the last 1/6 of 'train' is validation)")
 
 
