@@ -97,11 +97,21 @@ def get_config() -> ml_collections.ConfigDict:
       # c ≥ 2 (0 = off): iteration t uses min(β, (1+t)/(c+t)), an average lagging ~t/c iterations behind
       # (c = 2: the mean of all iterates; 10: TensorFlow's num_updates rule); see train.GAN
       g_ema_warmup=0.0,
-      # Images: the validation Parzen estimate (Table 1's protocol on validation data, evaluation.ParzenMonitor)
+      # Images: the validation Parzen estimate (Table 1's protocol on validation data, evaluation.ValidationMonitor)
       # every eval_every_steps (0 = never; at the end of the chunk of steps_per_call that reaches a
       # multiple, so a run extended later evaluates the same steps), logged, and the checkpoint
       # with the best estimate kept in checkpoints_best/ (and checkpoints_best_ema/ for the average).
       eval_every_steps=0,
       eval_num_samples=10_000,    # generator samples: the Parzen window's centres
       eval_num_validation=1000,   # the first validation images, scored at every σ of evaluation.SIGMAS
+      # A classifier trained on this data (experiments.train_classifier --workdir DIR; '' = none): the monitor
+      # then also logs the classifier score, Fréchet distance, precision and recall of the same samples against
+      # the first eval_num_samples validation images (evaluation.classifier.ClassifierMetrics; what
+      # experiments.evaluate --classifier reports on test images). Cost: docs/table1.md.
+      eval_classifier_dir='',
+      # Which checkpoint is the best: the best validation Parzen estimate among those whose validation Fréchet
+      # distance is at most eval_best_max_frechet and recall at least eval_best_min_recall (0 = no bar; a bar
+      # needs eval_classifier_dir). Until a checkpoint meets the bars, none is kept as best.
+      eval_best_max_frechet=0.0,
+      eval_best_min_recall=0.0,
   ))

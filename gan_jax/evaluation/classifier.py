@@ -3,7 +3,10 @@
 No downloaded weights: ``train_classifier`` fits an MLP (784 → 512 → 256 → 10,
 ReLU) on the training split with Adam, and saves its parameters with orbax.
 Its softmax gives the classifier score, its 256-unit penultimate layer the
-features for the Fréchet distance and precision/recall (``measures``).
+features for the Fréchet distance and precision/recall (``measures``);
+``ClassifierMetrics`` computes all four for generated images against a fixed
+set of real ones (``experiments.evaluate``: test images; the training loop's
+monitor: validation images).
 
   python -m experiments.train_classifier --config gan_jax/configs/mnist_classifier.py --workdir DIR
 """
@@ -11,15 +14,21 @@ features for the Fréchet distance and precision/recall (``measures``).
 import dataclasses
 import functools
 import pathlib
+from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import orbax.checkpoint as ocp
 from flax import nnx
 
 from gan_jax import models
+from gan_jax.configs.base import ConfigError
 from gan_jax.data import datasets
+from gan_jax.evaluation import measures
+
+PRECISION_RECALL_K = 3  # neighbours that define a manifold's radius (Kynkäänniemi et al.'s default)
 
 
 class MLPClassifier(nnx.Module):
@@ -111,3 +120,45 @@ def load(workdir: str | pathlib.Path, input_dim: int, hidden_dims) -> tuple:
       raise ValueError(f'the classifier in {workdir} takes inputs of {saved_input_dim} values, not {input_dim}')
     params = checkpointer.restore(pathlib.Path(workdir).absolute() / 'classifier', target)
   return models.in_matmul_precision(apply, 'float32'), params
+
+
+def load_for_data(workdir: str | pathlib.Path, saved_config: Mapping, dataset: datasets.Dataset,
+                  named: str) -> tuple:
+  """(apply, params) of the classifier in ``workdir`` for ``dataset``'s examples; ``saved_config`` is its
+  classifier.json. ConfigError, naming the setting ``named`` that gave ``workdir``, if it was trained on
+  examples of another size."""
+  try:
+    return load(workdir, dataset.dim, saved_config['hidden_dims'])
+  except ValueError:  # its inputs are not this data's examples
+    raise ConfigError(
+        f"{named}={workdir} was trained on dataset={saved_config.get('dataset')!r}, whose examples are not the "
+        f'{dataset.example_shape} examples of dataset={dataset.name!r}; train one on this data with '
+        f'experiments.train_classifier --config.dataset={dataset.name}') from None
+
+
+class ClassifierMetrics:
+  """Classifier score, Fréchet distance and precision/recall (k = ``PRECISION_RECALL_K``) of generated images
+  against fixed real images, in the features of a trained classifier.
+
+  The real images' features and k-NN radii are computed once, here; each
+  call classifies one set of samples. Cost for 10,000 samples against 10,000
+  real MNIST images on a 2-core CPU: see docs/table1.md ("The validation
+  monitor's classifier metrics").
+  """
+
+  def __init__(self, apply, params, real_images: jax.Array):
+    """apply, params: ``load_for_data``'s; real_images: [n, dim] float32 in [0, 1]."""
+    self._classify = jax.jit(apply)
+    self._params = params
+    _, real_features = self._classify(params, jnp.asarray(real_images, jnp.float32))
+    self._real_features = np.asarray(real_features, np.float64)
+    self._real_radii = measures.knn_radii(self._real_features, PRECISION_RECALL_K)
+    self.num_real_images = len(real_images)
+
+  def __call__(self, samples: jax.Array) -> dict[str, float]:
+    """``classifier_score``, ``frechet_distance``, ``precision`` and ``recall`` of samples [n, dim] in [0, 1]."""
+    logits, features = self._classify(self._params, jnp.asarray(samples, jnp.float32))
+    features = np.asarray(features, np.float64)
+    return {'classifier_score': measures.classifier_score(np.asarray(jax.nn.softmax(logits))),
+            'frechet_distance': measures.frechet_distance(self._real_features, features),
+            **measures.precision_recall(self._real_features, features, PRECISION_RECALL_K, self._real_radii)}

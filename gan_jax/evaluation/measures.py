@@ -116,7 +116,7 @@ def parzen_evaluation(samples: np.ndarray, validation: np.ndarray, test: np.ndar
 
   Returns ``parzen_ll`` (mean test log-likelihood, nats), ``parzen_se``
   (std/√n) and ``parzen_sigma`` (the chosen σ), plus ``validation_ll`` at that
-  σ (what the training loop's monitor, ``ParzenMonitor``, reports).
+  σ (what the training loop's monitor, ``ValidationMonitor``, reports).
   """
   validation_means = np.asarray(jax.jit(parzen_validation_scores)(validation, samples, sigmas), np.float64)
   best = int(np.argmax(validation_means))
@@ -125,34 +125,45 @@ def parzen_evaluation(samples: np.ndarray, validation: np.ndarray, test: np.ndar
           'parzen_sigma': sigmas[best], 'validation_ll': float(validation_means[best])}
 
 
-class ParzenMonitor:
-  """The training loop's estimate of Table 1's score on validation data, computed on device.
+class ValidationMonitor:
+  """The training loop's estimate of Table 1's score on validation data, and optionally the classifier metrics.
 
   Each call generates ``num_samples`` samples G(z) from one fixed noise batch
   (drawn once from ``key``, so successive estimates differ only through
   the parameters) and returns the protocol's validation estimate: the best
-  mean log-likelihood of ``validation`` over ``SIGMAS``. The training loop
-  passes the run's evaluation key (``training.rundir.RunKeys``), which
-  ``experiments.evaluate`` uses too, so this is the ``validation_ll`` of
-  ``parzen_evaluation`` on the same samples. The test set is never touched.
+  mean log-likelihood of ``validation`` over ``SIGMAS``. With
+  ``classifier_metrics`` (a ``classifier.ClassifierMetrics`` holding
+  validation images as its real images) it also returns their classifier
+  score, Fréchet distance, precision and recall, prefixed ``validation_``.
+  The training loop passes the run's evaluation key
+  (``training.rundir.RunKeys``), which ``experiments.evaluate`` uses too,
+  and both generate with ``jax.jit(generator)``: these are the numbers of
+  ``parzen_evaluation`` (its ``validation_ll``) and of the same
+  ``ClassifierMetrics`` on the same samples. The test set is never touched.
   """
 
-  def __init__(self, generator, prior, validation: np.ndarray, key: jax.Array, num_samples: int = 10_000):
+  def __init__(self, generator, prior, validation: np.ndarray, key: jax.Array, num_samples: int = 10_000,
+               classifier_metrics=None):
     """generator: pure ``(g_params, z) -> x [n, ...]``; prior: a ``priors.NoisePrior``;
-    validation: [n, dim] float32 in the generator's output space (pixels in [0, 1])."""
-    noise = prior.sample(key, num_samples)
-    validation = jnp.asarray(validation, jnp.float32)
-
-    def scores(g_params):
-      samples = generator(g_params, noise).reshape(num_samples, -1)
-      return parzen_validation_scores(validation, samples)
-    self._scores = jax.jit(scores)
+    validation: [n, dim] float32 in the generator's output space (pixels in [0, 1]); classifier_metrics: a
+    callable ``samples [n, dim] -> dict`` (``classifier.ClassifierMetrics``) or None."""
+    self._noise = prior.sample(key, num_samples)
+    self._generate = jax.jit(generator)
+    self._parzen_scores = jax.jit(parzen_validation_scores)
+    self._validation = jnp.asarray(validation, jnp.float32)
+    self._classifier_metrics = classifier_metrics
 
   def __call__(self, g_params) -> dict[str, float]:
-    """``{'validation_ll': nats, 'validation_sigma': σ}`` for generator parameters ``g_params``."""
-    by_sigma = np.asarray(self._scores(g_params), np.float64)
+    """``{'validation_ll': nats, 'validation_sigma': σ}`` for generator parameters ``g_params``, with the
+    classifier metrics ``validation_classifier_score``, ``validation_frechet_distance``,
+    ``validation_precision`` and ``validation_recall`` when the monitor has a classifier."""
+    samples = self._generate(g_params, self._noise).reshape(self._noise.shape[0], -1)
+    by_sigma = np.asarray(self._parzen_scores(self._validation, samples), np.float64)
     best = int(np.argmax(by_sigma))
-    return {'validation_ll': float(by_sigma[best]), 'validation_sigma': SIGMAS[best]}
+    scores = {'validation_ll': float(by_sigma[best]), 'validation_sigma': SIGMAS[best]}
+    if self._classifier_metrics is not None:
+      scores.update({f'validation_{name}': value for name, value in self._classifier_metrics(samples).items()})
+    return scores
 
 
 MODE_METRICS = ('modes_covered', 'high_quality_frac', 'reverse_kl')  # mode_metrics' keys
@@ -273,10 +284,11 @@ def neighbour_averages(centres: np.ndarray, pool: np.ndarray, k: int, chunk: int
   return np.asarray(jnp.concatenate(averages))
 
 
-def _knn_radii(features: np.ndarray, k: int) -> np.ndarray:
-  """Distance from each point [n, d] to its k-th nearest other point."""
-  distances = _pairwise_distances(features, features)
-  return np.sort(distances, axis=1)[:, k]  # column 0 is the point itself
+def knn_radii(features: np.ndarray, k: int, chunk: int = 2000) -> np.ndarray:
+  """Distance from each point [n, d] to its k-th nearest other point, ``chunk`` rows of distances at a time."""
+  radii = [np.partition(_pairwise_distances(features[start:start + chunk], features), k, axis=1)[:, k]
+           for start in range(0, len(features), chunk)]  # column k of the sorted row; column 0 is the point itself
+  return np.concatenate(radii)
 
 
 def _pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -284,14 +296,22 @@ def _pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   return np.sqrt(np.maximum(squared, 0.0))
 
 
-def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, k: int = 3) -> dict[str, float]:
+def _inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk: int = 2000) -> np.ndarray:
+  """[n] bool: whether each point lies within the radius of some centre (``chunk`` points at a time)."""
+  return np.concatenate([(_pairwise_distances(points[start:start + chunk], centres) <= radii[None, :]).any(axis=1)
+                         for start in range(0, len(points), chunk)])
+
+
+def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, k: int = 3,
+                     real_radii: np.ndarray | None = None) -> dict[str, float]:
   """Improved precision and recall (Kynkäänniemi et al., 2019) with k-nearest-neighbour manifolds.
 
   precision: the fraction of generated points inside the real manifold (within
   the k-NN radius of some real point); recall: the fraction of real points
-  inside the generated manifold.
+  inside the generated manifold. ``real_radii``: ``knn_radii(real, k)`` if
+  already known (a monitor scoring many sample sets against one real set).
   """
   real, fake = np.asarray(real_features, np.float64), np.asarray(fake_features, np.float64)
-  inside = lambda points, centres, radii: (_pairwise_distances(points, centres) <= radii[None, :]).any(axis=1)
-  return {'precision': float(inside(fake, real, _knn_radii(real, k)).mean()),
-          'recall': float(inside(real, fake, _knn_radii(fake, k)).mean())}
+  real_radii = knn_radii(real, k) if real_radii is None else real_radii
+  return {'precision': float(_inside(fake, real, real_radii).mean()),
+          'recall': float(_inside(real, fake, knn_radii(fake, k)).mean())}

@@ -105,28 +105,10 @@ def restore_run(directory: str | pathlib.Path, which: str = 'latest', params: st
 
 
 def _load_classifier(classifier_dir: str | pathlib.Path, dataset: datasets.Dataset):
-  """(apply, params) of the classifier in ``classifier_dir``; ConfigError if it was trained on other examples."""
-  saved = json.loads((pathlib.Path(classifier_dir) / rundir.CLASSIFIER_CONFIG).read_text())
-  try:
-    return classifier.load(classifier_dir, dataset.dim, saved['hidden_dims'])
-  except ValueError:  # its inputs are not this data's examples
-    raise plan.ConfigError(
-        f"--classifier={classifier_dir} was trained on dataset={saved.get('dataset')!r}, whose examples are not "
-        f'the {dataset.example_shape} examples of dataset={dataset.name!r}; train one on this data with '
-        f'experiments.train_classifier --config.dataset={dataset.name}') from None
-
-
-def _classifier_metrics(apply, params, samples: np.ndarray, dataset: datasets.Dataset) -> dict:
-  """Classifier score of the samples; Fréchet distance and precision/recall (k = 3) against the test set's first
-  ``len(samples)`` images (all of them if it holds fewer: ``num_real_images`` says how many)."""
-  classify = jax.jit(apply)
-  fake_logits, fake_features = classify(params, jnp.asarray(samples))
-  real = datasets.to_float(jnp.asarray(dataset.test[:len(samples)]))
-  _, real_features = classify(params, real)
-  fake_features, real_features = np.asarray(fake_features), np.asarray(real_features)
-  return {'classifier_score': measures.classifier_score(np.asarray(jax.nn.softmax(fake_logits))),
-          'num_real_images': len(real), 'frechet_distance': measures.frechet_distance(real_features, fake_features),
-          **measures.precision_recall(real_features, fake_features, k=3)}
+  """(apply, params) of the classifier in ``classifier_dir`` (``--classifier``); ConfigError if it was trained on
+  other examples."""
+  return classifier.load_for_data(classifier_dir, rundir.read_classifier_config(classifier_dir), dataset,
+                                  '--classifier')
 
 
 def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, real_centres: bool = False,
@@ -158,8 +140,8 @@ def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, 
   if real_centres:
     samples = np.asarray(datasets.to_float(jnp.asarray(dataset.train[:num_samples])))
   else:
-    samples = np.asarray(train.sample(gan, train.generators(gan, state)[params], keys.evaluation_samples,
-                                      num_samples))
+    noise = gan.prior.sample(keys.evaluation_samples, num_samples)  # as the monitor: jax.jit(generator)
+    samples = np.asarray(jax.jit(gan.generator)(train.generators(gan, state)[params], noise))
   metrics: dict = {'step': int(state.step), 'checkpoint': which, 'params': params, 'num_samples': len(samples),
                    'real_centres': real_centres}
   if dataset.is_image:
@@ -167,7 +149,9 @@ def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, 
                                       (dataset.validation[:config.eval_num_validation], dataset.test))
     metrics.update(measures.parzen_evaluation(samples, validation_images, test_images))
     if loaded_classifier:
-      metrics.update(_classifier_metrics(*loaded_classifier, samples, dataset))
+      real_images = datasets.to_float(jnp.asarray(dataset.test[:len(samples)]))
+      classifier_metrics = classifier.ClassifierMetrics(*loaded_classifier, real_images)
+      metrics.update(classifier_metrics(samples), num_real_images=classifier_metrics.num_real_images)
   elif config.dataset in datasets.MIXTURES:
     modes_and_std = datasets.mixture_modes(config.dataset)
     metrics.update(measures.mode_metrics(samples, *modes_and_std))

@@ -177,14 +177,17 @@ OnCheckpoint = Callable[[seed_runs.SeedRun, train.GAN, train.GANState], None]
 
 
 def _evaluate(gan: train.GAN, seed_run: seed_runs.SeedRun, state: train.GANState,
-              print_fn: Callable[[str], None]) -> dict[str, float]:
-  """The monitor's estimate for each generator of ``state``; a new best is checkpointed.
+              evaluation: plan.EvaluationSpec, print_fn: Callable[[str], None]) -> dict[str, float]:
+  """The monitor's scores for each generator of ``state``; a new best is checkpointed.
 
-  Returns ``validation_ll``, ``validation_sigma`` and ``best_validation_ll``
-  (suffixed ``_ema`` for the weight average; the score of the best checkpoint
-  kept). Only validation data is used. A better score at a step below the
-  kept best's (a resume that does not retrace the run bit for bit, e.g. on
-  other devices) cannot be checkpointed: a note says so.
+  Returns the monitor's scores (``validation_ll``, ``validation_sigma``, and
+  with a classifier ``validation_frechet_distance`` and the rest) and
+  ``best_validation_ll``, the score of the best checkpoint kept (absent while
+  none is), each suffixed ``_ema`` for the weight average. The best is the
+  best ``validation_ll`` among the checkpoints within the bars of
+  ``evaluation.may_be_best``. Only validation data is used. A better score at
+  a step below the kept best's (a resume that does not retrace the run bit
+  for bit, e.g. on other devices) cannot be checkpointed: a note says so.
   """
   scores = {}
   for generator, g_variables in train.generators(gan, state).items():
@@ -192,7 +195,8 @@ def _evaluate(gan: train.GAN, seed_run: seed_runs.SeedRun, state: train.GANState
     result = seed_run.monitor(g_variables)
     manager = seed_run.best_managers[generator]
     best = checkpoint.best_value(manager)
-    if best is None or result['validation_ll'] > best:  # a resumed rerun of a step scores the same: no save
+    # (a resumed rerun of a step scores the same: no save)
+    if evaluation.may_be_best(result) and (best is None or result['validation_ll'] > best):
       if checkpoint.save(manager, state, seed_run.keys.train, seed_run.keys.data,
                          {checkpoint.BEST_METRIC: result['validation_ll']}):
         best = result['validation_ll']
@@ -201,8 +205,9 @@ def _evaluate(gan: train.GAN, seed_run: seed_runs.SeedRun, state: train.GANState
                  f'best checkpoint\'s {best:.2f}, but that is of step {manager.best_step()}, not below this one, '
                  f'written before this run resumed; orbax writes steps in increasing order, so {manager.directory} '
                  f'keeps it')
-    scores.update({f'validation_ll{suffix}': result['validation_ll'],
-                   f'validation_sigma{suffix}': result['validation_sigma'], f'best_validation_ll{suffix}': best})
+    scores.update({f'{name}{suffix}': value for name, value in result.items()})
+    if best is not None:
+      scores[f'best_validation_ll{suffix}'] = best
   return scores
 
 
@@ -286,7 +291,7 @@ def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_n
           summaries[i] = {'step': step, 'epoch': epoch, **means, 'it_per_s': it_per_s}
           if evaluating:
             eval_start = time.perf_counter()
-            scores = _evaluate(gan, seed_run, seed_states[i], print_fn)
+            scores = _evaluate(gan, seed_run, seed_states[i], setup.plan.evaluation, print_fn)
             summaries[i].update(scores, eval_seconds=time.perf_counter() - eval_start)
             print_fn((f'seed {seed_run.seed}: ' if len(runs) > 1 else '')
                      + run_log.evaluation_line(step, epoch, scores))

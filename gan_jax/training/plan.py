@@ -18,6 +18,7 @@ field and what is allowed; a field that only sets the speed of the loop
 
 import dataclasses
 import math
+import pathlib
 from collections.abc import Mapping
 
 import ml_collections
@@ -26,7 +27,7 @@ from gan_jax import losses, models, parallel, priors, train
 from gan_jax.configs import base
 from gan_jax.configs.base import ConfigError
 from gan_jax.data import datasets, sources
-from gan_jax.training import construction
+from gan_jax.training import construction, rundir
 
 FIELDS = tuple(base.get_config().keys())
 # Fields a resumed run must share with the run that wrote the checkpoints.
@@ -105,8 +106,27 @@ def _check_source(dataset: str, tfds_fields: dict[str, str]) -> None:
            "set both, or neither (then the last 1/6 of 'train' is validation)")
 
 
+def _check_monitor_classifier(config) -> None:
+  """The monitor's classifier (a directory from experiments.train_classifier) and the bars of the best rule."""
+  directory = config.eval_classifier_dir
+  _require(isinstance(directory, str), f'config.eval_classifier_dir={directory!r} must be a string')
+  for name in ('eval_best_max_frechet', 'eval_best_min_recall'):
+    _require(_is_number(config[name]) and config[name] >= 0,
+             f'config.{name}={config[name]!r} must be a non-negative number (0 = no bar)')
+    _require(not config[name] or directory,
+             f'config.{name}={config[name]} is a bar on a classifier metric: set config.eval_classifier_dir')
+  _require(config.eval_best_min_recall <= 1,
+           f'config.eval_best_min_recall={config.eval_best_min_recall!r} must be at most 1 (recall is a fraction)')
+  if directory:
+    _require(config.eval_every_steps > 0, f'config.eval_classifier_dir={directory!r} is for the validation monitor, '
+                                          'which config.eval_every_steps=0 turns off; set eval_every_steps')
+    _require((pathlib.Path(directory) / rundir.CLASSIFIER_CONFIG).is_file(),
+             f'config.eval_classifier_dir={directory!r} holds no {rundir.CLASSIFIER_CONFIG}: not a classifier '
+             'trained by experiments.train_classifier')
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
-  """Raises ConfigError for the first field whose value is not allowed; reads nothing.
+  """Raises ConfigError for the first field whose value is not allowed; reads no data.
 
   ``num_devices``: the devices the minibatch is split over (it must divide).
   """
@@ -172,6 +192,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
                                    'd_pool_strides must have one entry per conv layer')
   _require(_is_int(config.eval_every_steps) and config.eval_every_steps >= 0,
            f'config.eval_every_steps={config.eval_every_steps!r} must be a non-negative integer (0 = never)')
+  _check_monitor_classifier(config)
   for name in ('checkpoint_every_steps', 'sample_every_steps'):
     _require(config[name] % config.steps_per_call == 0,
              f'config.{name}={config[name]} must be a multiple of config.steps_per_call={config.steps_per_call}')
@@ -218,10 +239,20 @@ class LoopSpec:
 @dataclasses.dataclass(frozen=True)
 class EvaluationSpec:
   """The validation monitor: Table 1's Parzen estimate every ``every_steps`` (0 = never) with ``num_samples``
-  generator samples against the first ``num_validation`` validation images."""
+  generator samples against the first ``num_validation`` validation images; with ``classifier_dir`` also the
+  classifier metrics against the first ``num_samples`` validation images, and the best checkpoint chosen among
+  those within the bars ``best_max_frechet`` and ``best_min_recall`` (0 = no bar)."""
   every_steps: int
   num_samples: int
   num_validation: int
+  classifier_dir: str
+  best_max_frechet: float
+  best_min_recall: float
+
+  def may_be_best(self, scores: Mapping[str, float]) -> bool:
+    """Whether a checkpoint with these validation ``scores`` (the monitor's) is within the bars of the best."""
+    return ((not self.best_max_frechet or scores['validation_frechet_distance'] <= self.best_max_frechet)
+            and (not self.best_min_recall or scores['validation_recall'] >= self.best_min_recall))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,7 +329,8 @@ def make_plan(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
   steps_per_call, notes = _steps_per_call(config, datasets.minibatches_per_epoch(dataset, shards, config.batch_size))
   loop = dataclasses.replace(_spec(LoopSpec, config), steps_per_call=steps_per_call)
   evaluation = _spec(EvaluationSpec, config, every_steps='eval_every_steps', num_samples='eval_num_samples',
-                     num_validation='eval_num_validation')
+                     num_validation='eval_num_validation', classifier_dir='eval_classifier_dir',
+                     best_max_frechet='eval_best_max_frechet', best_min_recall='eval_best_min_recall')
   return RunPlan(data_spec(config), game_spec(config), loop, evaluation, config.to_dict(), notes)
 
 

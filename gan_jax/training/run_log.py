@@ -36,12 +36,18 @@ def console_line(step: int, num_steps: int, epoch: float, metrics: dict, it_per_
 
 
 def evaluation_line(step: int, epoch: float, scores: dict[str, float]) -> str:
-  """'eval    2500  epoch    5.00  validation_ll  123.45 (σ 0.167, best  123.45)  ema …' from ``_evaluate``'s scores."""
+  """'eval    2500  epoch    5.00  validation_ll  123.45 (σ 0.167, best  123.45)  ema …' from ``_evaluate``'s scores,
+  with 'FD 2.41 recall 0.83' after each estimate when the monitor has a classifier."""
   parts = [f'eval {step:>7d}  epoch {epoch:7.2f}']
   for suffix, label in (('', 'validation_ll'), ('_ema', 'ema')):
     if f'validation_ll{suffix}' in scores:
-      parts.append(f"{label} {scores[f'validation_ll{suffix}']:8.2f} (σ {scores[f'validation_sigma{suffix}']:.3f}, "
-                   f"best {scores[f'best_validation_ll{suffix}']:8.2f})")
+      best = scores.get(f'best_validation_ll{suffix}')
+      part = (f"{label} {scores[f'validation_ll{suffix}']:8.2f} (σ {scores[f'validation_sigma{suffix}']:.3f}, "
+              f"best {'    none' if best is None else f'{best:8.2f}'})")
+      if f'validation_frechet_distance{suffix}' in scores:
+        part += (f" FD {scores[f'validation_frechet_distance{suffix}']:.2f} "
+                 f"recall {scores[f'validation_recall{suffix}']:.2f}")
+      parts.append(part)
   return '  '.join(parts)
 
 

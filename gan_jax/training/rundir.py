@@ -32,6 +32,7 @@ the root of the evaluation keys below, each used for one purpose only.
 """
 
 import dataclasses
+import json
 import pathlib
 
 import jax
@@ -122,6 +123,11 @@ class SweepDirectory:
 
 
 CLASSIFIER_CONFIG = 'classifier.json'  # in a classifier's directory (experiments.train_classifier)
+
+
+def read_classifier_config(directory: str | pathlib.Path) -> dict:
+  """The classifier.json of a classifier's directory: its training config and test accuracy."""
+  return json.loads((pathlib.Path(directory) / CLASSIFIER_CONFIG).read_text())
 
 
 # ---------------------------------------------------------------- keys

@@ -21,7 +21,7 @@ import orbax.checkpoint as ocp
 
 from gan_jax import train
 from gan_jax.data import datasets
-from gan_jax.evaluation import measures
+from gan_jax.evaluation import classifier, measures
 from gan_jax.training import checkpoint, construction, distributed, files, plan, rundir
 
 
@@ -80,7 +80,7 @@ class SeedRun:
   dataset: datasets.Dataset
   state: train.GANState
   manager: ocp.CheckpointManager
-  monitor: measures.ParzenMonitor | None
+  monitor: measures.ValidationMonitor | None
   best_managers: dict[str, ocp.CheckpointManager]  # generator ('raw' / 'ema') → its best checkpoint
   lock: TextIO | None  # the primary process's ``claim_workdir``
 
@@ -142,8 +142,28 @@ def _claim(directory: rundir.RunDirectory) -> TextIO | None:
   return lock
 
 
+def _monitor_data(evaluation: plan.EvaluationSpec, data: plan.DataSpec, data_key: jax.Array,
+                  dataset: datasets.Dataset) -> tuple[np.ndarray, classifier.ClassifierMetrics | None]:
+  """The monitor's validation images [num_validation, dim] (floats in [0, 1]) and its classifier metrics against
+  the first ``num_samples`` validation images (None without ``evaluation.classifier_dir``)."""
+  with_classifier = bool(evaluation.classifier_dir)
+  wanted = max(evaluation.num_validation, evaluation.num_samples) if with_classifier else evaluation.num_validation
+  images = datasets.load_validation(data.dataset, data_key, data.source, wanted)
+  if not images.shape[0]:
+    raise plan.ConfigError(f'config.eval_every_steps={evaluation.every_steps}: dataset={data.dataset!r} has no '
+                           'validation examples for the monitor; use 0, or a larger dataset')
+  images = np.asarray(datasets.to_float(images))
+  classifier_metrics = None
+  if with_classifier:
+    loaded = classifier.load_for_data(evaluation.classifier_dir, rundir.read_classifier_config(
+        evaluation.classifier_dir), dataset, 'config.eval_classifier_dir')
+    classifier_metrics = classifier.ClassifierMetrics(*loaded, images[:evaluation.num_samples])
+  return images[:evaluation.num_validation], classifier_metrics
+
+
 def _open_run(run_plan: plan.RunPlan, gan: train.GAN, seed: int, directory: rundir.RunDirectory,
-              dataset: datasets.Dataset, state: train.GANState, validation_images: np.ndarray | None,
+              dataset: datasets.Dataset, state: train.GANState,
+              monitor_data: tuple[np.ndarray, classifier.ClassifierMetrics | None] | None,
               print_fn: Callable[[str], None]) -> SeedRun:
   """One seed's run: its directory claimed, its latest checkpoint restored, its config and monitor set up."""
   keys = rundir.RunKeys.of_seed(seed)
@@ -161,9 +181,10 @@ def _open_run(run_plan: plan.RunPlan, gan: train.GAN, seed: int, directory: rund
                                                                default=list) + '\n')
       note_device_count(directory, jax.device_count(), print_fn)
     monitor = None
-    if validation_images is not None:
-      monitor = measures.ParzenMonitor(gan.generator, gan.prior, np.asarray(datasets.to_float(validation_images)),
-                                       keys.evaluation_samples, run_plan.evaluation.num_samples)
+    if monitor_data is not None:
+      validation_images, classifier_metrics = monitor_data
+      monitor = measures.ValidationMonitor(gan.generator, gan.prior, validation_images, keys.evaluation_samples,
+                                           run_plan.evaluation.num_samples, classifier_metrics)
       best_managers = {generator: checkpoint.make_best_manager(directory.best_checkpoints(generator))
                        for generator in train.generators(gan, state)}
   except BaseException:
@@ -200,17 +221,13 @@ def set_up(config: ml_collections.ConfigDict, directories: Sequence[rundir.RunDi
   # S seeds: each device holds S shards and S states, so one seed's shard and state must fit in 1/S of it.
   datasets.check_fits_on_device(seed_data[0], shards, _device_bytes_besides_data(
       run_plan.evaluation, games[0][1], seed_data[0].dim), memory_bytes // len(seeds))
-  validation_images = None
+  monitor_data = None
   if run_plan.evaluation.every_steps:
-    validation_images = datasets.load_validation(data.dataset, keys[0].data, data.source,
-                                                 run_plan.evaluation.num_validation)
-    if not validation_images.shape[0]:
-      raise plan.ConfigError(f'config.eval_every_steps={run_plan.evaluation.every_steps}: dataset={data.dataset!r} '
-                             'has no validation examples for the monitor; use 0, or a larger dataset')
+    monitor_data = _monitor_data(run_plan.evaluation, data, keys[0].data, seed_data[0])
   runs = []
   try:
     for seed, directory, dataset, (_, state) in zip(seeds, directories, seed_data, games):
-      runs.append(_open_run(run_plan, gan, seed, directory, dataset, state, validation_images, print_fn))
+      runs.append(_open_run(run_plan, gan, seed, directory, dataset, state, monitor_data, print_fn))
   except BaseException:
     Setup(run_plan, gan, shards, tuple(runs)).close()
     raise

@@ -129,7 +129,8 @@ def test_a_better_score_below_the_kept_best_step_is_reported_and_the_best_kept(i
     seed_run = dataclasses.replace(setup.runs[0], monitor=lambda _: {'validation_ll': next(scores),
                                                                       'validation_sigma': 0.2})
     lines = []
-    evaluate = lambda step: loop._evaluate(setup.gan, seed_run, seed_run.state.replace(step=step), lines.append)
+    evaluate = lambda step: loop._evaluate(setup.gan, seed_run, seed_run.state.replace(step=step),
+                                           setup.plan.evaluation, lines.append)
     assert evaluate(12)['best_validation_ll'] == -100.0
     assert lines == []
     assert evaluate(6)['best_validation_ll'] == -100.0
@@ -138,6 +139,61 @@ def test_a_better_score_below_the_kept_best_step_is_reported_and_the_best_kept(i
     assert kept_best(tmp_path, 'raw') == ([12], 12, -100.0)
   finally:
     setup.close()
+
+
+def test_the_best_rule_keeps_the_best_parzen_within_the_classifier_bars(idx_dir, tmp_path):
+  """A stub monitor scores steps 3, 6, 9, 12: the Parzen-best step (9) misses the recall bar, so the both-rule
+  keeps step 6, the best Parzen among the steps within both bars; until a step meets them no best is kept."""
+  scripted = {3: dict(validation_ll=10.0, validation_frechet_distance=9.0, validation_recall=0.9),
+              6: dict(validation_ll=20.0, validation_frechet_distance=2.0, validation_recall=0.85),
+              9: dict(validation_ll=40.0, validation_frechet_distance=1.0, validation_recall=0.5),
+              12: dict(validation_ll=30.0, validation_frechet_distance=9.0, validation_recall=0.9)}
+  kept = {}
+  for rule, bars in (('parzen', {}), ('both', dict(best_max_frechet=2.5, best_min_recall=0.8))):
+    config = monitored_config(idx_dir, g_ema_decay=0.0)
+    setup = seed_runs.set_up(config, [rundir.RunDirectory(tmp_path / rule)], [config.seed], print_fn=lambda _: None)
+    try:
+      evaluation = dataclasses.replace(setup.plan.evaluation, **bars)
+      step_scored = []
+      seed_run = dataclasses.replace(setup.runs[0], monitor=lambda _: {**scripted[step_scored[-1]],
+                                                                        'validation_sigma': 0.2})
+      best = []
+      for step in scripted:
+        step_scored.append(step)
+        scores = loop._evaluate(setup.gan, seed_run, seed_run.state.replace(step=step), evaluation,
+                                lambda line: pytest.fail(line))
+        best.append(scores.get('best_validation_ll'))
+    finally:
+      setup.close()
+    kept[rule] = kept_best(tmp_path / rule, 'raw'), best
+  assert kept['parzen'] == (([9], 9, 40.0), [10.0, 20.0, 40.0, 40.0])
+  assert kept['both'] == (([6], 6, 20.0), [None, 20.0, 20.0, 20.0])
+
+
+def _random_classifier(directory, input_dim):
+  """An untrained classifier saved as experiments.train_classifier saves one: enough to compare two paths."""
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+  from gan_jax import models  # pylint: disable=g-import-not-at-top
+  from gan_jax.evaluation import classifier  # pylint: disable=g-import-not-at-top
+  _, params = models.as_pure_function(classifier.MLPClassifier(input_dim, (8,), rngs=nnx.Rngs(0)))
+  classifier.save(directory, params)
+  (directory / rundir.CLASSIFIER_CONFIG).write_text(json.dumps({'hidden_dims': [8], 'dataset': 'idx'}))
+  return classifier.load(directory, input_dim, (8,))
+
+
+def test_the_monitors_classifier_metrics_equal_evaluates_on_the_same_samples(idx_dir, tmp_path):
+  from gan_jax.evaluation import classifier  # pylint: disable=g-import-not-at-top
+  loaded = _random_classifier(tmp_path / 'classifier', 784)
+  config = monitored_config(idx_dir, num_steps=6, eval_classifier_dir=str(tmp_path / 'classifier'))
+  loop.run(config, tmp_path / 'run', print_fn=lambda _: None)
+  last = monitor_records(tmp_path / 'run')[-1]
+  dataset = datasets.load(config.dataset, rundir.RunKeys.of_seed(config.seed).data)
+  validation = datasets.to_float(dataset.validation[:config.eval_num_samples])  # all 40 of them
+  for params, suffix in (('raw', ''), ('ema', '_ema')):
+    _, samples = stored_runs.evaluate_run(tmp_path / 'run', which='latest', params=params)
+    expected = classifier.ClassifierMetrics(*loaded, validation)(samples)
+    assert {name: last[f'validation_{name}{suffix}'] for name in expected} == expected
+    assert 0 <= expected['precision'] <= 1 and expected['frechet_distance'] > 0
 
 
 def test_seeds_at_different_steps_are_refused_together():

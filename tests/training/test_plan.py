@@ -123,6 +123,14 @@ def _bad_config_cases(tmp: pathlib.Path):
                                    "'gauss1d'; use 0"),
       (dict(dataset='mnist', data_dir=str(tmp / 'empty_tfds')),
        "dataset='mnist': TFDS could not read or download the 'train' split"),
+      (dict(eval_best_max_frechet=2.5), 'config.eval_best_max_frechet=2.5 is a bar on a classifier metric: set '
+                                        'config.eval_classifier_dir'),
+      (dict(eval_best_min_recall=1.5, eval_classifier_dir=str(tmp)), 'config.eval_best_min_recall=1.5 must be at '
+                                                                    'most 1 (recall is a fraction)'),
+      (dict(eval_classifier_dir=str(tmp)), f'config.eval_classifier_dir={str(tmp)!r} is for the validation '
+                                           'monitor, which config.eval_every_steps=0 turns off'),
+      (dict(eval_classifier_dir=str(tmp), eval_every_steps=3), f'config.eval_classifier_dir={str(tmp)!r} holds no '
+                                                               'classifier.json: not a classifier'),
   ]
 
 
