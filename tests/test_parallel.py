@@ -62,6 +62,7 @@ def pmap_result(paper_gan_and_batches, eight_devices):
     return run(parallel.replicate(state, eight_devices), batches, jax.random.key(0))
 
 
+@pytest.mark.slow
 def test_pmap_step_equals_single_device_step_on_the_same_global_batch(paper_gan_and_batches, single_device_result,
                                                                      pmap_result):
   (single_state, single_metrics), (pmap_state, pmap_metrics) = single_device_result, _to_numpy(pmap_result)
@@ -150,6 +151,7 @@ def test_a_batch_without_its_iteration_axis_is_a_clear_error(eight_devices):
 
 # ---------------------------------------------------------------- a generator with state (batch norm)
 
+@pytest.mark.slow
 @pytest.mark.parametrize('pack', [1, 2])
 def test_batch_norm_statistics_span_the_global_batch_under_pmap_and_shard_map(eight_devices, pack):
   """8 devices × 4 examples give the single-device result on 32: the statistics are of the global batch
@@ -179,6 +181,7 @@ def test_batch_norm_statistics_span_the_global_batch_under_pmap_and_shard_map(ei
 
 # ---------------------------------------------------------------- seeds together
 
+@pytest.mark.slow
 def test_seeds_trained_together_each_equal_their_run_alone(eight_devices):
   """Two seeds (own initial parameters, training set, data key and base key) through the seed-axis driver
   equal each seed through ``make_pmap_train_loop`` alone, batch-norm state and metrics included (float64).

@@ -98,6 +98,7 @@ def test_gauss1d_preset_reaches_its_documented_result_through_the_cli(tmp_path):
   assert result.stderr == ''
 
 
+@pytest.mark.slow
 def test_the_pacgan_preset_trains_and_resumes_bit_identically_with_the_generator_state(tmp_path):
   """``toy_ring_pacgan`` end to end on 8 devices.
 

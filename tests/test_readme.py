@@ -4,6 +4,7 @@ import pathlib
 import re
 
 import jax
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 README = (REPO / 'README.md').read_text()
@@ -13,6 +14,7 @@ def _code_blocks(language):
   return re.findall(rf'```{language}\n(.*?)```', README, flags=re.S)
 
 
+@pytest.mark.slow
 def test_own_loop_snippet_runs_and_learns_the_gaussian(capsys):
   snippet = _code_blocks('python')[0]
   namespace = {}

@@ -107,7 +107,7 @@ def get_config() -> ml_collections.ConfigDict:
       # A classifier trained on this data (experiments.train_classifier --workdir DIR; '' = none): the monitor
       # then also logs the classifier score, Fréchet distance, precision and recall of the same samples against
       # the first eval_num_samples validation images (evaluation.classifier.ClassifierMetrics; what
-      # experiments.evaluate --classifier reports on test images). Cost: docs/table1.md.
+      # experiments.evaluate --classifier reports on test images). Cost: docs/long_runs.md.
       eval_classifier_dir='',
       # Which checkpoint is the best: the best validation Parzen estimate among those whose validation Fréchet
       # distance is at most eval_best_max_frechet and recall at least eval_best_min_recall (0 = no bar; a bar

@@ -102,6 +102,7 @@ def test_a_png_with_a_broken_chunk_is_a_data_error_naming_the_file(tmp_path):
 TIMINGS = ('it_per_s', 'wall_time', 'run_time', 'eval_seconds')
 
 
+@pytest.mark.slow
 def test_a_folder_run_resumes_bit_identical_and_evaluates(tmp_path):
   folder = write_folder(tmp_path / 'faces', count=60)
   common = dict(dataset=f'images:{folder}', image_size=8, cache_dir=str(tmp_path / 'cache'), keep_checkpoints=10,

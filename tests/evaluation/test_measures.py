@@ -160,6 +160,15 @@ def test_precision_and_recall_of_identical_disjoint_and_collapsed_sets():
   assert result['precision'] == 1.0 and result['recall'] < 0.05
 
 
+def test_knn_radii_in_chunks_are_the_kth_column_of_the_sorted_distances_and_reusable():
+  rng = np.random.default_rng(0)
+  real, fake = rng.normal(size=(50, 4)), rng.normal(0.5, 1.0, size=(40, 4))
+  distances = np.sqrt(((real[:, None] - real[None]) ** 2).sum(-1))
+  np.testing.assert_allclose(measures.knn_radii(real, 3, chunk=7), np.sort(distances, axis=1)[:, 3], rtol=1e-12)
+  assert (measures.precision_recall(real, fake, 3, real_radii=measures.knn_radii(real, 3, chunk=7))
+          == measures.precision_recall(real, fake, 3))
+
+
 def test_neighbour_averages_average_each_centre_with_its_nearest_pool_examples():
   rng = np.random.default_rng(0)
   centres, pool = rng.random((7, 5)).astype(np.float32), rng.random((30, 5)).astype(np.float32)

@@ -18,6 +18,7 @@ from tiny_runs import (garble_metadata, join_orbax_threads, kept_best, monitored
     tiny_config, tiny_gauss, tiny_image_config)
 
 
+@pytest.mark.slow
 def test_evaluate_best_and_step_restore_those_checkpoints(straight_run):
   for params in ('raw', 'ema'):
     _, best_step, best_value = kept_best(straight_run, params)
@@ -30,6 +31,7 @@ def test_evaluate_best_and_step_restore_those_checkpoints(straight_run):
     stored_runs.evaluate_run(straight_run, which='4')
 
 
+@pytest.mark.slow
 def test_evaluating_the_average_of_a_run_without_one_is_a_clear_error(idx_dir, tmp_path):
   loop.run(monitored_config(idx_dir, num_steps=3, g_ema_decay=0.0), tmp_path, print_fn=lambda _: None)
   with pytest.raises(plan.ConfigError, match='--params=ema needs a run trained with config.g_ema_decay > 0'):
@@ -41,6 +43,7 @@ def _listing(directory: pathlib.Path) -> list[str]:
   return sorted(str(path.relative_to(directory)) for path in directory.rglob('*'))
 
 
+@pytest.mark.slow
 def test_reading_a_run_creates_moves_and_deletes_nothing_so_it_may_be_training_meanwhile(tmp_path, capsys):
   loop.run(tiny_gauss(), tmp_path, print_fn=lambda _: None)
   directory = tmp_path / 'checkpoints'
@@ -86,6 +89,7 @@ def test_classifier_metrics_need_a_classifier_for_data_of_this_shape(tmp_path):
     stored_runs._load_classifier(tmp_path / 'c', dataset)  # pylint: disable=protected-access
 
 
+@pytest.mark.slow
 def test_empty_held_out_splits_are_refused_by_the_monitor_and_by_evaluate(tmp_path, monkeypatch):
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   config = tiny_image_config(mnist_paper.get_config(), dataset='tfds:kmnist', train_split='train', validation_split='train[:0]',

@@ -57,6 +57,7 @@ def test_a_step_set_aside_twice_keeps_both_copies(tmp_path):
   assert [int(ocp.StandardCheckpointer().restore(aside / name / 'default')['copy']) for name in ('6', '6.1')] == [1, 2]
 
 
+@pytest.mark.slow
 def test_a_directory_where_no_checkpoint_can_be_read_is_an_error_that_moves_nothing(tmp_path):
   loop.run(tiny_gauss(), tmp_path, print_fn=lambda _: None)
   for step in (3, 6):

@@ -83,6 +83,7 @@ def test_same_config_and_seed_give_identical_metrics(tmp_path):
   assert metrics['a'] == metrics['b'] != metrics['c']
 
 
+@pytest.mark.slow
 def test_the_monitor_logs_each_generator_and_keeps_the_best_checkpoint_of_each(straight_run):
   records = monitor_records(straight_run)
   assert [r['step'] for r in records] == [3, 6, 9, 12]
@@ -95,6 +96,7 @@ def test_the_monitor_logs_each_generator_and_keeps_the_best_checkpoint_of_each(s
   assert all(r['eval_seconds'] > 0 for r in records)
 
 
+@pytest.mark.slow
 def test_the_monitor_equals_evaluate_on_the_same_samples_and_sigma_grid(straight_run):
   last = monitor_records(straight_run)[-1]
   for params, suffix in (('raw', ''), ('ema', '_ema')):
@@ -181,6 +183,7 @@ def _random_classifier(directory, input_dim):
   return classifier.load(directory, input_dim, (8,))
 
 
+@pytest.mark.slow
 def test_the_monitors_classifier_metrics_equal_evaluates_on_the_same_samples(idx_dir, tmp_path):
   from gan_jax.evaluation import classifier  # pylint: disable=g-import-not-at-top
   loaded = _random_classifier(tmp_path / 'classifier', 784)

@@ -10,6 +10,9 @@ from gan_jax.reports import stored_runs
 from gan_jax.training import loop, plan, rundir
 from idx_files import write_mnist_idx
 
+# Every test here trains seeds together (the module fixture): integration tests, in the full suite only.
+pytestmark = pytest.mark.slow
+
 
 def _config(idx_dir, **overrides):
   config = mnist_paper.get_config()

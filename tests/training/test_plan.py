@@ -144,6 +144,7 @@ def test_bad_configs_fail_before_compute_with_one_line(tmp_path):
     assert not (workdir / 'checkpoints').exists(), overrides
 
 
+@pytest.mark.slow
 def test_a_scan_longer_than_an_epoch_is_shortened_with_a_note_and_trains_the_same(tmp_path):
   """steps_per_call only sets how many iterations one compiled call fuses: the plan shortens it to fit an epoch
   (to a divisor, so checkpoints stay on chunk ends) and says so; the iterations are those of any chunk length."""

@@ -9,6 +9,7 @@ from gan_jax.training import loop, plan, rundir, seed_runs
 from tiny_runs import join_orbax_threads, tiny_gauss
 
 
+@pytest.mark.slow
 def test_a_workdir_being_trained_in_is_refused_to_a_second_run_which_touches_nothing(tmp_path):
   loop.run(tiny_gauss(), tmp_path, print_fn=lambda _: None)
   in_flight = tmp_path / 'checkpoints' / '9.orbax-checkpoint-tmp-1764633600'
