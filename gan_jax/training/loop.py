@@ -195,7 +195,7 @@ def _evaluate(gan: train.GAN, seed_run: seed_runs.SeedRun, state: train.GANState
     result = seed_run.monitor(g_variables)
     manager = seed_run.best_managers[generator]
     best = checkpoint.best_value(manager)
-    # (a resumed rerun of a step scores the same: no save)
+    # A resumed rerun of a step scores the same as before, so it saves nothing.
     if evaluation.may_be_best(result) and (best is None or result['validation_ll'] > best):
       if checkpoint.save(manager, state, seed_run.keys.train, seed_run.keys.data,
                          {checkpoint.BEST_METRIC: result['validation_ll']}):
