@@ -229,15 +229,20 @@ class MaxoutDiscriminator(nnx.Module):
   the input (keep 0.8) → maxout 240 units × 5 pieces → dropout (keep 0.5) →
   maxout 240 × 5 → dropout (keep 0.5) → one sigmoid unit, all weights
   U(±0.005). Dropout is inverted (kept units scaled by 1/keep), as pylearn2's
-  ``input_scales`` of 1.25 and 2.
+  ``input_scales`` of 1.25 and 2. The last ``unmasked_inputs`` inputs skip
+  the input dropout: a conditional D's one-hot label (``priors``), so that D
+  always sees which class it judges.
   """
 
   def __init__(self, input_dim: int, hidden_units: Sequence[int] = (240, 240), pieces: int = 5, *,
                input_keep: float = 0.8, hidden_keep: float = 0.5,
-               init_range: float | None = 0.005, rngs: nnx.Rngs):
+               init_range: float | None = 0.005, unmasked_inputs: int = 0, rngs: nnx.Rngs):
     for name, keep in (('input_keep', input_keep), ('hidden_keep', hidden_keep)):
       if not 0.0 < keep <= 1.0:
         raise ValueError(f'{name}={keep!r} must be a keep probability in (0, 1]')
+    if not 0 <= unmasked_inputs < input_dim:
+      raise ValueError(f'unmasked_inputs={unmasked_inputs!r} must be in [0, input_dim={input_dim})')
+    self.unmasked_inputs = unmasked_inputs
     dims = [input_dim, *hidden_units]
     self.hidden = nnx.List([Maxout(a, b, pieces, init_range, rngs) for a, b in zip(dims[:-1], dims[1:])])
     self.output = _linear(dims[-1], 1, init_range, rngs)
@@ -247,8 +252,13 @@ class MaxoutDiscriminator(nnx.Module):
   def __call__(self, x: jax.Array, dropout_key: jax.Array | None = None) -> jax.Array:
     keys = [None] * len(self.dropouts) if dropout_key is None else jax.random.split(dropout_key, len(self.dropouts))
     h = x
-    for layer, dropout, key in zip([*self.hidden, self.output], self.dropouts, keys):
-      h = layer(dropout(h, rngs=key, deterministic=key is None))
+    for index, (layer, dropout, key) in enumerate(zip([*self.hidden, self.output], self.dropouts, keys)):
+      if index == 0 and self.unmasked_inputs:
+        split = h.shape[-1] - self.unmasked_inputs
+        h = jnp.concatenate([dropout(h[..., :split], rngs=key, deterministic=key is None), h[..., split:]], axis=-1)
+      else:
+        h = dropout(h, rngs=key, deterministic=key is None)
+      h = layer(h)
     return h[..., 0]
 
 

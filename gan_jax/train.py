@@ -90,7 +90,12 @@ class GAN:
       example at a time (vmapped, each with its own dropout key), so it must
       not mix the examples of a batch (no batch statistics). With ``pack`` > 1
       its examples are packed ones (``pack_examples``).
-    prior: the noise prior p_z.
+    prior: the noise prior p_z. With ``prior.num_classes`` C > 0 the game is
+      conditional (the paper's §7.1): G's inputs are [z, one_hot(c)]
+      (``priors.NoisePrior``), and D judges pairs (x, c) as flat vectors
+      [x, one_hot(c)]: the real minibatches hold them so (their labels joined
+      by the data pipeline), and the steps join each generated x to the label
+      of its input. ``generator`` itself returns x alone.
     g_optimizer, d_optimizer: optax transformations for each player.
     g_loss: 'non_saturating' (the paper's practical choice) or 'minimax'.
     d_steps: k, discriminator updates per iteration (the paper uses 1).
@@ -141,12 +146,14 @@ class GAN:
 
   def __post_init__(self):
     losses.generator_loss_fn(self.g_loss)  # raises on an unknown name
-    check_game(self.d_steps, self.update_rule, self.g_ema_decay, self.g_ema_warmup, self.pack)
+    check_game(self.d_steps, self.update_rule, self.g_ema_decay, self.g_ema_warmup, self.pack,
+               self.prior.num_classes)
 
 
 def check_game(d_steps: int, update_rule: str, g_ema_decay: float, g_ema_warmup: float = 0.0,
-               pack: int = 1) -> None:
-  """Raises ValueError, naming the field, unless k, the update rule, the average's β and c and the packing fit."""
+               pack: int = 1, num_classes: int = 0) -> None:
+  """Raises ValueError, naming the field, unless k, the update rule, the average's β and c, the packing and the
+  classes of a conditional game fit."""
   if not (isinstance(d_steps, int) and d_steps >= 1):
     raise ValueError(f'd_steps={d_steps!r} must be a positive integer (k of Algorithm 1)')
   if update_rule not in UPDATE_RULES:
@@ -162,6 +169,10 @@ def check_game(d_steps: int, update_rule: str, g_ema_decay: float, g_ema_warmup:
     raise ValueError(f'g_ema_warmup={g_ema_warmup!r} needs an average: set g_ema_decay > 0 (the cap β)')
   if not (isinstance(pack, int) and pack >= 1):
     raise ValueError(f'pack={pack!r} must be a positive integer (1: no packing; PacGAN2 is 2)')
+  if not (isinstance(num_classes, int) and num_classes >= 0):
+    raise ValueError(f'num_classes={num_classes!r} must be a non-negative integer (0: an unconditional game)')
+  if num_classes and pack != 1:
+    raise ValueError(f'num_classes={num_classes} (a conditional game) is not allowed with pack={pack}; use pack=1')
 
 
 def init_state(gan: GAN, g_params: Params, d_params: Params, g_state: Params | None = None) -> GANState:
@@ -265,10 +276,17 @@ def _noise(gan: GAN, key: jax.Array, num_local: int) -> jax.Array:
 
 
 def _generate(gan: GAN, g_params: Params, g_state: Params | None, z: jax.Array) -> tuple[jax.Array, Params | None]:
-  """G(z) in training mode, x [n, *data_shape], and G's state after the pass (unchanged without state)."""
+  """G(z) in training mode, x [n, *data_shape], and G's state after the pass (unchanged without state).
+
+  A conditional G's samples leave with their labels, [x, one_hot(c)] [n, dim + C], as D judges pairs (x, c).
+  """
   if gan.generator_train is None:
-    return gan.generator(g_params, z), g_state
-  return gan.generator_train(g_params, g_state, z, gan.axis_name)
+    x, g_state = gan.generator(g_params, z), g_state
+  else:
+    x, g_state = gan.generator_train(g_params, g_state, z, gan.axis_name)
+  if not gan.prior.num_classes:
+    return x, g_state
+  return jnp.concatenate([x.reshape(x.shape[0], -1), gan.prior.labels_of(z)], axis=-1), g_state
 
 
 def _pmean(tree, gan: GAN):

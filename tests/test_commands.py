@@ -123,7 +123,7 @@ def test_classifier_learns_and_feeds_the_classifier_metrics(tmp_path):
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr
   assert json.loads((tmp_path / 'classifier' / 'classifier.json').read_text())['test_accuracy'] > 0.9
-  apply, params = classifier.load(tmp_path / 'classifier', 784, (32, 16))
+  apply, params = classifier.restore(tmp_path / 'classifier', 784, (32, 16))
   logits, features = apply(params, np.zeros((3, 784), np.float32))
   assert logits.shape == (3, 10) and features.shape == (3, 16)
 

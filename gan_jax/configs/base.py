@@ -68,6 +68,9 @@ def get_config() -> ml_collections.ConfigDict:
       d_hidden_keep=0.5,          # maxout D: keep probability on hidden layers
       pack=1,                     # PacGAN packing: D judges groups of `pack` examples joined along the last
                                   # axis, batch_size/pack of them per minibatch (1 = the paper's D)
+      # A conditional GAN (the paper's §7.1): C > 0 classes, a label c joined one-hot to the inputs of both players,
+      # G(z, c) and D(x, c); the data's labels (TFDS 'label', IDX label files) must lie in [0, C); 0 = unconditional
+      num_classes=0,
       g_init_range=0.0,           # weights ~ U(±range), or N(0, range²) with init_distribution='normal';
       d_init_range=0.0,           # 0 = Flax's default initialiser. Biases start at 0.
       init_distribution='uniform',  # uniform | normal: how g_init_range and d_init_range are read

@@ -109,6 +109,15 @@ class Dataset:
     return math.prod(self.example_shape)
 
 
+def join_labels(examples: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+  """Examples [n, dim] with their labels [n] in [0, C) joined one-hot: [n, dim + C] of the examples' dtype, the
+  one-hot entries 255 for uint8 pixels and 1.0 for floats, so that ``to_float`` makes them [x, one_hot(c)]
+  (what a conditional D judges, ``train.GAN``)."""
+  one = 255 if examples.dtype == np.uint8 else 1.0
+  one_hot = (labels[:, None] == np.arange(num_classes)[None, :]) * one
+  return np.concatenate([examples, one_hot.astype(examples.dtype)], axis=1)
+
+
 def to_float(x: jax.Array) -> jax.Array:
   """Examples as float32: uint8 pixels scaled to [0, 1], floats unchanged."""
   return x.astype(jnp.float32) / 255.0 if x.dtype == jnp.uint8 else x.astype(jnp.float32)

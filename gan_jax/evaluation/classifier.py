@@ -104,7 +104,7 @@ def save(workdir: str | pathlib.Path, params) -> None:
     checkpointer.save(pathlib.Path(workdir).absolute() / 'classifier', params, force=True)
 
 
-def load(workdir: str | pathlib.Path, input_dim: int, hidden_dims) -> tuple:
+def restore(workdir: str | pathlib.Path, input_dim: int, hidden_dims) -> tuple:
   """(apply, params) of a classifier saved by ``train_classifier``; ValueError if it takes other inputs.
 
   ``apply`` takes float32 matrix products on every device (JAX's default is TF32
@@ -128,7 +128,7 @@ def load_for_data(workdir: str | pathlib.Path, saved_config: Mapping, dataset: d
   classifier.json. ConfigError, naming the setting ``named`` that gave ``workdir``, if it was trained on
   examples of another size."""
   try:
-    return load(workdir, dataset.dim, saved_config['hidden_dims'])
+    return restore(workdir, dataset.dim, saved_config['hidden_dims'])
   except ValueError:  # its inputs are not this data's examples
     raise ConfigError(
         f"{named}={workdir} was trained on dataset={saved_config.get('dataset')!r}, whose examples are not the "
@@ -154,6 +154,15 @@ class ClassifierMetrics:
     self._real_features = np.asarray(real_features, np.float64)
     self._real_radii = measures.knn_radii(self._real_features, PRECISION_RECALL_K)
     self.num_real_images = len(real_images)
+
+  def accuracy(self, samples: jax.Array, labels: np.ndarray, num_classes: int) -> dict[str, float | list]:
+    """A conditional generator's ``conditional_accuracy``: the fraction of samples [n, dim] generated for class
+    labels[i] that the classifier assigns to that class, overall and per class (``class_accuracy``, C entries;
+    None for a class without samples)."""
+    logits, _ = self._classify(self._params, jnp.asarray(samples, jnp.float32))
+    correct = np.asarray(jnp.argmax(logits, axis=-1)) == labels
+    per_class = [float(correct[labels == c].mean()) if (labels == c).any() else None for c in range(num_classes)]
+    return {'conditional_accuracy': float(correct.mean()), 'class_accuracy': per_class}
 
   def __call__(self, samples: jax.Array) -> dict[str, float]:
     """``classifier_score``, ``frechet_distance``, ``precision`` and ``recall`` of samples [n, dim] in [0, 1]."""

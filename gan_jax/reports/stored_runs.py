@@ -128,7 +128,9 @@ def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, 
   value for a perfect generator (reference). With ``classifier_dir`` (a
   classifier from ``classifier.train_classifier``) image runs also get
   ``classifier_score``, ``frechet_distance``, ``precision`` and ``recall``
-  (features of the samples against those of as many test images).
+  (features of the samples against those of as many test images), and a
+  conditional run (``num_classes`` > 0; its samples' labels drawn uniformly)
+  ``conditional_accuracy`` and ``class_accuracy`` (``ClassifierMetrics.accuracy``).
   """
   config, dataset, gan, state, keys = restore_run(directory, which, params)
   if dataset.is_image and not (dataset.validation.shape[0] and dataset.test.shape[0]):
@@ -152,6 +154,9 @@ def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, 
       real_images = datasets.to_float(jnp.asarray(dataset.test[:len(samples)]))
       classifier_metrics = classifier.ClassifierMetrics(*loaded_classifier, real_images)
       metrics.update(classifier_metrics(samples), num_real_images=classifier_metrics.num_real_images)
+      if gan.prior.num_classes and not real_centres:  # the labels the samples were generated for
+        labels = np.asarray(jnp.argmax(gan.prior.labels_of(noise), axis=-1))
+        metrics.update(classifier_metrics.accuracy(samples, labels, gan.prior.num_classes))
   elif config.dataset in datasets.MIXTURES:
     modes_and_std = datasets.mixture_modes(config.dataset)
     metrics.update(measures.mode_metrics(samples, *modes_and_std))

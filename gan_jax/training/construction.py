@@ -68,13 +68,16 @@ class GameSpec:
   d_conv_pieces: int
   g_ema_decay: float
   g_ema_warmup: float
+  num_classes: int
 
 
 @dataclasses.dataclass(frozen=True)
 class Network:
-  """A registry entry: ``build(game, dataset, rngs, **extra) -> nnx.Module``; ``needs_images``: 2-D data only."""
+  """A registry entry: ``build(game, dataset, rngs, **extra) -> nnx.Module``; ``needs_images``: 2-D data only;
+  ``takes_labels``: a discriminator that can judge (x, c) pairs of a conditional game (``num_classes`` > 0)."""
   build: Callable[..., nnx.Module]
   needs_images: bool = False
+  takes_labels: bool = True
 
 
 INIT_DISTRIBUTIONS = ('uniform', 'normal')  # GameSpec.init_distribution
@@ -98,11 +101,11 @@ def _dense_generator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs,
     output_bias = models.sigmoid_bias_from_marginals(pixel_means)
   output_activation = 'sigmoid' if dataset.is_image else 'identity'
   if game.g_batch_norm:
-    return models.BatchNormMLPGenerator(game.latent_dim, tuple(game.g_hidden_dims), dataset.dim,
+    return models.BatchNormMLPGenerator(game.latent_dim + game.num_classes, tuple(game.g_hidden_dims), dataset.dim,
                                         output_activation=output_activation,
                                         init_range=_init_range(game, game.g_init_range), rngs=rngs)
   return models.MLPGenerator(
-      game.latent_dim, tuple(game.g_hidden_dims), dataset.dim,
+      game.latent_dim + game.num_classes, tuple(game.g_hidden_dims), dataset.dim,
       hidden_activations=tuple(game.g_hidden_activations) or None,
       output_activation=output_activation,
       init_range=_init_range(game, game.g_init_range), output_bias=output_bias, rngs=rngs)
@@ -111,7 +114,7 @@ def _dense_generator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs,
 def _deconv_generator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs,
                       pixel_means: np.ndarray | None = None) -> nnx.Module:
   del pixel_means  # the deconvolutional output layer has no per-pixel bias
-  return models.DeconvGenerator(game.latent_dim, tuple(game.g_hidden_dims), dataset.example_shape,
+  return models.DeconvGenerator(game.latent_dim + game.num_classes, tuple(game.g_hidden_dims), dataset.example_shape,
                                 hidden_activations=tuple(game.g_hidden_activations) or None,
                                 init_range=_init_range(game, game.g_init_range), rngs=rngs)
 
@@ -123,16 +126,16 @@ def d_input_shape(game: GameSpec, dataset: datasets.Dataset) -> tuple[int, ...]:
 
 
 def _mlp_discriminator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
-  return models.MLPDiscriminator(math.prod(d_input_shape(game, dataset)), tuple(game.d_hidden_dims),
+  return models.MLPDiscriminator(math.prod(d_input_shape(game, dataset)) + game.num_classes, tuple(game.d_hidden_dims),
                                  hidden_activations=(game.d_hidden_activation,) * len(game.d_hidden_dims),
                                  init_range=_init_range(game, game.d_init_range), rngs=rngs)
 
 
 def _maxout_discriminator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
   return models.MaxoutDiscriminator(
-      math.prod(d_input_shape(game, dataset)), tuple(game.d_hidden_dims), game.maxout_pieces,
+      math.prod(d_input_shape(game, dataset)) + game.num_classes, tuple(game.d_hidden_dims), game.maxout_pieces,
       input_keep=game.d_input_keep, hidden_keep=game.d_hidden_keep,
-      init_range=_init_range(game, game.d_init_range), rngs=rngs)
+      init_range=_init_range(game, game.d_init_range), unmasked_inputs=game.num_classes, rngs=rngs)
 
 
 def _conv_maxout_discriminator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs) -> nnx.Module:
@@ -151,7 +154,7 @@ GENERATORS: dict[str, Network] = {
 DISCRIMINATORS: dict[str, Network] = {
     'mlp': Network(_mlp_discriminator),     # ReLU layers
     'maxout': Network(_maxout_discriminator),  # the paper's MNIST D, with dropout
-    'conv_maxout': Network(_conv_maxout_discriminator, needs_images=True),
+    'conv_maxout': Network(_conv_maxout_discriminator, needs_images=True, takes_labels=False),
 }
 
 
@@ -193,10 +196,15 @@ def optimizer(game: GameSpec, scale: float, updates_per_iteration: int,
 # ---------------------------------------------------------------- the game
 
 def check_networks_fit(game: GameSpec, dataset: datasets.Dataset) -> None:
-  """Raises ConfigError if an image-only network (``needs_images``) meets non-image data."""
+  """Raises ConfigError if an image-only network (``needs_images``) meets non-image data, or a conditional game
+  (``num_classes`` > 0) a discriminator that cannot take labels."""
   for field, registry in (('g_output', GENERATORS), ('model', DISCRIMINATORS)):
     if registry[getattr(game, field)].needs_images and not dataset.is_image:
       raise ConfigError(f'config.{field}={getattr(game, field)!r} needs an image dataset, not {dataset.name!r}')
+  if game.num_classes and not DISCRIMINATORS[game.model].takes_labels:
+    allowed = [name for name, network in DISCRIMINATORS.items() if network.takes_labels]
+    raise ConfigError(f'config.model={game.model!r} cannot judge labelled examples; a conditional game '
+                      f'(config.num_classes={game.num_classes}) needs one of {allowed}')
 
 
 def _build_network(field: str, registry: dict[str, Network], game: GameSpec,
@@ -242,7 +250,7 @@ def build(game: GameSpec, dataset: datasets.Dataset, seed: int, shards: datasets
     g_train = models.in_matmul_precision(g_train, game.matmul_precision)
   minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, game.batch_size)
   gan = train.GAN(
-      g_apply, d_apply, priors.NoisePrior(game.prior, game.latent_dim),
+      g_apply, d_apply, priors.NoisePrior(game.prior, game.latent_dim, game.num_classes),
       g_optimizer=optimizer(game, 1.0, 1, minibatches_per_epoch),
       d_optimizer=optimizer(game, game.d_learning_rate_scale, game.d_steps, minibatches_per_epoch),
       g_loss=game.g_loss, d_steps=game.d_steps, update_rule=game.update_rule,

@@ -47,16 +47,27 @@ class TrainingDiverged(RuntimeError):
   """A loss or a parameter became NaN or infinite; nothing from that chunk was checkpointed."""
 
 
-def samples_picture(samples: np.ndarray, dataset: datasets.Dataset) -> np.ndarray:
-  """A picture of generator samples: a grid of images, or a plot of toy samples over data."""
+def samples_picture(samples: np.ndarray, dataset: datasets.Dataset, columns: int | None = None) -> np.ndarray:
+  """A picture of generator samples: a grid of images (``columns`` wide, default: square), or a plot of toy
+  samples over data."""
   if dataset.is_image:
-    return viz.image_grid(samples, dataset.example_shape, columns=math.ceil(math.sqrt(len(samples))))
+    return viz.image_grid(samples, dataset.example_shape, columns=columns or math.ceil(math.sqrt(len(samples))))
   shown_data = dataset.train[:len(samples)]
   if dataset.dim == 1:
     low, high = float(shown_data.min()), float(shown_data.max())
     margin = 0.5 * (high - low)
     return viz.histogram_image(samples, shown_data, low - margin, high + margin)
   return viz.scatter_image(samples, shown_data, extent=1.25 * float(np.abs(shown_data).max()))
+
+
+def shown_noise(prior, key: jax.Array, num_shown: int) -> tuple[jax.Array, int | None]:
+  """The generator inputs of a run's sample pictures, and the pictures' columns (None: square): ``num_shown``
+  draws of ``prior``; for a conditional G (``prior.num_classes`` C > 0) one row per class and num_shown div C
+  columns (at least 1), each column one z (``priors.NoisePrior.class_rows``)."""
+  if not prior.num_classes:
+    return prior.sample(key, num_shown), None
+  columns = max(1, num_shown // prior.num_classes)
+  return prior.class_rows(key, columns), columns
 
 
 def print_now(line: str) -> None:
@@ -111,10 +122,14 @@ class _Chunks:
   unstack: Callable[[train.GANState], list[train.GANState]]
 
 
-def _device_shards(dataset: datasets.Dataset, devices) -> np.ndarray:
-  """This process's training examples as [n_local_devices, n div D, dim], row d for ``devices[d]``."""
+def _device_shards(dataset: datasets.Dataset, devices, num_classes: int) -> np.ndarray:
+  """This process's training examples as [n_local_devices, n div D, dim], row d for ``devices[d]``; for a
+  conditional game (``num_classes`` C > 0) with their labels joined one-hot, [.., dim + C]."""
   shard_size = dataset.train.shape[0] // len(devices)
-  return dataset.train[:shard_size * len(devices)].reshape(len(devices), shard_size, -1)
+  examples = dataset.train[:shard_size * len(devices)]
+  if num_classes:
+    examples = datasets.join_labels(examples, dataset.train_labels[:shard_size * len(devices)], num_classes)
+  return examples.reshape(len(devices), shard_size, -1)
 
 
 def _one_seed_chunks(gan: train.GAN, seed_run: seed_runs.SeedRun, d_steps: int, shard_batch_size: int) -> _Chunks:
@@ -122,7 +137,7 @@ def _one_seed_chunks(gan: train.GAN, seed_run: seed_runs.SeedRun, d_steps: int, 
   devices = jax.local_devices()
   train_loop = parallel.make_pmap_train_loop(
       gan, datasets.make_minibatch_sampler(seed_run.keys.data, d_steps, shard_batch_size))
-  local_shards = parallel.put_shards(_device_shards(seed_run.dataset, devices), devices)
+  local_shards = parallel.put_shards(_device_shards(seed_run.dataset, devices, gan.prior.num_classes), devices)
 
   def advance(state, first_step: int, num_steps: int):
     state, metrics, finite = train_loop(state, local_shards, seed_run.keys.train, first_step, num_steps)
@@ -147,7 +162,7 @@ def _seeds_chunks(gan: train.GAN, runs: Sequence[seed_runs.SeedRun], d_steps: in
   devices = jax.local_devices()
   seeds_loop = parallel.make_pmap_seeds_train_loop(
       gan, datasets.make_keyed_minibatch_sampler(d_steps, shard_batch_size))
-  shards = np.stack([_device_shards(seed_run.dataset, devices) for seed_run in runs], axis=1)
+  shards = np.stack([_device_shards(seed_run.dataset, devices, gan.prior.num_classes) for seed_run in runs], axis=1)
   data_keys = jnp.stack([jnp.stack([seed_run.keys.data] * len(devices)) for seed_run in runs], axis=1)
   device_data = (parallel.put_shards(data_keys, devices), parallel.put_shards(shards, devices))
   train_keys = _stack([seed_run.keys.train for seed_run in runs])
@@ -264,7 +279,7 @@ def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_n
             else _seeds_chunks(gan, runs, d_steps, shard_batch_size))
   states = chunks.states
   minibatches_per_epoch = datasets.minibatches_per_epoch(runs[0].dataset, setup.shards, setup.plan.data.batch_size)
-  shown_noise = [gan.prior.sample(seed_run.keys.sample, loop_spec.num_shown_samples) for seed_run in runs]
+  shown = [shown_noise(gan.prior, seed_run.keys.sample, loop_spec.num_shown_samples) for seed_run in runs]
   generate = jax.jit(gan.generator)
   logs = [run_log.RunLog(seed_run.directory, start_step=step) if primary else run_log.NoLog() for seed_run in runs]
   run_start = time.perf_counter()
@@ -299,8 +314,9 @@ def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_n
                       wall_time=time.perf_counter() - run_start)
           if picturing:
             for generator, g_variables in train.generators(gan, seed_states[i]).items():
-              samples = np.asarray(generate(g_variables, shown_noise[i]))
-              log.picture(step, samples_picture(samples, seed_run.dataset), generator)
+              noise, columns = shown[i]
+              samples = np.asarray(generate(g_variables, noise))
+              log.picture(step, samples_picture(samples, seed_run.dataset, columns), generator)
           if saving:
             checkpoint.save(seed_run.manager, seed_states[i], seed_run.keys.train, seed_run.keys.data)
             if on_checkpoint is not None:

@@ -35,7 +35,7 @@ RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule'
                        'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
                        'd_conv_channels', 'g_ema_decay', 'g_ema_warmup', 'image_size', 'image_feature', 'train_split',
                        'validation_split', 'g_batch_norm', 'init_distribution', 'pack', 'g_hidden_activations',
-                       'd_hidden_activation')
+                       'd_hidden_activation', 'num_classes')
 __all__ = ['ConfigError', 'DataSpec', 'EvaluationSpec', 'FIELDS', 'LoopSpec', 'RUN_DEFINING_FIELDS',
            'RunPlan', 'check_resume_compatible', 'data_spec', 'game_spec', 'make_plan', 'validate']
 
@@ -207,7 +207,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
            f'config.pack={config.pack} must divide each device\'s share of the minibatch, '
            f'config.batch_size={config.batch_size} / {num_devices} device(s) = {config.batch_size // num_devices}')
   try:
-    train.check_game(config.d_steps, config.update_rule, config.g_ema_decay, config.g_ema_warmup, config.pack)
+    train.check_game(config.d_steps, config.update_rule, config.g_ema_decay, config.g_ema_warmup, config.pack,
+                     config.num_classes)
   except ValueError as error:
     raise ConfigError(f'config.{error}') from None
 
@@ -310,6 +311,21 @@ def _steps_per_call(config: ml_collections.ConfigDict, minibatches_per_epoch: in
                        f'calls)',)
 
 
+def _check_labels(num_classes: int, dataset: datasets.Dataset) -> None:
+  """A conditional game (``num_classes`` C > 0) needs a label in [0, C) for every training example."""
+  if not num_classes:
+    return
+  labels = dataset.train_labels
+  _require(labels.shape[0] == dataset.train.shape[0] and labels.size > 0,
+           f'config.num_classes={num_classes} (a conditional GAN) needs labelled training examples; '
+           f'dataset={dataset.name!r} has none (labels come from TFDS\'s label feature and IDX label files); '
+           'use num_classes=0')
+  low, high = int(labels.min()), int(labels.max())
+  _require(0 <= low and high < num_classes,
+           f'config.num_classes={num_classes}: the labels of dataset={dataset.name!r} run from {low} to {high}, '
+           f'outside [0, {num_classes}); set num_classes to the number of classes ({high + 1} or more)')
+
+
 def make_plan(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
               shards: datasets.Shards = datasets.Shards()) -> RunPlan:
   """The plan of a ``validate``-d config for its dataset; ConfigError if the batch or the monitor does not fit it.
@@ -323,6 +339,7 @@ def make_plan(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
   _require(config.batch_size <= shard_size * shards.total,
            f'config.batch_size={config.batch_size} exceeds the {shard_size * shards.total} training examples '
            f'of dataset={config.dataset!r}')
+  _check_labels(config.num_classes, dataset)
   _require(config.eval_every_steps == 0 or dataset.is_image,
            f'config.eval_every_steps={config.eval_every_steps} (the Parzen monitor) needs an image dataset, '
            f'not {config.dataset!r}; use 0')

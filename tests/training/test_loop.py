@@ -180,7 +180,7 @@ def _random_classifier(directory, input_dim):
   _, params = models.as_pure_function(classifier.MLPClassifier(input_dim, (8,), rngs=nnx.Rngs(0)))
   classifier.save(directory, params)
   (directory / rundir.CLASSIFIER_CONFIG).write_text(json.dumps({'hidden_dims': [8], 'dataset': 'idx'}))
-  return classifier.load(directory, input_dim, (8,))
+  return classifier.restore(directory, input_dim, (8,))
 
 
 @pytest.mark.slow

@@ -100,6 +100,8 @@ def _bad_config_cases(tmp: pathlib.Path):
   malformed = tmp / 'malformed'
   write_mnist_idx(malformed)
   (malformed / 'train-images-idx3-ubyte.gz').write_bytes(b'\x1f\x8b garbage')
+  labelled = tmp / 'labelled'
+  write_mnist_idx(labelled)  # labels 0 … 9
   return [
       (dict(dataset='imagenet'), "config.dataset='imagenet' is not a dataset; allowed: ['mnist', 'fashion_mnist', "
                                  "'cifar10'], ['gauss1d', 'toy_ring', 'toy_grid'], 'tfds:NAME[:CONFIG]', 'idx:DIR', "),
@@ -131,6 +133,12 @@ def _bad_config_cases(tmp: pathlib.Path):
                                            'monitor, which config.eval_every_steps=0 turns off'),
       (dict(eval_classifier_dir=str(tmp), eval_every_steps=3), f'config.eval_classifier_dir={str(tmp)!r} holds no '
                                                                'classifier.json: not a classifier'),
+      (dict(num_classes=-1), 'config.num_classes=-1 must be a non-negative integer (0: an unconditional game)'),
+      (dict(num_classes=2, pack=2), 'config.num_classes=2 (a conditional game) is not allowed with pack=2; use pack=1'),
+      (dict(num_classes=10), "config.num_classes=10 (a conditional GAN) needs labelled training examples; "
+                             "dataset='gauss1d' has none"),
+      (dict(num_classes=5, dataset=f'idx:{labelled}'), f"config.num_classes=5: the labels of dataset='idx:{labelled}' "
+                                                       'run from 0 to 9, outside [0, 5)'),
   ]
 
 
