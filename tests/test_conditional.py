@@ -20,7 +20,7 @@ from gan_jax.evaluation import classifier
 from gan_jax.reports import stored_runs
 from gan_jax.training import loop
 from test_parallel import EQUIVALENT
-from tiny_runs import tiny_config
+from tiny_runs import random_classifier, tiny_config
 
 C = 10
 
@@ -163,11 +163,26 @@ def test_a_conditional_run_resumes_bit_identically_and_pictures_one_row_per_clas
   picture = np.asarray(Image.open(tmp_path / 'straight' / 'samples' / 'step_0000012.png'))
   rows, columns = C, 2  # 20 shown samples: 2 columns of one z each, a row per class
   assert picture.shape[:2] == (rows * (28 + 2) + 2, columns * (28 + 2) + 2)
+  random_classifier(tmp_path / 'classifier', 784)
+  metrics, _ = stored_runs.evaluate_run(tmp_path / 'straight', num_samples=40, classifier_dir=tmp_path / 'classifier')
+  assert 0 <= metrics['conditional_accuracy'] <= 1
+  assert all(len(metrics[f'class_{name}']) == C for name in ('accuracy', 'frechet_distance', 'precision', 'recall'))
 
 
-def test_conditional_accuracy_counts_the_samples_classified_as_their_label():
+def test_conditional_measures_count_the_samples_classified_as_their_label_and_compare_each_class_alone():
   apply = lambda params, x: (x[:, :3] * 10.0, x)  # a 'classifier' that reads the class off the first 3 pixels
-  metrics = classifier.ClassifierMetrics(apply, None, np.eye(3, 5, dtype=np.float32).repeat(2, axis=0))
-  samples = np.eye(3, 5, dtype=np.float32)[[0, 1, 2, 0]]
-  result = metrics.accuracy(samples, np.array([0, 1, 1, 0]), num_classes=4)
-  assert result == {'conditional_accuracy': 0.75, 'class_accuracy': [1.0, 0.5, None, None]}
+  rng = np.random.default_rng(0)
+  real_labels = np.arange(30) % 3
+  real = np.eye(3, 5, dtype=np.float32)[real_labels] + rng.normal(0, 0.01, (30, 5)).astype(np.float32)
+  metrics = classifier.ClassifierMetrics(apply, None, real)
+  labels = np.array([0] * 8 + [1] * 8 + [2] * 2)
+  samples = real[:18].copy()
+  samples[:8] = real[real_labels == 0][:8]   # class 0: real images of class 0
+  samples[8:16] = real[real_labels == 2][:8]  # 'class 1': images of class 2
+  result = metrics.by_class(samples, labels, real_labels, num_classes=4)
+  # 'class 2' holds real[16:18], images of classes 1 and 2: 8 + 0 + 1 of the 18 are read as their label.
+  assert result['conditional_accuracy'] == 0.5
+  assert result['class_accuracy'] == [1.0, 0.0, 0.5, None]
+  assert result['class_frechet_distance'][0] < 0.01 < result['class_frechet_distance'][1]
+  assert result['class_recall'][1] == 0.0 and result['class_precision'][0] == 1.0
+  assert result['class_frechet_distance'][2:] == [None, None]  # 2 samples, and none: too few for k = 3

@@ -120,3 +120,14 @@ def monitor_records(workdir):
 def kept_best(workdir, generator):
   manager = checkpoint.make_best_manager(rundir.RunDirectory(workdir).best_checkpoints(generator))
   return manager.all_steps(), manager.best_step(), checkpoint.best_value(manager)
+
+
+def random_classifier(directory, input_dim):
+  """An untrained classifier saved as experiments.train_classifier saves one: enough to compare two paths."""
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+  from gan_jax import models  # pylint: disable=g-import-not-at-top
+  from gan_jax.evaluation import classifier  # pylint: disable=g-import-not-at-top
+  _, params = models.as_pure_function(classifier.MLPClassifier(input_dim, (8,), rngs=nnx.Rngs(0)))
+  classifier.save(directory, params)
+  (directory / rundir.CLASSIFIER_CONFIG).write_text(json.dumps({'hidden_dims': [8], 'dataset': 'idx'}))
+  return classifier.restore(directory, input_dim, (8,))

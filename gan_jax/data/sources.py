@@ -14,9 +14,15 @@ Kinds of ``dataset`` string read here (the toy densities live in ``datasets``):
   paper's code) and ``test`` is test.
 * ``idx:DIR``: the four MNIST IDX files (raw or .gz; ``idx``), the paper's split.
 * ``images:DIR``: every PNG and JPEG file under DIR (``image_folder``).
+  When every file lies in a subfolder of DIR, the subfolders are the
+  classes: a file's label is the rank of its subfolder's name among them
+  (``folder_labels``), as image-folder loaders do; otherwise no labels.
 * ``npy:PATH`` / ``npz:PATH``: an array [N, H, W, C] (images, C = 1 or 3) or
   [N, D] (vectors), uint8 in [0, 255] or float in [0, 1]; an .npz holds one
-  array, or ``train`` (and optionally ``validation`` and ``test``).
+  array, or ``train`` (and optionally ``validation`` and ``test``). Labels:
+  an .npz with one array may hold its integer labels [N] beside it as
+  ``labels`` or ``y``; one with splits as ``train_labels`` (and
+  ``validation_labels``, ``test_labels``).
 
 Image folders and array files without their own splits are split by a
 fixed rule (``holdout_split``): examples ranked by a hash of their name
@@ -283,14 +289,32 @@ def _decoding(spec: str, path: pathlib.Path, kind: str):
                     f'{_first_line(error)}){hint}') from None
 
 
+LABEL_MEMBERS = ('labels', 'y')  # an .npz file's labels beside its one array
+
+
 def _npz_members(spec: str, keys: list[str]) -> dict[str, str]:
-  """Which member of an .npz file holds which split: {'all': key} or {'train': 'train'[, 'validation': …]}."""
+  """Which member of an .npz file holds which split and which labels: {'all': key[, 'all_labels': 'labels']}
+  or {'train': 'train'[, 'train_labels': …, 'validation': …]}."""
   if 'train' in keys:
-    return {split: split for split in SPLITS if split in keys}
+    return {name: name for split in SPLITS for name in (split, f'{split}_labels') if name in keys}
   if len(keys) == 1:
     return {'all': keys[0]}
-  raise DataError(f"dataset={spec!r}: the .npz file holds {keys}; it must hold one array, or 'train' "
-                  "(and optionally 'validation' and 'test')")
+  label_keys = [key for key in keys if key in LABEL_MEMBERS]
+  examples = [key for key in keys if key not in LABEL_MEMBERS]
+  if len(examples) == 1 and len(label_keys) <= 1:
+    return {'all': examples[0], **({'all_labels': label_keys[0]} if label_keys else {})}
+  raise DataError(f"dataset={spec!r}: the .npz file holds {keys}; it must hold one array (and its labels as "
+                  "'labels' or 'y'), or 'train' (and optionally 'validation' and 'test', labels as 'train_labels' …)")
+
+
+def check_labels(labels: np.ndarray, num_examples: int, describe: str) -> np.ndarray:
+  """Labels [num_examples] of non-negative integers as int32; DataError saying what they are otherwise."""
+  if labels.shape != (num_examples,) or not np.issubdtype(labels.dtype, np.integer):
+    raise DataError(f'{describe}: labels of shape {labels.shape} and dtype {labels.dtype} are not allowed; they must '
+                    f'be integers of shape ({num_examples},), one class per example')
+  if labels.size and (labels.min() < 0 or labels.max() >= 2**31):
+    raise DataError(f'{describe}: labels must lie in [0, 2^31); these run from {labels.min()} to {labels.max()}')
+  return labels.astype(np.int32)
 
 
 def _load_array_file(spec: str, path: pathlib.Path, kind: str) -> dict[str, np.ndarray]:
@@ -314,12 +338,26 @@ def _load_array_file(spec: str, path: pathlib.Path, kind: str) -> dict[str, np.n
   return arrays
 
 
-def _read_array_file(kind: str, path_text: str, image_size: int) -> dict[str, np.ndarray]:
-  """The arrays of an .npy / .npz file: {'all': x} or {'train': x[, 'validation': …, 'test': …]}."""
+def _split_labels(spec: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """The labels of each split that has them, checked against its examples (``<split>_labels`` members)."""
+  labels = {}
+  for name, array in arrays.items():
+    if name.endswith('_labels'):
+      split = name[:-len('_labels')]
+      describe = f'dataset={spec!r}' + ('' if split == 'all' else f' ({name!r})')
+      labels[split] = check_labels(array, arrays[split].shape[0], describe)
+  return labels
+
+
+def _read_array_file(kind: str, path_text: str, image_size: int) -> tuple[dict[str, np.ndarray],
+                                                                           dict[str, np.ndarray]]:
+  """The arrays of an .npy / .npz file, {'all': x} or {'train': x[, 'validation': …, 'test': …]}, and the labels
+  of those that have them, by the same keys."""
   spec = f'{kind}:{path_text}'
   arrays = _load_array_file(spec, pathlib.Path(path_text).expanduser(), kind)
+  labels = _split_labels(spec, arrays)
   arrays = {split: check_array(array, f'dataset={spec!r}' + ('' if split == 'all' else f' ({split!r})'))
-            for split, array in arrays.items()}
+            for split, array in arrays.items() if not split.endswith('_labels')}
   if image_size:
     if any(array.ndim != 4 for array in arrays.values()):
       raise DataError(f'config.image_size={image_size}: dataset={spec!r} holds vectors [N, D], not images; use 0')
@@ -327,25 +365,42 @@ def _read_array_file(kind: str, path_text: str, image_size: int) -> dict[str, np
   shapes = {array.shape[1:] for array in arrays.values()}
   if len(shapes) > 1:
     raise DataError(f'dataset={spec!r}: its splits have different example shapes {sorted(shapes)}')
-  return arrays
+  return arrays, labels
 
 
-def _holdout(examples: np.ndarray, names: list[str]) -> dict[str, Split]:
-  no_labels = np.zeros(0, np.int32)
-  return {split: Split(examples[indices], no_labels) for split, indices in holdout_split(names).items()}
+NO_LABELS = np.zeros(0, np.int32)
+
+
+def folder_labels(names: list[str]) -> np.ndarray:
+  """int32 labels [n] of the files ``names`` (relative paths): the rank of each file's subfolder among the
+  sorted subfolder names when every file lies in a subfolder, else none (``NO_LABELS``)."""
+  if not all('/' in name for name in names):
+    return NO_LABELS
+  classes = sorted({name.split('/', 1)[0] for name in names})
+  rank = {folder: label for label, folder in enumerate(classes)}
+  return np.asarray([rank[name.split('/', 1)[0]] for name in names], np.int32)
+
+
+def _holdout(examples: np.ndarray, names: list[str], labels: np.ndarray = NO_LABELS) -> dict[str, Split]:
+  """The fixed-rule splits of ``examples`` named ``names``, with their labels where there are any."""
+  return {split: Split(examples[indices], labels[indices] if labels.size else NO_LABELS)
+          for split, indices in holdout_split(names).items()}
 
 
 def _read_arrays(kind: str, argument: str, image_size: int) -> dict[str, Split]:
-  arrays = _read_array_file(kind, argument, image_size)
-  if 'all' in arrays:
-    return _holdout(arrays['all'], [str(i) for i in range(arrays['all'].shape[0])])
+  arrays, labels = _read_array_file(kind, argument, image_size)
+  whole = 'all' if 'all' in arrays else 'train'
   held_out = [split for split in ('validation', 'test') if split in arrays]
   if len(held_out) == 1:
     raise DataError(f"dataset='{kind}:{argument}': the .npz file holds 'train' and {held_out[0]!r}; it must hold "
                     "both 'validation' and 'test', or neither (then they are carved from 'train')")
-  if not held_out:
-    return _holdout(arrays['train'], [str(i) for i in range(arrays['train'].shape[0])])
-  return {split: Split(arrays[split], np.zeros(0, np.int32)) for split in SPLITS}
+  if whole == 'all' or not held_out:
+    names = [str(i) for i in range(arrays[whole].shape[0])]
+    return _holdout(arrays[whole], names, labels.get(whole, NO_LABELS))
+  if 0 < len(labels) < len(SPLITS):
+    raise DataError(f"dataset='{kind}:{argument}': the .npz file holds labels of {sorted(labels)} only; give "
+                    "'train_labels', 'validation_labels' and 'test_labels', or none")
+  return {split: Split(arrays[split], labels.get(split, NO_LABELS)) for split in SPLITS}
 
 
 # ---------------------------------------------------------------- by name
@@ -366,7 +421,7 @@ def read(spec: str, options: SourceOptions,
     splits = idx.read_directory(argument, options.image_size)
   elif kind == 'images':
     examples, names = image_folder.load(argument, options.image_size, options.cache_dir)
-    splits = _holdout(examples, names)
+    splits = _holdout(examples, names, folder_labels(names))
   else:
     splits = _read_arrays(kind, argument, options.image_size)
   result = {}

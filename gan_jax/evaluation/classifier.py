@@ -155,14 +155,27 @@ class ClassifierMetrics:
     self._real_radii = measures.knn_radii(self._real_features, PRECISION_RECALL_K)
     self.num_real_images = len(real_images)
 
-  def accuracy(self, samples: jax.Array, labels: np.ndarray, num_classes: int) -> dict[str, float | list]:
-    """A conditional generator's ``conditional_accuracy``: the fraction of samples [n, dim] generated for class
-    labels[i] that the classifier assigns to that class, overall and per class (``class_accuracy``, C entries;
-    None for a class without samples)."""
-    logits, _ = self._classify(self._params, jnp.asarray(samples, jnp.float32))
+  def by_class(self, samples: jax.Array, labels: np.ndarray, real_labels: np.ndarray,
+               num_classes: int) -> dict[str, float | list]:
+    """A conditional generator's measures: ``conditional_accuracy``, the fraction of samples [n, dim] generated
+    for class labels[i] that the classifier assigns to it, and per class c (lists of C entries, None where
+    class c has fewer than ``PRECISION_RECALL_K`` + 1 samples or real images) ``class_accuracy``,
+    ``class_frechet_distance``, ``class_precision`` and ``class_recall`` of the samples generated for c against
+    the real images of class c (``real_labels`` [num_real_images], the labels of this object's real images)."""
+    logits, features = self._classify(self._params, jnp.asarray(samples, jnp.float32))
+    features = np.asarray(features, np.float64)
     correct = np.asarray(jnp.argmax(logits, axis=-1)) == labels
-    per_class = [float(correct[labels == c].mean()) if (labels == c).any() else None for c in range(num_classes)]
-    return {'conditional_accuracy': float(correct.mean()), 'class_accuracy': per_class}
+    measures_of = {name: [] for name in ('class_accuracy', 'class_frechet_distance', 'class_precision',
+                                         'class_recall')}
+    for c in range(num_classes):
+      fake, real = features[labels == c], self._real_features[real_labels == c]
+      enough = min(len(fake), len(real)) > PRECISION_RECALL_K
+      measures_of['class_accuracy'].append(float(correct[labels == c].mean()) if len(fake) else None)
+      measures_of['class_frechet_distance'].append(measures.frechet_distance(real, fake) if enough else None)
+      pr = measures.precision_recall(real, fake, PRECISION_RECALL_K) if enough else {}
+      measures_of['class_precision'].append(pr.get('precision'))
+      measures_of['class_recall'].append(pr.get('recall'))
+    return {'conditional_accuracy': float(correct.mean()), **measures_of}
 
   def __call__(self, samples: jax.Array) -> dict[str, float]:
     """``classifier_score``, ``frechet_distance``, ``precision`` and ``recall`` of samples [n, dim] in [0, 1]."""

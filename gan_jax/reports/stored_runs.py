@@ -130,7 +130,8 @@ def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, 
   ``classifier_score``, ``frechet_distance``, ``precision`` and ``recall``
   (features of the samples against those of as many test images), and a
   conditional run (``num_classes`` > 0; its samples' labels drawn uniformly)
-  ``conditional_accuracy`` and ``class_accuracy`` (``ClassifierMetrics.accuracy``).
+  ``conditional_accuracy`` and per class the accuracy, Fréchet distance, precision and recall against the test
+  images of that class (``ClassifierMetrics.by_class``).
   """
   config, dataset, gan, state, keys = restore_run(directory, which, params)
   if dataset.is_image and not (dataset.validation.shape[0] and dataset.test.shape[0]):
@@ -156,7 +157,8 @@ def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, 
       metrics.update(classifier_metrics(samples), num_real_images=classifier_metrics.num_real_images)
       if gan.prior.num_classes and not real_centres:  # the labels the samples were generated for
         labels = np.asarray(jnp.argmax(gan.prior.labels_of(noise), axis=-1))
-        metrics.update(classifier_metrics.accuracy(samples, labels, gan.prior.num_classes))
+        metrics.update(classifier_metrics.by_class(samples, labels, dataset.test_labels[:len(samples)],
+                                                   gan.prior.num_classes))
   elif config.dataset in datasets.MIXTURES:
     modes_and_std = datasets.mixture_modes(config.dataset)
     metrics.update(measures.mode_metrics(samples, *modes_and_std))

@@ -247,3 +247,71 @@ def test_bad_data_fails_before_training_with_one_line_and_writes_nothing(tmp_pat
     assert str(error.value).startswith(message), (overrides, str(error.value))
     assert '\n' not in str(error.value), str(error.value)
     assert not workdir.exists(), overrides
+
+
+def _class_folders(directory: pathlib.Path, pixel_of_class: dict[str, int], per_class: int = 12) -> None:
+  """One subfolder per class, its images filled with the class's pixel value."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  for name, pixel in pixel_of_class.items():
+    (directory / name).mkdir(parents=True)
+    for i in range(per_class):
+      Image.fromarray(np.full((6, 6), pixel, np.uint8)).save(directory / name / f'{i:02d}.png')
+
+
+def test_class_subfolders_label_every_image_by_the_rank_of_its_folders_name(tmp_path):
+  _class_folders(tmp_path / 'pets', {'dog': 30, 'ant': 10, 'cat': 20})
+  dataset = datasets.load(f'images:{tmp_path / "pets"}', jax.random.key(0),
+                          datasets.SourceOptions(cache_dir=str(tmp_path / 'cache')))
+  for split in ('train', 'validation', 'test'):
+    examples, labels = getattr(dataset, split), getattr(dataset, f'{split}_labels')
+    assert labels.shape == (examples.shape[0],) and labels.dtype == np.int32
+    assert (examples[:, 0] == np.array([10, 20, 30])[labels]).all(), split  # ant 0, cat 1, dog 2
+  assert set(dataset.train_labels) == {0, 1, 2}
+
+
+def test_a_folder_with_images_at_its_top_has_no_labels(tmp_path):
+  _class_folders(tmp_path / 'mixed', {'a': 10})
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / 'mixed' / 'loose.png')
+  dataset = datasets.load(f'images:{tmp_path / "mixed"}', jax.random.key(0),
+                          datasets.SourceOptions(cache_dir=str(tmp_path / 'cache')))
+  assert dataset.train_labels.size == 0 and dataset.train.shape[0] > 0
+
+
+@pytest.mark.parametrize('label_name', ['labels', 'y'])
+def test_an_npz_array_with_its_labels_keeps_each_label_with_its_example(tmp_path, label_name):
+  labels = np.arange(48) % 4
+  np.savez(tmp_path / 'x.npz', x=(labels[:, None] * 10 + np.zeros((48, 3))).astype(np.uint8),
+           **{label_name: labels})
+  dataset = datasets.load(f'npz:{tmp_path / "x.npz"}', jax.random.key(0))
+  for split in ('train', 'validation', 'test'):
+    assert (getattr(dataset, split)[:, 0] == 10 * getattr(dataset, f'{split}_labels')).all(), split
+
+
+def test_an_npz_file_with_splits_takes_each_splits_labels(tmp_path):
+  arrays = {split: np.full((n, 2), value, np.uint8) for split, n, value in
+            (('train', 8, 1), ('validation', 4, 2), ('test', 4, 3))}
+  np.savez(tmp_path / 'x.npz', **arrays, **{f'{split}_labels': np.full(len(array), int(array[0, 0]))
+                                           for split, array in arrays.items()})
+  dataset = datasets.load(f'npz:{tmp_path / "x.npz"}', jax.random.key(0))
+  assert [set(getattr(dataset, f'{split}_labels')) for split in ('train', 'validation', 'test')] == [{1}, {2}, {3}]
+
+
+@pytest.mark.parametrize('members, reason', [
+    (dict(x=np.zeros((6, 2), np.uint8), y=np.zeros(5, np.int64)),
+     "labels of shape (5,) and dtype int64 are not allowed; they must be integers of shape (6,)"),
+    (dict(x=np.zeros((6, 2), np.uint8), labels=np.zeros(6, np.float32)),
+     "labels of shape (6,) and dtype float32 are not allowed"),
+    (dict(x=np.zeros((6, 2), np.uint8), labels=-np.ones(6, np.int64)),
+     'labels must lie in [0, 2^31); these run from -1 to -1'),
+    (dict(train=np.zeros((6, 2), np.uint8), validation=np.zeros((2, 2), np.uint8), test=np.zeros((2, 2), np.uint8),
+          train_labels=np.zeros(6, np.int64)), "holds labels of ['train'] only"),
+    (dict(x=np.zeros((6, 2), np.uint8), labels=np.zeros(6, np.int64), y=np.zeros(6, np.int64)),
+     "the .npz file holds ['x', 'labels', 'y']; it must hold one array (and its labels as 'labels' or 'y')"),
+], ids=['wrong count', 'floats', 'negative', 'some splits only', 'two label arrays'])
+def test_bad_npz_labels_are_a_data_error(tmp_path, members, reason):
+  np.savez(tmp_path / 'x.npz', **members)
+  with pytest.raises(sources.DataError) as error:
+    datasets.load(f'npz:{tmp_path / "x.npz"}', jax.random.key(0))
+  assert str(error.value).startswith(f"dataset='npz:{tmp_path / 'x.npz'}'"), str(error.value)
+  assert reason in str(error.value) and '\n' not in str(error.value)

@@ -17,7 +17,7 @@ from gan_jax.data import datasets
 from gan_jax.evaluation import measures
 from gan_jax.reports import stored_runs
 from gan_jax.training import checkpoint, construction, loop, plan, rundir, seed_runs
-from tiny_runs import kept_best, monitor_records, monitored_config, SAME_SAMPLES_NATS, tiny_config
+from tiny_runs import kept_best, monitor_records, monitored_config, random_classifier, SAME_SAMPLES_NATS, tiny_config
 
 
 TIMINGS = ('it_per_s', 'wall_time', 'run_time', 'eval_seconds')  # metrics.jsonl fields that are clock readings
@@ -172,21 +172,10 @@ def test_the_best_rule_keeps_the_best_parzen_within_the_classifier_bars(idx_dir,
   assert kept['both'] == (([6], 6, 20.0), [None, 20.0, 20.0, 20.0])
 
 
-def _random_classifier(directory, input_dim):
-  """An untrained classifier saved as experiments.train_classifier saves one: enough to compare two paths."""
-  from flax import nnx  # pylint: disable=g-import-not-at-top
-  from gan_jax import models  # pylint: disable=g-import-not-at-top
-  from gan_jax.evaluation import classifier  # pylint: disable=g-import-not-at-top
-  _, params = models.as_pure_function(classifier.MLPClassifier(input_dim, (8,), rngs=nnx.Rngs(0)))
-  classifier.save(directory, params)
-  (directory / rundir.CLASSIFIER_CONFIG).write_text(json.dumps({'hidden_dims': [8], 'dataset': 'idx'}))
-  return classifier.restore(directory, input_dim, (8,))
-
-
 @pytest.mark.slow
 def test_the_monitors_classifier_metrics_equal_evaluates_on_the_same_samples(idx_dir, tmp_path):
   from gan_jax.evaluation import classifier  # pylint: disable=g-import-not-at-top
-  loaded = _random_classifier(tmp_path / 'classifier', 784)
+  loaded = random_classifier(tmp_path / 'classifier', 784)
   config = monitored_config(idx_dir, num_steps=6, eval_classifier_dir=str(tmp_path / 'classifier'))
   loop.run(config, tmp_path / 'run', print_fn=lambda _: None)
   last = monitor_records(tmp_path / 'run')[-1]
