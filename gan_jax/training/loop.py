@@ -278,7 +278,6 @@ def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_n
   chunks = (_one_seed_chunks(gan, runs[0], d_steps, shard_batch_size) if len(runs) == 1
             else _seeds_chunks(gan, runs, d_steps, shard_batch_size))
   states = chunks.states
-  minibatches_per_epoch = datasets.minibatches_per_epoch(runs[0].dataset, setup.shards, setup.plan.data.batch_size)
   shown = [shown_noise(gan.prior, seed_run.keys.sample, loop_spec.num_shown_samples) for seed_run in runs]
   generate = jax.jit(gan.generator)
   logs = [run_log.RunLog(seed_run.directory, start_step=step) if primary else run_log.NoLog() for seed_run in runs]
@@ -294,7 +293,7 @@ def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_n
         _raise_if_diverged(runs, finite, list(metrics[0]), step, num_steps)
         step += num_steps
         now = time.perf_counter()
-        epoch = step * d_steps / minibatches_per_epoch
+        epoch = step * d_steps / loop_spec.minibatches_per_epoch
         it_per_s = num_steps / (now - chunk_start)  # of each seed's run: all S advance together
         evaluating = runs[0].monitor is not None and crossed(step - num_steps, step, setup.plan.evaluation.every_steps)
         picturing = primary and (step % loop_spec.sample_every_steps == 0 or step == loop_spec.num_steps)

@@ -227,7 +227,8 @@ class DataSpec:
 
 @dataclasses.dataclass(frozen=True)
 class LoopSpec:
-  """How long a run trains and what it writes when (steps are iterations of Algorithm 1)."""
+  """How long a run trains and what it writes when (steps are iterations of Algorithm 1); an epoch is
+  ``minibatches_per_epoch`` minibatches (``datasets.minibatches_per_epoch`` of the run's data and devices)."""
   num_steps: int
   steps_per_call: int
   log_every_seconds: float
@@ -235,6 +236,7 @@ class LoopSpec:
   keep_checkpoints: int
   sample_every_steps: int
   num_shown_samples: int
+  minibatches_per_epoch: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,13 +272,14 @@ class RunPlan:
   notes: tuple[str, ...] = ()
 
 
-def _spec(spec_type: type, config: ml_collections.ConfigDict, **renamed):
-  """``spec_type`` from the config fields of its field names (``renamed``: field → config field); sequences as
-  tuples."""
-  values = {}
+def _spec(spec_type: type, config: ml_collections.ConfigDict, renamed: Mapping[str, str] | None = None, **given):
+  """``spec_type`` from the config fields of its field names (``renamed``: field → config field), the fields in
+  ``given`` aside; sequences as tuples."""
+  values = dict(given)
   for field in dataclasses.fields(spec_type):
-    value = config[renamed.get(field.name, field.name)]
-    values[field.name] = tuple(value) if isinstance(value, (list, tuple)) else value
+    if field.name not in given:
+      value = config[(renamed or {}).get(field.name, field.name)]
+      values[field.name] = tuple(value) if isinstance(value, (list, tuple)) else value
   return spec_type(**values)
 
 
@@ -343,11 +346,13 @@ def make_plan(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
   _require(config.eval_every_steps == 0 or dataset.is_image,
            f'config.eval_every_steps={config.eval_every_steps} (the Parzen monitor) needs an image dataset, '
            f'not {config.dataset!r}; use 0')
-  steps_per_call, notes = _steps_per_call(config, datasets.minibatches_per_epoch(dataset, shards, config.batch_size))
-  loop = dataclasses.replace(_spec(LoopSpec, config), steps_per_call=steps_per_call)
-  evaluation = _spec(EvaluationSpec, config, every_steps='eval_every_steps', num_samples='eval_num_samples',
-                     num_validation='eval_num_validation', classifier_dir='eval_classifier_dir',
-                     best_max_frechet='eval_best_max_frechet', best_min_recall='eval_best_min_recall')
+  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, config.batch_size)
+  steps_per_call, notes = _steps_per_call(config, minibatches_per_epoch)
+  loop = _spec(LoopSpec, config, steps_per_call=steps_per_call, minibatches_per_epoch=minibatches_per_epoch)
+  evaluation = _spec(EvaluationSpec, config, dict(
+      every_steps='eval_every_steps', num_samples='eval_num_samples', num_validation='eval_num_validation',
+      classifier_dir='eval_classifier_dir', best_max_frechet='eval_best_max_frechet',
+      best_min_recall='eval_best_min_recall'))
   return RunPlan(data_spec(config), game_spec(config), loop, evaluation, config.to_dict(), notes)
 
 

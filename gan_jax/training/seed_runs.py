@@ -87,10 +87,9 @@ class SeedRun:
 
 @dataclasses.dataclass(frozen=True)
 class Setup:
-  """What the loop starts from: the plan, the game (one for all seeds), the seeds' runs, this process's shards."""
+  """What the loop starts from: the plan, the game (one for all seeds), the seeds' runs."""
   plan: plan.RunPlan
   gan: train.GAN
-  shards: datasets.Shards
   runs: tuple[SeedRun, ...]
 
   def close(self) -> None:
@@ -229,6 +228,6 @@ def set_up(config: ml_collections.ConfigDict, directories: Sequence[rundir.RunDi
     for seed, directory, dataset, (_, state) in zip(seeds, directories, seed_data, games):
       runs.append(_open_run(run_plan, gan, seed, directory, dataset, state, monitor_data, print_fn))
   except BaseException:
-    Setup(run_plan, gan, shards, tuple(runs)).close()
+    Setup(run_plan, gan, tuple(runs)).close()
     raise
-  return Setup(run_plan, gan, shards, tuple(runs))
+  return Setup(run_plan, gan, tuple(runs))
