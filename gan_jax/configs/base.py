@@ -69,7 +69,7 @@ def get_config() -> ml_collections.ConfigDict:
       pack=1,                     # PacGAN packing: D judges groups of `pack` examples joined along the last
                                   # axis, batch_size/pack of them per minibatch (1 = the paper's D)
       # A conditional GAN (the paper's §7.1): C > 0 classes, a label c joined one-hot to the inputs of both players,
-      # G(z, c) and D(x, c); the data's labels (TFDS 'label', IDX label files) must lie in [0, C); 0 = unconditional
+      # G(z, c) and D(x, c); the data's labels (docs/own_data.md) must lie in [0, C); 0 = unconditional
       num_classes=0,
       g_init_range=0.0,           # weights ~ U(±range), or N(0, range²) with init_distribution='normal';
       d_init_range=0.0,           # 0 = Flax's default initialiser. Biases start at 0.

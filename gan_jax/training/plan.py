@@ -321,8 +321,8 @@ def _check_labels(num_classes: int, dataset: datasets.Dataset) -> None:
   labels = dataset.train_labels
   _require(labels.shape[0] == dataset.train.shape[0] and labels.size > 0,
            f'config.num_classes={num_classes} (a conditional GAN) needs labelled training examples; '
-           f'dataset={dataset.name!r} has none (labels come from TFDS\'s label feature and IDX label files); '
-           'use num_classes=0')
+           f'dataset={dataset.name!r} has none (labels: TFDS\'s label feature, IDX label files, one subfolder '
+           'per class, an .npz array labels or y); use num_classes=0')
   low, high = int(labels.min()), int(labels.max())
   _require(0 <= low and high < num_classes,
            f'config.num_classes={num_classes}: the labels of dataset={dataset.name!r} run from {low} to {high}, '
