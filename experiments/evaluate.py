@@ -2,6 +2,7 @@
 
   python -m experiments.evaluate --workdir DIR [--checkpoint latest|best|STEP] [--params raw|ema]
       [--num_samples N] [--save_samples PATH.npy] [--classifier DIR] [--real_centres]
+      [--importance_samples K] [--bound_examples N]
 
 --checkpoint: the latest (default), the best by the training loop's validation
 monitor, or a step; --params: the generator as trained (raw, default) or its
@@ -15,7 +16,10 @@ parzen_se, parzen_sigma). Toy ring/grid: modes_covered, high_quality_frac,
 reverse_kl, and where the samples sit: near_miss_frac (3 to 6 mode stds
 from their mode), between_modes_frac (farther), and per mode the offset and
 spread of its samples in mode stds (mode_offsets, mode_spreads). With --classifier DIR, image runs also get classifier_score,
-frechet_distance, precision and recall. See gan_jax/evaluation/measures.py. It only
+frechet_distance, precision and recall. A VAE's run (config.objective='vae')
+also gets test_elbo and the importance-weighted bound test_log_likelihood_bound
+(k = --importance_samples, on the first --bound_examples test images, 0 = all),
+nats per binarised test image, each with its standard error. See gan_jax/evaluation/measures.py. It only
 reads the run's checkpoints, so the run may be training meanwhile.
 
 Bad input (a flag value that is not allowed, a directory that is not a run
@@ -44,6 +48,10 @@ _REAL_CENTRES = flags.DEFINE_bool('real_centres', False, 'Use training examples 
                                   '(the estimator for a perfect generator); writes eval_real_centres.json.')
 _CLASSIFIER = flags.DEFINE_string('classifier', None, 'A classifier workdir (experiments.train_classifier) for '
                                   'classifier_score, frechet_distance, precision and recall.')
+_IMPORTANCE_SAMPLES = flags.DEFINE_integer('importance_samples', 5000, "A VAE's run: k of the importance-weighted "
+                                           'bound on log p(x) (k = 1 is the ELBO).')
+_BOUND_EXAMPLES = flags.DEFINE_integer('bound_examples', 0, "A VAE's run: the bound on the first N test images "
+                                       '(0: all; each costs about k decoder passes).')
 flags.mark_flags_as_required(['workdir'])
 
 # Every metric needs 2 samples; precision and recall (k = 3) need each sample's 3rd nearest other sample.
@@ -51,8 +59,13 @@ _MIN_SAMPLES, _MIN_SAMPLES_WITH_CLASSIFIER = 2, 4
 
 
 def check_flags(run: str | None, checkpoint: str, params: str, num_samples: int | None,
-                save_samples: str | None, classifier: str | None, real_centres: bool) -> pathlib.Path:
+                save_samples: str | None, classifier: str | None, real_centres: bool,
+                importance_samples: int = 5000, bound_examples: int = 0) -> pathlib.Path:
   """The file the metrics go to; exits with one line and status 2 if a flag is bad."""
+  if importance_samples < 1:
+    cli.fail(f'--importance_samples={importance_samples} must be at least 1')
+  if bound_examples < 0:
+    cli.fail(f'--bound_examples={bound_examples} must be 0 (all test images) or more')
   directory = rundir.RunDirectory(cli.check_input_dir('workdir', run, [rundir.CONFIG], holding='training run'))
   try:
     stored_runs.check_checkpoint_choice(checkpoint, params)
@@ -75,10 +88,12 @@ def check_flags(run: str | None, checkpoint: str, params: str, num_samples: int 
 def main(argv):
   cli.start(argv)
   output = check_flags(_WORKDIR.value, _CHECKPOINT.value, _PARAMS.value, _NUM_SAMPLES.value, _SAVE_SAMPLES.value,
-                       _CLASSIFIER.value, _REAL_CENTRES.value)
+                       _CLASSIFIER.value, _REAL_CENTRES.value, _IMPORTANCE_SAMPLES.value, _BOUND_EXAMPLES.value)
   try:
     metrics, samples = stored_runs.evaluate_run(_WORKDIR.value, _NUM_SAMPLES.value, _REAL_CENTRES.value,
-                                                _CLASSIFIER.value, which=_CHECKPOINT.value, params=_PARAMS.value)
+                                                _CLASSIFIER.value, which=_CHECKPOINT.value, params=_PARAMS.value,
+                                                importance_samples=_IMPORTANCE_SAMPLES.value,
+                                                bound_examples=_BOUND_EXAMPLES.value)
   except cli.BAD_INPUT as error:
     cli.fail(str(error))
   files.write_text_atomically(output, files.to_json(metrics, indent=2) + '\n')

@@ -23,7 +23,7 @@ import numpy as np
 from absl import app, flags
 
 from experiments import cli
-from gan_jax import train
+from gan_jax import parallel
 from gan_jax.data import datasets
 from gan_jax.evaluation import viz
 from gan_jax.reports import paper_figures, stored_runs
@@ -62,10 +62,11 @@ def main(argv):
       _, dataset, gan, state, keys = stored_runs.restore_run(_RUN.value, _CHECKPOINT.value, _PARAMS.value)
     except cli.BAD_INPUT as error:
       cli.fail(str(error))
-    g_params = train.generators(gan, state)[_PARAMS.value]
+    steps = parallel.algorithm(gan)
+    g_params = steps.generators(gan, state)[_PARAMS.value]
     viz.save_png(out / 'figure3_interpolation.png',
                  paper_figures.interpolation_grid(gan, g_params, keys.interpolation, dataset.example_shape))
-    samples = np.asarray(train.sample(gan, g_params, keys.figure_samples, 100))
+    samples = np.asarray(steps.sample(gan, g_params, keys.figure_samples, 100))
     viz.save_png(out / 'samples.png', viz.image_grid(samples, dataset.example_shape, columns=10))
     records = [json.loads(line) for line in rundir.RunDirectory(_RUN.value).metrics.read_text().splitlines()]
     paper_figures.plot_training_curves(records).savefig(out / 'training_curves.png', dpi=100)

@@ -1,7 +1,7 @@
-"""Data parallelism: the per-device step of ``train.py`` under pmap or shard_map.
+"""Data parallelism: the per-device step of ``train.py`` (or of ``vae.py``) under pmap or shard_map.
 
 Both drivers run the same function, ``train.train_steps`` with
-``GAN.axis_name = BATCH_AXIS``: every device holds a full copy of the state and
+``GAN.axis_name = BATCH_AXIS`` (for a ``vae.VAE``, ``vae.train_steps``: see ``algorithm``): every device holds a full copy of the state and
 m/n examples of each global minibatch of m, computes its gradients, and
 ``lax.pmean`` over the axis averages them, so every device applies the same
 update and the replicas stay identical. Noise and dropout keys are folded with
@@ -31,13 +31,27 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from gan_jax import train
+from gan_jax import train, vae
 
 BATCH_AXIS = 'batch'
 _MINIBATCH_DIM = 2  # the m axis of [N, k, m, *data_shape]
 
 
-def data_parallel(gan: train.GAN) -> train.GAN:
+Model = train.GAN | vae.VAE  # what the drivers train: the game, or the VAE beside it
+State = train.GANState | vae.VAEState  # and its state
+
+
+def algorithm(model: Model):
+  """The module whose pure functions train ``model``: ``train`` for a GAN, ``vae`` for a VAE.
+
+  Both provide ``train_steps(model, state, batches [N, k, m, …], key) -> (state, metrics)``,
+  ``finite_checks(state, metrics)``, ``generators(model, state)`` (name → what ``model.generator`` takes),
+  ``sample(model, g_variables, key, n)`` and ``GENERATORS`` (the names a state may hold).
+  """
+  return vae if isinstance(model, vae.VAE) else train
+
+
+def data_parallel(gan: Model) -> Model:
   """``gan`` with its steps averaging gradients over ``BATCH_AXIS``."""
   return dataclasses.replace(gan, axis_name=BATCH_AXIS)
 
@@ -153,8 +167,9 @@ def _chunk_on_device(gan: train.GAN, sample_minibatches: MinibatchSampler, state
                      key: jax.Array, first_step: jax.Array, num_steps: int):
   """One device's share of a chunk of ``num_steps`` iterations: (state, metrics [N], finite checks)."""
   batches = sample_minibatches(device_data, first_step, num_steps)
-  state, metrics = train.train_steps(gan, state, batches, key)
-  return state, metrics, train.finite_checks(state, metrics)
+  steps = algorithm(gan)
+  state, metrics = steps.train_steps(gan, state, batches, key)
+  return state, metrics, steps.finite_checks(state, metrics)
 
 
 def make_pmap_seeds_train_loop(gan: train.GAN, sample_minibatches: MinibatchSampler,
@@ -227,7 +242,7 @@ def make_shard_map_train_steps(gan: train.GAN, devices: Sequence[jax.Device] | N
   # to replicated parameters already sums the gradients over the axis (the
   # transpose of the implicit broadcast), and the pmean would then average a sum.
   per_device = jax.shard_map(
-      functools.partial(train.train_steps, data_parallel(gan)), mesh=mesh,
+      functools.partial(algorithm(gan).train_steps, data_parallel(gan)), mesh=mesh,
       in_specs=(replicated, PartitionSpec(None, None, BATCH_AXIS), replicated),
       out_specs=(replicated, replicated), check_vma=False)
   stepper = jax.jit(per_device, donate_argnums=0)

@@ -219,9 +219,10 @@ def sample(gan: GAN, g_variables: Params, key: jax.Array, num_samples: int) -> j
 
 # ---------------------------------------------------------------- randomness
 
-def _example_keys(gan: GAN, key: jax.Array, num_local: int) -> jax.Array:
-  """Keys [num_local], one per example: fold_in(key, global example index)."""
-  first = 0 if gan.axis_name is None else lax.axis_index(gan.axis_name) * num_local
+def example_keys(key: jax.Array, num_local: int, axis_name: str | None) -> jax.Array:
+  """Keys [num_local], one per example of this device's share: fold_in(key, the example's index in the global
+  batch), the devices along ``axis_name`` (None: one device) holding num_local examples each, in order."""
+  first = 0 if axis_name is None else lax.axis_index(axis_name) * num_local
   return jax.vmap(functools.partial(jax.random.fold_in, key))(first + jnp.arange(num_local))
 
 
@@ -257,7 +258,7 @@ def _discriminate(gan: GAN, d_params: Params, x: jax.Array, dropout_key: jax.Arr
   Packed example i's dropout mask comes from fold_in(dropout_key, its global index).
   """
   packed = pack_examples(x, gan.pack, gan.example_shape)
-  return _discriminate_each(gan, d_params, packed, _example_keys(gan, dropout_key, packed.shape[0]))
+  return _discriminate_each(gan, d_params, packed, example_keys(dropout_key, packed.shape[0], gan.axis_name))
 
 
 def _discriminate_real_and_fake(gan: GAN, d_params: Params, x_real: jax.Array, x_fake: jax.Array,
@@ -265,14 +266,14 @@ def _discriminate_real_and_fake(gan: GAN, d_params: Params, x_real: jax.Array, x
   """D's logits on both halves, ([m/pack], [m/pack]), in one vmapped pass (larger matmuls)."""
   real, fake = (pack_examples(x, gan.pack, gan.example_shape) for x in (x_real, x_fake))
   n = real.shape[0]
-  keys = jnp.concatenate([_example_keys(gan, real_dropout_key, n), _example_keys(gan, fake_dropout_key, n)])
+  keys = jnp.concatenate([example_keys(real_dropout_key, n, gan.axis_name), example_keys(fake_dropout_key, n, gan.axis_name)])
   logits = _discriminate_each(gan, d_params, jnp.concatenate([real, fake]), keys)
   return logits[:n], logits[n:]
 
 
 def _noise(gan: GAN, key: jax.Array, num_local: int) -> jax.Array:
   """z [num_local, latent_dim] drawn from per-example keys."""
-  return gan.prior.sample_each(_example_keys(gan, key, num_local))
+  return gan.prior.sample_each(example_keys(key, num_local, gan.axis_name))
 
 
 def _generate(gan: GAN, g_params: Params, g_state: Params | None, z: jax.Array) -> tuple[jax.Array, Params | None]:
@@ -464,15 +465,12 @@ def all_finite(tree) -> jax.Array:
   return jnp.all(jnp.stack([jnp.isfinite(leaf).all() for leaf in jax.tree.leaves(tree)]))
 
 
-STATE_CHECKS = ('d_params', 'g_params', 'g_state')  # finite_checks' keys for the state, in report order
-
-
 def finite_checks(state: GANState, metrics: Metrics) -> dict[str, jax.Array]:
   """Where things are finite: each metric elementwise, and each player's parameters as a whole.
 
   Keys: the metrics' names (bools of the metric's shape, e.g. [N] for the
-  stacked metrics of ``train_steps``), ``'g_params'`` and ``'d_params'``
-  (bool scalars), and ``'g_state'`` for a generator with state (its batch-norm
+  stacked metrics of ``train_steps``), then ``'d_params'`` and ``'g_params'``
+  (bool scalars, in the order a divergence report names them), and ``'g_state'`` for a generator with state (its batch-norm
   running averages are used only when sampling, so no loss would show a NaN
   there). The metric checks are free; the parameter checks are a
   reduction over every parameter, a few percent of a step of the paper's
@@ -482,7 +480,7 @@ def finite_checks(state: GANState, metrics: Metrics) -> dict[str, jax.Array]:
   (as ``parallel.make_pmap_train_loop`` returns them).
   """
   checks = {name: jnp.isfinite(value) for name, value in metrics.items()}
-  checks.update(g_params=all_finite(state.g_params), d_params=all_finite(state.d_params))
+  checks.update(d_params=all_finite(state.d_params), g_params=all_finite(state.g_params))
   if state.g_state is not None:
     checks['g_state'] = all_finite(state.g_state)
   return checks

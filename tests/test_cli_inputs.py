@@ -389,3 +389,14 @@ def test_the_cli_trains_on_a_folder_and_refuses_an_empty_one_with_status_2(tmp_p
   assert refused.stderr == f"error: dataset='images:{tmp_path / 'empty'}': no image files (.png, .jpg, .jpeg) " \
                            f"under {tmp_path / 'empty'}\n"
   assert not (tmp_path / 'no_run').exists()
+
+
+@pytest.mark.parametrize('bound_flags, message', [
+    (dict(importance_samples=0), '--importance_samples=0 must be at least 1'),
+    (dict(bound_examples=-1), '--bound_examples=-1 must be 0 (all test images) or more')])
+def test_evaluate_refuses_a_likelihood_bound_without_draws_or_images(tmp_path, capsys, bound_flags, message):
+  from experiments import evaluate
+  with pytest.raises(SystemExit) as exit_info:
+    evaluate.check_flags(str(tmp_path), 'latest', 'raw', None, None, None, False, **bound_flags)
+  assert exit_info.value.code == 2 and capsys.readouterr().err == f'error: {message}\n'
+  assert not list(tmp_path.iterdir())

@@ -1,6 +1,5 @@
 """The conditional GAN of the paper's §7.1: a label c joined one-hot to the inputs of G and D."""
 
-import functools
 import json
 
 import jax
@@ -12,14 +11,14 @@ from flax import nnx
 from PIL import Image
 
 import gan_jax
-from conftest import trees_equal, tree_relative_error
-from gan_jax import parallel, priors, train
+from conftest import trees_equal
+from gan_jax import priors, train
 from gan_jax.configs import mnist_paper
 from gan_jax.data import datasets
 from gan_jax.evaluation import classifier
 from gan_jax.reports import stored_runs
 from gan_jax.training import loop
-from test_parallel import EQUIVALENT
+from test_parallel import assert_pmap_step_equals_single_device_step
 from tiny_runs import random_classifier, tiny_config
 
 C = 10
@@ -132,17 +131,7 @@ def test_a_conditional_pmap_step_equals_the_single_device_step_on_the_same_globa
     pixels = jax.random.uniform(jax.random.key(1), (3, 2, 32, 784), jnp.float64)
     labels = jax.random.randint(jax.random.key(2), (3, 2, 32), 0, C)
     batches = jnp.concatenate([pixels, jax.nn.one_hot(labels, C, dtype=jnp.float64)], axis=-1)
-    single_state, single_metrics = jax.jit(functools.partial(gan_jax.train_steps, gan))(
-        state, batches, jax.random.key(0))
-    run = parallel.make_pmap_train_steps(gan, eight_devices)
-    pmap_state, pmap_metrics = run(parallel.replicate(state, eight_devices), batches, jax.random.key(0))
-    pmap_state = parallel.unreplicate(pmap_state)
-  to_numpy = lambda tree: jax.tree.map(np.asarray, tree)
-  assert tree_relative_error(to_numpy(pmap_metrics), to_numpy(single_metrics)) <= EQUIVALENT
-  for name in ('d_params', 'g_params'):
-    initial = to_numpy(getattr(state, name))
-    updates = [jax.tree.map(np.subtract, to_numpy(getattr(s, name)), initial) for s in (pmap_state, single_state)]
-    assert tree_relative_error(*updates) <= EQUIVALENT, name
+  assert_pmap_step_equals_single_device_step(gan, state, batches, eight_devices, ('d_params', 'g_params'))
 
 
 def _conditional_config(idx_dir, **overrides):

@@ -28,6 +28,23 @@ from gan_jax.data import datasets
 EQUIVALENT = 1e-9
 
 
+def assert_pmap_step_equals_single_device_step(model, state, batches, devices, param_fields) -> None:
+  """A float64 ``model`` (a GAN or a VAE) from float64 ``state``: the pmap driver over ``devices`` and the
+  single-device ``train_steps`` on ``batches`` [N, k, m, …] agree to EQUIVALENT in their metrics and in the
+  updates of each of ``param_fields`` (the parameters are dominated by their initial values)."""
+  train_steps = parallel.algorithm(model).train_steps
+  with jax.enable_x64(True):
+    single_state, single_metrics = jax.jit(functools.partial(train_steps, model))(state, batches, jax.random.key(0))
+    run = parallel.make_pmap_train_steps(model, devices)
+    pmap_state, pmap_metrics = run(parallel.replicate(state, devices), batches, jax.random.key(0))
+    pmap_state = parallel.unreplicate(pmap_state)
+  assert tree_relative_error(_to_numpy(pmap_metrics), _to_numpy(single_metrics)) <= EQUIVALENT
+  for name in param_fields:
+    initial = _to_numpy(getattr(state, name))
+    updates = [jax.tree.map(np.subtract, _to_numpy(getattr(s, name)), initial) for s in (pmap_state, single_state)]
+    assert tree_relative_error(*updates) <= EQUIVALENT, name
+
+
 def _float64(tree):
   return jax.tree.map(lambda x: x.astype(jnp.float64), tree)
 

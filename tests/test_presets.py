@@ -11,8 +11,8 @@ import tensorflow_datasets as tfds
 
 import gan_jax
 from conftest import trees_equal
-from gan_jax.configs import (base, cifar10_conv, cifar10_fc, gauss1d, mnist_fast, mnist_paper, toy_grid,
-    toy_grid_pacgan, toy_ring, toy_ring_pacgan)
+from gan_jax.configs import (base, cifar10_conv, cifar10_fc, gauss1d, mnist_conditional, mnist_fast, mnist_paper,
+    mnist_vae, toy_grid, toy_grid_pacgan, toy_ring, toy_ring_pacgan)
 from gan_jax.data import datasets
 from gan_jax.evaluation import measures
 from gan_jax.reports import stored_runs
@@ -21,7 +21,8 @@ from tiny_runs import tiny_cifar, tiny_config, tiny_pacgan, train_cli
 
 
 def test_every_preset_validates_and_has_exactly_the_documented_fields():
-  for preset in (gauss1d, toy_ring, toy_grid, mnist_paper, cifar10_fc, cifar10_conv):
+  for preset in (gauss1d, toy_ring, toy_grid, mnist_paper, mnist_fast, mnist_conditional, mnist_vae, cifar10_fc,
+                 cifar10_conv):
     config = preset.get_config()
     plan.validate(config)
     assert sorted(config.keys()) == sorted(plan.FIELDS) == sorted(base.get_config().keys())
@@ -36,6 +37,15 @@ def test_mnist_fast_is_mnist_paper_with_another_optimisation_and_the_mean_of_g()
                      'checkpoint_every_steps'}
   # The running mean of all iterates (c = 2) must not be capped by β within the run.
   assert (fast.num_steps + 1) / (fast.num_steps + fast.g_ema_warmup) <= fast.g_ema_decay
+
+
+def test_mnist_vae_is_mnist_papers_generator_data_and_minibatch_as_a_vae():
+  """The VAE of the GAN-vs-VAE table keeps the paper's G (its decoder), data and m: only these fields differ."""
+  paper, vae_config = mnist_paper.get_config(), mnist_vae.get_config()
+  changed = {name for name in paper if paper[name] != vae_config[name]}
+  assert changed == {'objective', 'prior', 'optimizer', 'adam_b1', 'learning_rate', 'lr_schedule', 'update_rule',
+                     'g_init_range', 'num_steps', 'checkpoint_every_steps'}
+  assert (vae_config.latent_dim, vae_config.g_hidden_dims) == (100, (1200, 1200))
 
 
 def test_the_grid_preset_is_the_ring_preset_on_the_grid():

@@ -47,6 +47,10 @@ def get_config() -> ml_collections.ConfigDict:
       batch_size=64,              # global minibatch m (split over the local devices)
       num_steps=1000,             # iterations of Algorithm 1 (each: k D updates + 1 G update)
       seed=0,                     # everything random derives from jax.random.key(seed)
+      # What is trained: gan (the paper's game of G and D) | vae (a variational autoencoder whose decoder is G's
+      # network with Bernoulli logits and whose encoder mirrors it; gan_jax/vae.py). A VAE reads the g_*,
+      # latent_dim, optimiser and schedule fields and needs prior='gaussian', d_steps=1, no average, no classes.
+      objective='gan',
       d_steps=1,                  # k
       g_loss='non_saturating',    # non_saturating | minimax
       update_rule='alternating',  # alternating (Algorithm 1) | simultaneous (the original code)

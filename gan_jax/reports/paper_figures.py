@@ -89,8 +89,10 @@ def interpolation_grid(gan: train.GAN, g_params, key: jax.Array, example_shape, 
 
 
 def plot_training_curves(records: list[dict]):
-  """Losses and mean D outputs against iterations, from metrics.jsonl records."""
+  """Losses and mean D outputs against iterations, from metrics.jsonl records (a VAE's: ``plot_vae_curves``)."""
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  if 'elbo' in records[0]:
+    return plot_vae_curves(records)
   steps = [r['step'] for r in records]
   fig, (losses_ax, d_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
   losses_ax.plot(steps, [r['d_loss'] for r in records], label='D loss (−½V̂)')
@@ -101,6 +103,22 @@ def plot_training_curves(records: list[dict]):
   d_ax.axhline(0.5, color='0.7', lw=0.8)
   for ax in (losses_ax, d_ax):
     ax.set_xlabel('iteration')
+    ax.legend(fontsize=8)
+  fig.tight_layout()
+  return fig
+
+
+def plot_vae_curves(records: list[dict]):
+  """A VAE's training ELBO and its two terms (nats per image) against steps, from metrics.jsonl records."""
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  steps = [r['step'] for r in records]
+  fig, (elbo_ax, kl_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
+  elbo_ax.plot(steps, [r['elbo'] for r in records], label='ELBO')
+  elbo_ax.plot(steps, [r['reconstruction'] for r in records], label='log p(x | z)')
+  kl_ax.plot(steps, [r['kl'] for r in records], label='KL(q(z | x) ‖ p(z))')
+  for ax in (elbo_ax, kl_ax):
+    ax.set_xlabel('step')
+    ax.set_ylabel('nats per image')
     ax.legend(fontsize=8)
   fig.tight_layout()
   return fig

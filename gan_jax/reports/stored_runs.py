@@ -4,6 +4,7 @@
 these functions; the metrics themselves are in ``measures.py``.
 """
 
+import functools
 import json
 import pathlib
 import re
@@ -13,7 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import train
+from gan_jax import parallel, train, vae
 from gan_jax.data import datasets
 from gan_jax.evaluation import classifier, measures
 from gan_jax.configs import base
@@ -80,7 +81,7 @@ def restore_run(directory: str | pathlib.Path, which: str = 'latest', params: st
   estimate of the generator chosen by ``params``, kept by the training
   loop's monitor) or a step number. ``params``: 'raw' or 'ema' (the weight
   average, for runs trained with ``g_ema_decay`` > 0): which generator
-  is used from the state (``train.generators``). It only reads: nothing in
+  is used from the state (``train.generators``; a VAE has only 'raw'). It only reads: nothing in
   ``directory`` is created, moved or deleted, so a run may be training there
   (an unreadable latest checkpoint is reported and the one before restored).
   """
@@ -111,9 +112,43 @@ def _load_classifier(classifier_dir: str | pathlib.Path, dataset: datasets.Datas
                                   '--classifier')
 
 
+BOUND_CHUNK = 100  # test examples per compiled call of the importance-weighted bound
+
+
+def likelihood_bounds(model: vae.VAE, state: vae.VAEState, test_images: np.ndarray, key: jax.Array,
+                      importance_samples: int, bound_examples: int = 0) -> dict[str, float | int]:
+  """A VAE's log-likelihood bounds on binarised test images, nats per image, each with its standard error.
+
+  ``test_images``: [n, dim] uint8; each is binarised once, x ~ Bernoulli(pixel / 255), from ``key`` (the same
+  binary images for every checkpoint). ``test_elbo``: the ELBO of all n (one posterior draw each, the KL
+  term exact); ``test_log_likelihood_bound``: the importance-weighted bound L_k (``vae.importance_weighted_bound``,
+  k = ``importance_samples``) of the first ``bound_examples`` (0: all n), a cost of about k decoder passes per
+  image.
+  """
+  binarize_key, elbo_key, bound_key = jax.random.split(key, 3)
+  images = vae.binarize(binarize_key, datasets.to_float(jnp.asarray(test_images)))
+  params = {'decoder': state.decoder_params, 'encoder': state.encoder_params}
+  epsilon = jax.random.normal(elbo_key, (images.shape[0], model.prior.dim))
+  reconstruction, kl = jax.jit(functools.partial(vae.elbo_terms, model))(params, images, epsilon)
+  elbos = np.asarray(reconstruction - kl, np.float64)
+  bound = jax.jit(functools.partial(vae.importance_weighted_bound, model), static_argnums=3)
+  shown = images[:bound_examples or images.shape[0]]
+  bounds = np.concatenate([
+      np.asarray(bound(params, shown[start:start + BOUND_CHUNK], jax.random.fold_in(bound_key, start),
+                       importance_samples), np.float64)
+      for start in range(0, shown.shape[0], BOUND_CHUNK)])
+
+  def standard_error(values):
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float('nan')
+  return {'test_elbo': float(elbos.mean()), 'test_elbo_se': standard_error(elbos),
+          'test_log_likelihood_bound': float(bounds.mean()), 'test_log_likelihood_bound_se': standard_error(bounds),
+          'importance_samples': importance_samples, 'bound_examples': len(bounds)}
+
+
 def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, real_centres: bool = False,
                  classifier_dir: str | pathlib.Path | None = None, which: str = 'latest',
-                 params: str = 'raw') -> tuple[dict, np.ndarray]:
+                 params: str = 'raw', importance_samples: int = 5000,
+                 bound_examples: int = 0) -> tuple[dict, np.ndarray]:
   """Metrics of a checkpoint (``which``, ``params``: as ``restore_run``) in ``directory``, and the samples they
   used.
 
@@ -131,7 +166,9 @@ def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, 
   (features of the samples against those of as many test images), and a
   conditional run (``num_classes`` > 0; its samples' labels drawn uniformly)
   ``conditional_accuracy`` and per class the accuracy, Fréchet distance, precision and recall against the test
-  images of that class (``ClassifierMetrics.by_class``).
+  images of that class (``ClassifierMetrics.by_class``). A VAE's run (``objective='vae'``) also gets its
+  likelihood bounds on the test images (``likelihood_bounds`` with ``importance_samples`` and
+  ``bound_examples``); its samples are the decoder's pixel means.
   """
   config, dataset, gan, state, keys = restore_run(directory, which, params)
   if dataset.is_image and not (dataset.validation.shape[0] and dataset.test.shape[0]):
@@ -144,7 +181,7 @@ def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, 
     samples = np.asarray(datasets.to_float(jnp.asarray(dataset.train[:num_samples])))
   else:
     noise = gan.prior.sample(keys.evaluation_samples, num_samples)  # as the monitor: jax.jit(generator)
-    samples = np.asarray(jax.jit(gan.generator)(train.generators(gan, state)[params], noise))
+    samples = np.asarray(jax.jit(gan.generator)(parallel.algorithm(gan).generators(gan, state)[params], noise))
   metrics: dict = {'step': int(state.step), 'checkpoint': which, 'params': params, 'num_samples': len(samples),
                    'real_centres': real_centres}
   if dataset.is_image:
@@ -159,6 +196,9 @@ def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, 
         labels = np.asarray(jnp.argmax(gan.prior.labels_of(noise), axis=-1))
         metrics.update(classifier_metrics.by_class(samples, labels, dataset.test_labels[:len(samples)],
                                                    gan.prior.num_classes))
+    if isinstance(gan, vae.VAE):
+      metrics.update(likelihood_bounds(gan, state, dataset.test, keys.likelihood_bounds, importance_samples,
+                                       bound_examples))
   elif config.dataset in datasets.MIXTURES:
     modes_and_std = datasets.mixture_modes(config.dataset)
     metrics.update(measures.mode_metrics(samples, *modes_and_std))

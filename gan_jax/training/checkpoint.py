@@ -1,6 +1,6 @@
 """Checkpoints with orbax-checkpoint: periodic saves, keep the last N, resume the latest good one.
 
-A checkpoint is one pytree, ``{'state': GANState, 'keys': {'train': ..., 'data': ...}}``,
+A checkpoint is one pytree, ``{'state': GANState (or VAEState), 'keys': {'train': ..., 'data': ...}}``,
 the keys as raw uint32 key data. With the step inside the state this is all a
 run needs to continue exactly: parameters, optimiser states (with their update
 counts, which drive the schedules), the iteration count, and the keys from
@@ -44,7 +44,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from gan_jax.training import distributed
-from gan_jax.train import GANState
+from gan_jax.parallel import State
 
 
 BEST_METRIC = 'validation_ll'  # what ``make_best_manager`` ranks checkpoints by (higher is better)
@@ -93,7 +93,7 @@ def best_value(manager: ocp.CheckpointManager) -> float | None:
   return None if step is None else float(manager.metrics(step)[BEST_METRIC])
 
 
-def _payload(state: GANState, train_key: jax.Array, data_key: jax.Array) -> dict:
+def _payload(state: State, train_key: jax.Array, data_key: jax.Array) -> dict:
   return {'state': state, 'keys': {'train': jax.random.key_data(train_key),
                                    'data': jax.random.key_data(data_key)}}
 
@@ -110,7 +110,7 @@ def nonfinite_leaves(tree) -> list[str]:
           if np.issubdtype(np.asarray(leaf).dtype, np.floating) and not np.isfinite(np.asarray(leaf)).all()]
 
 
-def save(manager: ocp.CheckpointManager, state: GANState, train_key: jax.Array, data_key: jax.Array,
+def save(manager: ocp.CheckpointManager, state: State, train_key: jax.Array, data_key: jax.Array,
          metrics: dict[str, float] | None = None) -> bool:
   """Saves (asynchronously) at ``state.step``; ``state`` must not be replicated over a device axis.
 
@@ -182,9 +182,9 @@ def _reason(error: Exception) -> str:
   return f'{type(error).__name__}: {first_line}'
 
 
-def restore_latest(manager: ocp.CheckpointManager, initial_state: GANState, train_key: jax.Array,
+def restore_latest(manager: ocp.CheckpointManager, initial_state: State, train_key: jax.Array,
                    data_key: jax.Array, warn: Callable[[str], None] = print, set_aside: bool = True
-                   ) -> tuple[GANState, jax.Array, jax.Array] | None:
+                   ) -> tuple[State, jax.Array, jax.Array] | None:
   """(state, train_key, data_key) from the latest readable checkpoint, or None if there is none.
 
   ``initial_state`` and the keys give the structure, shapes and dtypes to
@@ -215,8 +215,8 @@ def restore_latest(manager: ocp.CheckpointManager, initial_state: GANState, trai
   return None
 
 
-def restore_step(manager: ocp.CheckpointManager, step: int, initial_state: GANState, train_key: jax.Array,
-                 data_key: jax.Array) -> tuple[GANState, jax.Array, jax.Array]:
+def restore_step(manager: ocp.CheckpointManager, step: int, initial_state: State, train_key: jax.Array,
+                 data_key: jax.Array) -> tuple[State, jax.Array, jax.Array]:
   """(state, train_key, data_key) of checkpoint ``step``; CheckpointError if it is missing or unreadable.
 
   ``initial_state`` and the keys give the structure, shapes and dtypes.
@@ -234,6 +234,6 @@ def restore_step(manager: ocp.CheckpointManager, step: int, initial_state: GANSt
   return _unpack(restored)
 
 
-def _unpack(restored: dict) -> tuple[GANState, jax.Array, jax.Array]:
+def _unpack(restored: dict) -> tuple[State, jax.Array, jax.Array]:
   keys = restored['keys']
   return restored['state'], jax.random.wrap_key_data(keys['train']), jax.random.wrap_key_data(keys['data'])

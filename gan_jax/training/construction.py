@@ -19,17 +19,19 @@ import numpy as np
 import optax
 from flax import nnx
 
-from gan_jax import models, optim, priors, train
+from gan_jax import models, optim, parallel, priors, train, vae
 from gan_jax.data import datasets
 from gan_jax.configs.base import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
 class GameSpec:
-  """The game: G and D, the prior, the losses, Algorithm 1's k and update rule, the optimisers, the average.
+  """The game: G and D, the prior, the losses, Algorithm 1's k and update rule, the optimisers, the average; or,
+  with ``objective='vae'``, the VAE whose decoder is G's network.
 
   The fields are the config fields of the same names (``configs/base.py`` documents each).
   """
+  objective: str
   batch_size: int
   d_steps: int
   g_loss: str
@@ -81,6 +83,7 @@ class Network:
 
 
 INIT_DISTRIBUTIONS = ('uniform', 'normal')  # GameSpec.init_distribution
+OBJECTIVES = ('gan', 'vae')  # GameSpec.objective: the paper's game, or the VAE beside it
 
 
 def _init_range(game: GameSpec, value: float) -> models.InitRange:
@@ -92,13 +95,19 @@ def _init_range(game: GameSpec, value: float) -> models.InitRange:
 
 # ---------------------------------------------------------------- networks
 
+def _output_bias(game: GameSpec, dataset: datasets.Dataset, pixel_means: np.ndarray | None) -> np.ndarray | None:
+  """G's output bias [dim] = logit(mean pixel) for images with ``g_output_bias_from_data`` (``pixel_means``:
+  in [0, 1] over the whole training set; default: over ``dataset``), else None (zeros)."""
+  if not (dataset.is_image and game.g_output_bias_from_data):
+    return None
+  if pixel_means is None:
+    pixel_means = dataset.train.mean(axis=0, dtype=np.float64) / 255.0
+  return models.sigmoid_bias_from_marginals(pixel_means)
+
+
 def _dense_generator(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs,
                      pixel_means: np.ndarray | None = None) -> nnx.Module:
-  output_bias = None
-  if dataset.is_image and game.g_output_bias_from_data:
-    if pixel_means is None:
-      pixel_means = dataset.train.mean(axis=0, dtype=np.float64) / 255.0
-    output_bias = models.sigmoid_bias_from_marginals(pixel_means)
+  output_bias = _output_bias(game, dataset, pixel_means)
   output_activation = 'sigmoid' if dataset.is_image else 'identity'
   if game.g_batch_norm:
     return models.BatchNormMLPGenerator(game.latent_dim + game.num_classes, tuple(game.g_hidden_dims), dataset.dim,
@@ -196,8 +205,11 @@ def optimizer(game: GameSpec, scale: float, updates_per_iteration: int,
 # ---------------------------------------------------------------- the game
 
 def check_networks_fit(game: GameSpec, dataset: datasets.Dataset) -> None:
-  """Raises ConfigError if an image-only network (``needs_images``) meets non-image data, or a conditional game
-  (``num_classes`` > 0) a discriminator that cannot take labels."""
+  """Raises ConfigError if an image-only network (``needs_images``) or a VAE (Bernoulli pixels) meets non-image
+  data, or a conditional game (``num_classes`` > 0) a discriminator that cannot take labels."""
+  if game.objective == 'vae' and not dataset.is_image:
+    raise ConfigError(f"config.objective='vae' models pixels in [0, 1] as Bernoulli probabilities; it needs an "
+                      f'image dataset, not {dataset.name!r}')
   for field, registry in (('g_output', GENERATORS), ('model', DISCRIMINATORS)):
     if registry[getattr(game, field)].needs_images and not dataset.is_image:
       raise ConfigError(f'config.{field}={getattr(game, field)!r} needs an image dataset, not {dataset.name!r}')
@@ -218,9 +230,31 @@ def _build_network(field: str, registry: dict[str, Network], game: GameSpec,
                       f'(shape {dataset.example_shape}): {error}; change config.image_size or config.{field}') from None
 
 
+def _build_vae(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs, pixel_means: np.ndarray | None,
+               minibatches_per_epoch: int) -> tuple[vae.VAE, vae.VAEState]:
+  """The VAE of ``objective='vae'``: G's dense network as the decoder (its output as Bernoulli logits, the bias
+  from the pixel means with ``g_output_bias_from_data``), an encoder of the same layers mirrored, to
+  [μ, log σ²] (the dense generator class serves as a plain MLP there), one optimiser over both."""
+  output_bias = _output_bias(game, dataset, pixel_means)
+  hidden_activations = tuple(game.g_hidden_activations) or None
+  init_range = _init_range(game, game.g_init_range)
+  decoder = models.MLPGenerator(game.latent_dim, tuple(game.g_hidden_dims), dataset.dim,
+                                hidden_activations=hidden_activations, output_activation='identity',
+                                init_range=init_range, output_bias=output_bias, rngs=rngs)
+  encoder = models.MLPGenerator(dataset.dim, tuple(reversed(game.g_hidden_dims)), 2 * game.latent_dim,
+                                hidden_activations=hidden_activations and tuple(reversed(hidden_activations)),
+                                output_activation='identity', init_range=init_range, rngs=rngs)
+  (decode, decoder_params), (encode, encoder_params) = (models.as_pure_function(net) for net in (decoder, encoder))
+  model = vae.VAE(models.in_matmul_precision(decode, game.matmul_precision),
+                  models.in_matmul_precision(encode, game.matmul_precision),
+                  priors.NoisePrior(game.prior, game.latent_dim),
+                  optimizer(game, 1.0, 1, minibatches_per_epoch))
+  return model, vae.init_state(model, decoder_params, encoder_params)
+
+
 def build(game: GameSpec, dataset: datasets.Dataset, seed: int, shards: datasets.Shards = datasets.Shards(),
-          pixel_means: np.ndarray | None = None) -> tuple[train.GAN, train.GANState]:
-  """The game and its initial state for a game spec and its dataset.
+          pixel_means: np.ndarray | None = None) -> tuple[parallel.Model, parallel.State]:
+  """The game and its initial state for a game spec and its dataset (a ``vae.VAE`` for ``objective='vae'``).
 
   Args:
     game: what to build (``plan.game_spec`` of a validated config).
@@ -236,6 +270,9 @@ def build(game: GameSpec, dataset: datasets.Dataset, seed: int, shards: datasets
   """
   check_networks_fit(game, dataset)
   rngs = nnx.Rngs(seed)
+  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, game.batch_size)
+  if game.objective == 'vae':
+    return _build_vae(game, dataset, rngs, pixel_means, minibatches_per_epoch)
   generator = _build_network('g_output', GENERATORS, game, dataset, rngs, pixel_means=pixel_means)
   discriminator = _build_network('model', DISCRIMINATORS, game, dataset, rngs)
   if nnx.state(generator, nnx.BatchStat):  # batch norm: G has state the steps carry
@@ -248,7 +285,6 @@ def build(game: GameSpec, dataset: datasets.Dataset, seed: int, shards: datasets
   g_apply, d_apply = (models.in_matmul_precision(apply, game.matmul_precision) for apply in (g_apply, d_apply))
   if g_train is not None:
     g_train = models.in_matmul_precision(g_train, game.matmul_precision)
-  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, game.batch_size)
   gan = train.GAN(
       g_apply, d_apply, priors.NoisePrior(game.prior, game.latent_dim, game.num_classes),
       g_optimizer=optimizer(game, 1.0, 1, minibatches_per_epoch),

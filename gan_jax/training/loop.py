@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import parallel, train
+from gan_jax import parallel
 from gan_jax.data import datasets
 from gan_jax.evaluation import viz
 from gan_jax.training import checkpoint, distributed, files, plan, preemption, run_log, rundir, seed_runs
@@ -117,9 +117,9 @@ class _Chunks:
   seed, [num_steps] bools per metric and one per player (on the host).
   ``unstack(states)``: each seed's state, this process's copy.
   """
-  states: train.GANState
+  states: parallel.State
   advance: Callable
-  unstack: Callable[[train.GANState], list[train.GANState]]
+  unstack: Callable[[parallel.State], list[parallel.State]]
 
 
 def _device_shards(dataset: datasets.Dataset, devices, num_classes: int) -> np.ndarray:
@@ -132,7 +132,7 @@ def _device_shards(dataset: datasets.Dataset, devices, num_classes: int) -> np.n
   return examples.reshape(len(devices), shard_size, -1)
 
 
-def _one_seed_chunks(gan: train.GAN, seed_run: seed_runs.SeedRun, d_steps: int, shard_batch_size: int) -> _Chunks:
+def _one_seed_chunks(gan: parallel.Model, seed_run: seed_runs.SeedRun, d_steps: int, shard_batch_size: int) -> _Chunks:
   """One seed: ``make_pmap_train_loop`` as it is (a single run computes what it did before seeds shared the loop)."""
   devices = jax.local_devices()
   train_loop = parallel.make_pmap_train_loop(
@@ -157,7 +157,7 @@ def _unstack_seeds(tree, num_seeds: int) -> list:
   return [jax.tree.map(lambda leaf, i=i: leaf[i], tree) for i in range(num_seeds)]
 
 
-def _seeds_chunks(gan: train.GAN, runs: Sequence[seed_runs.SeedRun], d_steps: int, shard_batch_size: int) -> _Chunks:
+def _seeds_chunks(gan: parallel.Model, runs: Sequence[seed_runs.SeedRun], d_steps: int, shard_batch_size: int) -> _Chunks:
   """S > 1 seeds: ``make_pmap_seeds_train_loop``, the chunk vmapped over a seed axis inside the pmap."""
   devices = jax.local_devices()
   seeds_loop = parallel.make_pmap_seeds_train_loop(
@@ -188,10 +188,10 @@ def _common_step(runs: Sequence[seed_runs.SeedRun]) -> int:
 # ---------------------------------------------------------------- the loop
 
 # Called with a seed's run and its state each time that state is checkpointed (e.g. to score it).
-OnCheckpoint = Callable[[seed_runs.SeedRun, train.GAN, train.GANState], None]
+OnCheckpoint = Callable[[seed_runs.SeedRun, parallel.Model, parallel.State], None]
 
 
-def _evaluate(gan: train.GAN, seed_run: seed_runs.SeedRun, state: train.GANState,
+def _evaluate(gan: parallel.Model, seed_run: seed_runs.SeedRun, state: parallel.State,
               evaluation: plan.EvaluationSpec, print_fn: Callable[[str], None]) -> dict[str, float]:
   """The monitor's scores for each generator of ``state``; a new best is checkpointed.
 
@@ -205,7 +205,7 @@ def _evaluate(gan: train.GAN, seed_run: seed_runs.SeedRun, state: train.GANState
   for bit, e.g. on other devices) cannot be checkpointed: a note says so.
   """
   scores = {}
-  for generator, g_variables in train.generators(gan, state).items():
+  for generator, g_variables in parallel.algorithm(gan).generators(gan, state).items():
     suffix = rundir.suffix(generator)
     result = seed_run.monitor(g_variables)
     manager = seed_run.best_managers[generator]
@@ -239,7 +239,7 @@ def _raise_if_diverged(runs: Sequence[seed_runs.SeedRun], finite: Sequence[Mappi
                        num_steps: int) -> None:
   """Raises TrainingDiverged for the first seed whose chunk went non-finite (naming it when there are several)."""
   for seed_run, seed_finite in zip(runs, finite):
-    state_checks = {name: bool(seed_finite[name]) for name in train.STATE_CHECKS if name in seed_finite}
+    state_checks = {name: bool(ok) for name, ok in seed_finite.items() if name not in metric_names}
     problem = divergence({name: seed_finite[name] for name in metric_names}, state_checks, first_step)
     if problem:
       last = seed_run.manager.latest_step()
@@ -249,11 +249,12 @@ def _raise_if_diverged(runs: Sequence[seed_runs.SeedRun], finite: Sequence[Mappi
                              f'{first_step + num_steps} was checkpointed, {kept} in {seed_run.manager.directory}')
 
 
-def _final_summary(gan: train.GAN, seed_run: seed_runs.SeedRun, state: train.GANState, summary: dict) -> dict:
+def _final_summary(gan: parallel.Model, seed_run: seed_runs.SeedRun, state: parallel.State, summary: dict) -> dict:
   """``summary`` with, for 1-D data, the mean and std of ``ONE_D_SUMMARY_SAMPLES`` samples of G."""
   if seed_run.dataset.dim != 1:
     return summary
-  samples = np.asarray(train.sample(gan, train.generators(gan, state)['raw'], seed_run.keys.summary_samples,
+  steps = parallel.algorithm(gan)
+  samples = np.asarray(steps.sample(gan, steps.generators(gan, state)['raw'], seed_run.keys.summary_samples,
                                     ONE_D_SUMMARY_SAMPLES))
   return {**summary, 'sample_mean': float(samples.mean()), 'sample_std': float(samples.std())}
 
@@ -312,7 +313,7 @@ def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_n
           log.scalars(step, {k: v for k, v in summaries[i].items() if k != 'step'},
                       wall_time=time.perf_counter() - run_start)
           if picturing:
-            for generator, g_variables in train.generators(gan, seed_states[i]).items():
+            for generator, g_variables in parallel.algorithm(gan).generators(gan, seed_states[i]).items():
               noise, columns = shown[i]
               samples = np.asarray(generate(g_variables, noise))
               log.picture(step, samples_picture(samples, seed_run.dataset, columns), generator)

@@ -31,7 +31,7 @@ from gan_jax.training import construction, rundir
 
 FIELDS = tuple(base.get_config().keys())
 # Fields a resumed run must share with the run that wrote the checkpoints.
-RUN_DEFINING_FIELDS = ('dataset', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
+RUN_DEFINING_FIELDS = ('dataset', 'objective', 'batch_size', 'seed', 'd_steps', 'update_rule', 'optimizer', 'model',
                        'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
                        'd_conv_channels', 'g_ema_decay', 'g_ema_warmup', 'image_size', 'image_feature', 'train_split',
                        'validation_split', 'g_batch_norm', 'init_distribution', 'pack', 'g_hidden_activations',
@@ -125,6 +125,16 @@ def _check_monitor_classifier(config) -> None:
              'trained by experiments.train_classifier')
 
 
+def _check_vae(config) -> None:
+  """A VAE (``objective='vae'``): G's dense network as its decoder, a standard normal prior, one minibatch per
+  step, no weight average, no classes."""
+  needs = {'prior': 'gaussian', 'd_steps': 1, 'g_ema_decay': 0.0, 'num_classes': 0, 'pack': 1, 'g_output': 'dense',
+           'g_batch_norm': False}
+  for name, value in needs.items():
+    _require(config[name] == value, f"config.{name}={config[name]!r} is not allowed with objective='vae'; "
+                                    f'a VAE needs {name}={value!r}')
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   """Raises ConfigError for the first field whose value is not allowed; reads no data.
 
@@ -143,6 +153,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(_is_int(config.seed) and config.seed >= 0, f'config.seed={config.seed!r} must be a non-negative integer')
   _require(_is_int(config.keep_checkpoints) and config.keep_checkpoints >= 0,
            f'config.keep_checkpoints={config.keep_checkpoints!r} must be a non-negative integer (0 = keep every one)')
+  _check_one_of(config, 'objective', list(construction.OBJECTIVES))
   _check_one_of(config, 'g_loss', sorted(losses.GENERATOR_LOSSES))
   _check_one_of(config, 'optimizer', list(construction.OPTIMIZERS))
   _check_one_of(config, 'lr_schedule', list(construction.LR_SCHEDULES))
@@ -206,6 +217,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(config.batch_size // num_devices % config.pack == 0,
            f'config.pack={config.pack} must divide each device\'s share of the minibatch, '
            f'config.batch_size={config.batch_size} / {num_devices} device(s) = {config.batch_size // num_devices}')
+  if config.objective == 'vae':
+    _check_vae(config)
   try:
     train.check_game(config.d_steps, config.update_rule, config.g_ema_decay, config.g_ema_warmup, config.pack,
                      config.num_classes)

@@ -8,7 +8,9 @@ Written in the run directory (``rundir.RunDirectory`` names the paths):
                        run_time (seconds of the run so far, summed over resumed
                        processes: wall_time plus the run_time of the record it
                        resumed after); with the Parzen monitor also validation_ll,
-                       validation_sigma, best_validation_ll (and *_ema), eval_seconds
+                       validation_sigma, best_validation_ll (and *_ema), eval_seconds;
+                       a VAE's run logs elbo, reconstruction and kl (nats per image)
+                       in place of the players' losses
   tensorboard/         event files (tensorboardX: no TensorFlow at run time),
                        the same scalars and the sample pictures
   samples/step_XXXXXXX.png   G(z) for a fixed noise batch, every sample_every_steps
@@ -25,13 +27,14 @@ from gan_jax.evaluation import viz
 from gan_jax.training import files, rundir
 
 CONSOLE_METRICS = (('d_loss', 'd_loss', '.4f'), ('g_loss', 'g_loss', '.4f'),
-                   ('d_real', 'D(x)', '.3f'), ('d_fake', 'D(G(z))', '.3f'))
+                   ('d_real', 'D(x)', '.3f'), ('d_fake', 'D(G(z))', '.3f'),  # a GAN's
+                   ('elbo', 'ELBO', '.2f'), ('kl', 'KL', '.2f'))  # a VAE's (nats per image)
 
 
 def console_line(step: int, num_steps: int, epoch: float, metrics: dict, it_per_s: float) -> str:
-  """'step 1000/5000  epoch 2.00  d_loss … D(x) … D(G(z)) …  31.2 it/s  ETA 128 s'."""
+  """'step 1000/5000  epoch 2.00  d_loss … D(x) … D(G(z)) …  31.2 it/s  ETA 128 s' (a VAE: 'ELBO … KL …')."""
   eta = (num_steps - step) / it_per_s if it_per_s > 0 else float('inf')
-  values = '  '.join(f'{label} {metrics[name]:{spec}}' for name, label, spec in CONSOLE_METRICS)
+  values = '  '.join(f'{label} {metrics[name]:{spec}}' for name, label, spec in CONSOLE_METRICS if name in metrics)
   return f'step {step:>7d}/{num_steps}  epoch {epoch:7.2f}  {values}  {it_per_s:7.1f} it/s  ETA {eta:6.0f} s'
 
 

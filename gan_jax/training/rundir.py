@@ -133,7 +133,8 @@ def read_classifier_config(directory: str | pathlib.Path) -> dict:
 # ---------------------------------------------------------------- keys
 
 # What each key folded from a run's sample key is for: one purpose each.
-_SAMPLE_KEY_USES = {'summary_samples': 1, 'evaluation_samples': 2, 'interpolation': 3, 'figure_samples': 4}
+_SAMPLE_KEY_USES = {'summary_samples': 1, 'evaluation_samples': 2, 'interpolation': 3, 'figure_samples': 4,
+                    'likelihood_bounds': 5}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,3 +167,8 @@ class RunKeys:
   def figure_samples(self) -> jax.Array:
     """The samples of ``experiments.figures``' sample grid."""
     return jax.random.fold_in(self.sample, _SAMPLE_KEY_USES['figure_samples'])
+
+  @property
+  def likelihood_bounds(self) -> jax.Array:
+    """A VAE's likelihood bounds on test images (their binarisation and the posterior draws), in every evaluation."""
+    return jax.random.fold_in(self.sample, _SAMPLE_KEY_USES['likelihood_bounds'])

@@ -19,7 +19,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from gan_jax import train
+from gan_jax import parallel
 from gan_jax.data import datasets
 from gan_jax.evaluation import classifier, measures
 from gan_jax.training import checkpoint, construction, distributed, files, plan, rundir
@@ -78,7 +78,7 @@ class SeedRun:
   directory: rundir.RunDirectory
   keys: rundir.RunKeys  # train and data as restored from the checkpoint (the seed's own)
   dataset: datasets.Dataset
-  state: train.GANState
+  state: parallel.State
   manager: ocp.CheckpointManager
   monitor: measures.ValidationMonitor | None
   best_managers: dict[str, ocp.CheckpointManager]  # generator ('raw' / 'ema') → its best checkpoint
@@ -89,7 +89,7 @@ class SeedRun:
 class Setup:
   """What the loop starts from: the plan, the game (one for all seeds), the seeds' runs."""
   plan: plan.RunPlan
-  gan: train.GAN
+  gan: parallel.Model
   runs: tuple[SeedRun, ...]
 
   def close(self) -> None:
@@ -106,7 +106,7 @@ def _close_run_files(managers: Sequence[ocp.CheckpointManager | None], lock: Tex
     lock.close()
 
 
-def _device_bytes_besides_data(evaluation: plan.EvaluationSpec, state: train.GANState, dim: int) -> int:
+def _device_bytes_besides_data(evaluation: plan.EvaluationSpec, state: parallel.State, dim: int) -> int:
   """An estimate of a device's memory for all but the training set: the state four times over (itself,
   gradients, updates, the donated copy) and, with the monitor, its float32 images, samples and distances."""
   state_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves(state) if hasattr(leaf, 'nbytes'))
@@ -160,8 +160,8 @@ def _monitor_data(evaluation: plan.EvaluationSpec, data: plan.DataSpec, data_key
   return images[:evaluation.num_validation], classifier_metrics
 
 
-def _open_run(run_plan: plan.RunPlan, gan: train.GAN, seed: int, directory: rundir.RunDirectory,
-              dataset: datasets.Dataset, state: train.GANState,
+def _open_run(run_plan: plan.RunPlan, gan: parallel.Model, seed: int, directory: rundir.RunDirectory,
+              dataset: datasets.Dataset, state: parallel.State,
               monitor_data: tuple[np.ndarray, classifier.ClassifierMetrics | None] | None,
               print_fn: Callable[[str], None]) -> SeedRun:
   """One seed's run: its directory claimed, its latest checkpoint restored, its config and monitor set up."""
@@ -185,7 +185,7 @@ def _open_run(run_plan: plan.RunPlan, gan: train.GAN, seed: int, directory: rund
       monitor = measures.ValidationMonitor(gan.generator, gan.prior, validation_images, keys.evaluation_samples,
                                            run_plan.evaluation.num_samples, classifier_metrics)
       best_managers = {generator: checkpoint.make_best_manager(directory.best_checkpoints(generator))
-                       for generator in train.generators(gan, state)}
+                       for generator in parallel.algorithm(gan).generators(gan, state)}
   except BaseException:
     _close_run_files([manager, *best_managers.values()], lock)  # the run ends here: nothing of it stays open
     raise

@@ -139,6 +139,16 @@ def _bad_config_cases(tmp: pathlib.Path):
                              "dataset='gauss1d' has none"),
       (dict(num_classes=5, dataset=f'idx:{labelled}'), f"config.num_classes=5: the labels of dataset='idx:{labelled}' "
                                                        'run from 0 to 9, outside [0, 5)'),
+      (dict(objective='diffusion'), "config.objective='diffusion' is not allowed; allowed: ['gan', 'vae']"),
+      (dict(objective='vae'), "config.objective='vae' models pixels in [0, 1] as Bernoulli probabilities; it needs "
+                              "an image dataset, not 'gauss1d'"),
+      (dict(objective='vae', prior='uniform'), "config.prior='uniform' is not allowed with objective='vae'; a VAE "
+                                               "needs prior='gaussian'"),
+      (dict(objective='vae', d_steps=2), "config.d_steps=2 is not allowed with objective='vae'; a VAE needs "
+                                         'd_steps=1'),
+      (dict(objective='vae', g_ema_decay=0.9), "config.g_ema_decay=0.9 is not allowed with objective='vae'"),
+      (dict(objective='vae', num_classes=10, dataset=f'idx:{labelled}'),
+       "config.num_classes=10 is not allowed with objective='vae'; a VAE needs num_classes=0"),
   ]
 
 
