@@ -6,6 +6,7 @@ The paper, flat at the top of the package:
   §5 models, noise prior ............... gan_jax.models, gan_jax.priors
   Algorithm 1, momentum SGD ............ gan_jax.train, gan_jax.optim
   data parallelism (pmap, shard_map) ... gan_jax.parallel
+  the VAE beside the GAN ............... gan_jax.vae (VAE, VAEState, its steps and likelihood bound)
 
 The rings around it, one job each (imports point down this list; docs/architecture.md):
   gan_jax.data ........ where examples come from: TFDS, IDX files, image folders, arrays, toy densities
@@ -14,7 +15,7 @@ The rings around it, one job each (imports point down this list; docs/architectu
   gan_jax.reports ..... what is made from stored runs: their evaluation, the paper's figures, sweep records
 """
 
-from gan_jax import losses, models, optim, parallel, priors, theory, train
+from gan_jax import losses, models, optim, parallel, priors, theory, train, vae
 from gan_jax.losses import (discriminator_loss, minimax_generator_loss,
                             non_saturating_generator_loss, value_function)
 from gan_jax.models import (ConvMaxoutDiscriminator, DeconvGenerator, MaxoutDiscriminator, MLPDiscriminator,
@@ -28,7 +29,7 @@ from gan_jax.train import (GAN, GANState, all_finite, d_step, finite_checks, g_s
 __version__ = '0.1.0'
 
 __all__ = [
-    'losses', 'models', 'optim', 'parallel', 'priors', 'theory', 'train',
+    'losses', 'models', 'optim', 'parallel', 'priors', 'theory', 'train', 'vae',
     'discriminator_loss', 'minimax_generator_loss', 'non_saturating_generator_loss', 'value_function',
     'ConvMaxoutDiscriminator', 'DeconvGenerator', 'MaxoutDiscriminator', 'MLPDiscriminator', 'MLPGenerator',
     'as_pure_function', 'sigmoid_bias_from_marginals',

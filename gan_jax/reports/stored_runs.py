@@ -196,7 +196,7 @@ def evaluate_run(directory: str | pathlib.Path, num_samples: int | None = None, 
         labels = np.asarray(jnp.argmax(gan.prior.labels_of(noise), axis=-1))
         metrics.update(classifier_metrics.by_class(samples, labels, dataset.test_labels[:len(samples)],
                                                    gan.prior.num_classes))
-    if isinstance(gan, vae.VAE):
+    if isinstance(gan, vae.VAE) and not real_centres:
       metrics.update(likelihood_bounds(gan, state, dataset.test, keys.likelihood_bounds, importance_samples,
                                        bound_examples))
   elif config.dataset in datasets.MIXTURES:
