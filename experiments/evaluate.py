@@ -15,8 +15,9 @@ Images: Parzen-window log-likelihood by the paper's protocol (parzen_ll ±
 parzen_se, parzen_sigma). Toy ring/grid: modes_covered, high_quality_frac,
 reverse_kl, and where the samples sit: near_miss_frac (3 to 6 mode stds
 from their mode), between_modes_frac (farther), and per mode the offset and
-spread of its samples in mode stds (mode_offsets, mode_spreads). With --classifier DIR, image runs also get classifier_score,
-frechet_distance, precision and recall. A VAE's run (config.objective='vae')
+spread of its samples in mode stds (mode_offsets, mode_spreads). With
+--classifier DIR, image runs also get classifier_score, frechet_distance,
+precision and recall. A VAE's run (config.objective='vae')
 also gets test_elbo and the importance-weighted bound test_log_likelihood_bound
 (k = --importance_samples, on the first --bound_examples test images, 0 = all),
 nats per binarised test image, each with its standard error. See gan_jax/evaluation/measures.py. It only

@@ -1,8 +1,9 @@
 """Data parallelism: the per-device step of ``train.py`` (or of ``vae.py``) under pmap or shard_map.
 
 Both drivers run the same function, ``train.train_steps`` with
-``GAN.axis_name = BATCH_AXIS`` (for a ``vae.VAE``, ``vae.train_steps``: see ``algorithm``): every device holds a full copy of the state and
-m/n examples of each global minibatch of m, computes its gradients, and
+``GAN.axis_name = BATCH_AXIS`` (for a ``vae.VAE``, ``vae.train_steps``: see
+``algorithm``): every device holds a full copy of the state and m/n
+examples of each global minibatch of m, computes its gradients, and
 ``lax.pmean`` over the axis averages them, so every device applies the same
 update and the replicas stay identical. Noise and dropout keys are folded with
 each example's global index, so the result equals the single-device step on

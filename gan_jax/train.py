@@ -266,7 +266,8 @@ def _discriminate_real_and_fake(gan: GAN, d_params: Params, x_real: jax.Array, x
   """D's logits on both halves, ([m/pack], [m/pack]), in one vmapped pass (larger matmuls)."""
   real, fake = (pack_examples(x, gan.pack, gan.example_shape) for x in (x_real, x_fake))
   n = real.shape[0]
-  keys = jnp.concatenate([example_keys(real_dropout_key, n, gan.axis_name), example_keys(fake_dropout_key, n, gan.axis_name)])
+  keys = jnp.concatenate([example_keys(real_dropout_key, n, gan.axis_name),
+                          example_keys(fake_dropout_key, n, gan.axis_name)])
   logits = _discriminate_each(gan, d_params, jnp.concatenate([real, fake]), keys)
   return logits[:n], logits[n:]
 
@@ -470,11 +471,11 @@ def finite_checks(state: GANState, metrics: Metrics) -> dict[str, jax.Array]:
 
   Keys: the metrics' names (bools of the metric's shape, e.g. [N] for the
   stacked metrics of ``train_steps``), then ``'d_params'`` and ``'g_params'``
-  (bool scalars, in the order a divergence report names them), and ``'g_state'`` for a generator with state (its batch-norm
-  running averages are used only when sampling, so no loss would show a NaN
-  there). The metric checks are free; the parameter checks are a
-  reduction over every parameter, a few percent of a step of the paper's
-  MNIST model on CPU. A NaN or Inf in the parameters reaches the next
+  (bool scalars, in the order a divergence report names them), and
+  ``'g_state'`` for a generator with state (its batch-norm running averages
+  are used only when sampling, so no loss would show a NaN there). The
+  metric checks are free; the parameter checks are a reduction over every
+  parameter, a few percent of a step of the paper's MNIST model on CPU. A NaN or Inf in the parameters reaches the next
   iteration's losses, so the per-iteration metric checks date a divergence
   and the parameter checks after a chunk catch one in its last iteration
   (as ``parallel.make_pmap_train_loop`` returns them).

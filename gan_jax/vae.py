@@ -126,13 +126,14 @@ def posterior(vae: VAE, encoder_params: Params, x: jax.Array) -> tuple[jax.Array
 
 
 def bernoulli_log_likelihood(logits: jax.Array, x: jax.Array) -> jax.Array:
-  """log p(x | ℓ) = Σ_i x_i log σ(ℓ_i) + (1 − x_i) log(1 − σ(ℓ_i)) = Σ_i x_i ℓ_i − softplus(ℓ_i): [...]
-  summed over the last axis (nats), from logits ℓ and pixels x of the same shape."""
+  """log p(x | ℓ) = Σ_i x_i log σ(ℓ_i) + (1 − x_i) log(1 − σ(ℓ_i)) = Σ_i x_i ℓ_i − softplus(ℓ_i):
+  [...] summed over the last axis (nats), from logits ℓ and pixels x of the same shape."""
   return jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
 
 
 def gaussian_kl(mean: jax.Array, log_variance: jax.Array) -> jax.Array:
-  """KL(N(μ, diag e^v) ‖ N(0, I)) = ½ Σ_j (μ_j² + e^{v_j} − 1 − v_j): [...] summed over the last axis (nats)."""
+  """KL(N(μ, diag e^v) ‖ N(0, I)) = ½ Σ_j (μ_j² + e^{v_j} − 1 − v_j): [...] summed over the last axis
+  (nats)."""
   return 0.5 * jnp.sum(jnp.square(mean) + jnp.exp(log_variance) - 1.0 - log_variance, axis=-1)
 
 

@@ -132,7 +132,8 @@ def _device_shards(dataset: datasets.Dataset, devices, num_classes: int) -> np.n
   return examples.reshape(len(devices), shard_size, -1)
 
 
-def _one_seed_chunks(gan: parallel.Model, seed_run: seed_runs.SeedRun, d_steps: int, shard_batch_size: int) -> _Chunks:
+def _one_seed_chunks(gan: parallel.Model, seed_run: seed_runs.SeedRun, d_steps: int,
+                     shard_batch_size: int) -> _Chunks:
   """One seed: ``make_pmap_train_loop`` as it is (a single run computes what it did before seeds shared the loop)."""
   devices = jax.local_devices()
   train_loop = parallel.make_pmap_train_loop(
@@ -157,7 +158,8 @@ def _unstack_seeds(tree, num_seeds: int) -> list:
   return [jax.tree.map(lambda leaf, i=i: leaf[i], tree) for i in range(num_seeds)]
 
 
-def _seeds_chunks(gan: parallel.Model, runs: Sequence[seed_runs.SeedRun], d_steps: int, shard_batch_size: int) -> _Chunks:
+def _seeds_chunks(gan: parallel.Model, runs: Sequence[seed_runs.SeedRun], d_steps: int,
+                  shard_batch_size: int) -> _Chunks:
   """S > 1 seeds: ``make_pmap_seeds_train_loop``, the chunk vmapped over a seed axis inside the pmap."""
   devices = jax.local_devices()
   seeds_loop = parallel.make_pmap_seeds_train_loop(
