@@ -254,7 +254,8 @@ def _size(num_bytes: int) -> str:
   return f'{num_bytes / 2**30:.2f} GiB' if num_bytes >= 2**30 else f'{num_bytes / 2**20:.1f} MiB'
 
 
-def check_fits_on_device(dataset: Dataset, shards: Shards, model_bytes: int, memory_bytes: int) -> None:
+def check_fits_on_device(dataset: Dataset, shards: Shards, model_bytes: int, memory_bytes: int,
+                         num_classes: int = 0) -> None:
   """Raises DataError if a device's shard of the training set does not fit next to the model.
 
   Args:
@@ -262,16 +263,20 @@ def check_fits_on_device(dataset: Dataset, shards: Shards, model_bytes: int, mem
     model_bytes: what a device needs besides its shard (the game's state, its
       gradients and updates, the monitor's images), an estimate.
     memory_bytes: one device's memory; ``DEVICE_MEMORY_SHARE`` of it may be used.
+    num_classes: C > 0 for a conditional game, whose examples go to the
+      devices with their labels joined one-hot (``join_labels``): dim + C
+      entries each.
   """
   shard_examples = dataset.train.shape[0] // shards.count
-  example_bytes = dataset.train.itemsize * dataset.dim
+  example_bytes = dataset.train.itemsize * (dataset.dim + num_classes)
   budget = int(memory_bytes * DEVICE_MEMORY_SHARE) - model_bytes
   if shard_examples * example_bytes <= budget:
     return
   fitting = max(budget, 0) // example_bytes * shards.total
+  labelled = f' with {num_classes} label columns' if num_classes else ''
   raise DataError(
       f'dataset={dataset.name!r} does not fit in device memory: each of the {shards.total} device(s) would hold '
-      f'{shard_examples:,} examples of shape {dataset.example_shape} {dataset.train.dtype} '
+      f'{shard_examples:,} examples of shape {dataset.example_shape} {dataset.train.dtype}{labelled} '
       f'({_size(shard_examples * example_bytes)}) next to the model ({_size(model_bytes)}), and may use '
       f'{_size(int(memory_bytes * DEVICE_MEMORY_SHARE))} of its {_size(memory_bytes)}; about {fitting:,} such '
       f'examples fit. Use fewer or smaller images (config.image_size) or more devices; set '

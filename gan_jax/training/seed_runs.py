@@ -219,7 +219,7 @@ def set_up(config: ml_collections.ConfigDict, directories: Sequence[rundir.RunDi
   memory_bytes = int(data.device_memory_mib * 2**20) or datasets.device_memory_bytes(jax.local_devices()[0])
   # S seeds: each device holds S shards and S states, so one seed's shard and state must fit in 1/S of it.
   datasets.check_fits_on_device(seed_data[0], shards, _device_bytes_besides_data(
-      run_plan.evaluation, games[0][1], seed_data[0].dim), memory_bytes // len(seeds))
+      run_plan.evaluation, games[0][1], seed_data[0].dim), memory_bytes // len(seeds), run_plan.game.num_classes)
   monitor_data = None
   if run_plan.evaluation.every_steps:
     monitor_data = _monitor_data(run_plan.evaluation, data, keys[0].data, seed_data[0])

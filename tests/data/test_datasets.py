@@ -82,6 +82,17 @@ def test_the_memory_check_says_how_big_the_data_is_and_what_fits():
   assert 'about 580 such examples fit' in message  # (0.9 · 3 MiB − 1 MiB) / 3,072 bytes
 
 
+def test_the_memory_check_counts_the_label_columns_a_conditional_game_puts_on_the_devices():
+  dataset = datasets.Dataset('npy:x.npy', np.zeros((1000, 1000), np.uint8), np.zeros((0, 1000), np.uint8),
+                             np.zeros((0, 1000), np.uint8), (1000,))
+  budget = int(2**20 / datasets.DEVICE_MEMORY_SHARE) + 1  # 0.9 of it: 1 MiB, room for 1,048 such examples
+  datasets.check_fits_on_device(dataset, datasets.Shards(), model_bytes=0, memory_bytes=budget)
+  with pytest.raises(datasets.DataError) as error:
+    datasets.check_fits_on_device(dataset, datasets.Shards(), model_bytes=0, memory_bytes=budget, num_classes=50)
+  assert '1,000 examples of shape (1000,) uint8 with 50 label columns (1.0 MiB)' in str(error.value)
+  assert 'about 998 such examples fit' in str(error.value)  # 2**20 / (1,000 + 50) bytes
+
+
 def test_the_monitor_reads_only_validation_images(idx_dir):
   key = jax.random.key(0)
   validation = datasets.load_validation(f'idx:{idx_dir}', key, num_examples=30)
