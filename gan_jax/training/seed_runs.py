@@ -160,6 +160,22 @@ def _monitor_data(evaluation: plan.EvaluationSpec, data: plan.DataSpec, data_key
   return images[:evaluation.num_validation], classifier_metrics
 
 
+def _plan_on_every_process(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
+                           shards: datasets.Shards) -> plan.RunPlan:
+  """``plan.make_plan`` for this process's shards of the data. Its checks read this process's examples (a
+  conditional game's labels), so one process may refuse what another accepts: then every process raises (a
+  collective), and none waits in a later collective for one that stopped."""
+  run_plan, refusal = None, None
+  try:
+    run_plan = plan.make_plan(config, dataset, shards)
+  except plan.ConfigError as error:
+    refusal = error
+  if distributed.any_process(refusal is not None):
+    raise refusal or plan.ConfigError('another process refused the run for its shard of the data; its error line '
+                                      'says why')
+  return run_plan
+
+
 def _open_run(run_plan: plan.RunPlan, gan: parallel.Model, seed: int, directory: rundir.RunDirectory,
               dataset: datasets.Dataset, state: parallel.State,
               monitor_data: tuple[np.ndarray, classifier.ClassifierMetrics | None] | None,
@@ -207,7 +223,7 @@ def set_up(config: ml_collections.ConfigDict, directories: Sequence[rundir.RunDi
   shards = datasets.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
   keys = [rundir.RunKeys.of_seed(seed) for seed in seeds]
   seed_data = _load_data(data, keys, shards)
-  run_plan = plan.make_plan(config, seed_data[0], shards)
+  run_plan = _plan_on_every_process(config, seed_data[0], shards)
   for note in run_plan.notes:
     print_fn(note)
   for seed, directory in zip(seeds, directories):

@@ -5,8 +5,9 @@ import shutil
 
 import pytest
 
-from gan_jax.training import loop, plan, rundir, seed_runs
-from tiny_runs import join_orbax_threads, tiny_gauss
+from gan_jax.configs import mnist_paper
+from gan_jax.training import distributed, loop, plan, rundir, seed_runs
+from tiny_runs import join_orbax_threads, tiny_config, tiny_gauss
 
 
 @pytest.mark.slow
@@ -37,3 +38,15 @@ def test_resuming_on_another_device_count_says_the_data_order_changes(tmp_path):
   seed_runs.note_device_count(rundir.RunDirectory(tmp_path), 8, lines.append)
   assert lines == ['note: this run used 4 devices and now has 8; its data order from here on differs from an '
                    'uninterrupted run on 4 (see gan_jax/data/datasets.py)']
+
+
+def test_when_another_process_refuses_its_shard_this_process_stops_too_and_writes_nothing(idx_dir, tmp_path,
+                                                                                          monkeypatch):
+  # Labels differ by shard, so in a multi-process run one process may refuse what this one accepts; it stands in
+  # here as the collective any_process answering True for a plan that this process accepted.
+  monkeypatch.setattr(distributed, 'any_process', lambda flag: True)
+  config = tiny_config(mnist_paper.get_config(), dataset=f'idx:{idx_dir}', num_classes=10)
+  with pytest.raises(plan.ConfigError, match='^another process refused the run for its shard of the data; its '
+                                             'error line says why$'):
+    loop.run(config, tmp_path / 'run', print_fn=lambda _: None)
+  assert not (tmp_path / 'run').exists()
