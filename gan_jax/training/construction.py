@@ -235,9 +235,10 @@ def _build_vae(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs, pixel_
   """The VAE of ``objective='vae'``: G's dense network as the decoder (its output as Bernoulli logits, the bias
   from the pixel means with ``g_output_bias_from_data``), an encoder of the same layers mirrored, to
   [μ, log σ²] (the dense generator class serves as a plain MLP there), one optimiser over both."""
-  output_bias = _output_bias(game, dataset, pixel_means)
+  vae_optimizer = optimizer(game, 1.0, 1, minibatches_per_epoch)
   hidden_activations = tuple(game.g_hidden_activations) or None
   init_range = _init_range(game, game.g_init_range)
+  output_bias = _output_bias(game, dataset, pixel_means)
   decoder = models.MLPGenerator(game.latent_dim, tuple(game.g_hidden_dims), dataset.dim,
                                 hidden_activations=hidden_activations, output_activation='identity',
                                 init_range=init_range, output_bias=output_bias, rngs=rngs)
@@ -247,8 +248,7 @@ def _build_vae(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs, pixel_
   (decode, decoder_params), (encode, encoder_params) = (models.as_pure_function(net) for net in (decoder, encoder))
   model = vae.VAE(models.in_matmul_precision(decode, game.matmul_precision),
                   models.in_matmul_precision(encode, game.matmul_precision),
-                  priors.NoisePrior(game.prior, game.latent_dim),
-                  optimizer(game, 1.0, 1, minibatches_per_epoch))
+                  priors.NoisePrior(game.prior, game.latent_dim), vae_optimizer)
   return model, vae.init_state(model, decoder_params, encoder_params)
 
 
@@ -273,6 +273,8 @@ def build(game: GameSpec, dataset: datasets.Dataset, seed: int, shards: datasets
   minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, game.batch_size)
   if game.objective == 'vae':
     return _build_vae(game, dataset, rngs, pixel_means, minibatches_per_epoch)
+  g_optimizer = optimizer(game, 1.0, 1, minibatches_per_epoch)
+  d_optimizer = optimizer(game, game.d_learning_rate_scale, game.d_steps, minibatches_per_epoch)
   generator = _build_network('g_output', GENERATORS, game, dataset, rngs, pixel_means=pixel_means)
   discriminator = _build_network('model', DISCRIMINATORS, game, dataset, rngs)
   if nnx.state(generator, nnx.BatchStat):  # batch norm: G has state the steps carry
@@ -287,8 +289,7 @@ def build(game: GameSpec, dataset: datasets.Dataset, seed: int, shards: datasets
     g_train = models.in_matmul_precision(g_train, game.matmul_precision)
   gan = train.GAN(
       g_apply, d_apply, priors.NoisePrior(game.prior, game.latent_dim, game.num_classes),
-      g_optimizer=optimizer(game, 1.0, 1, minibatches_per_epoch),
-      d_optimizer=optimizer(game, game.d_learning_rate_scale, game.d_steps, minibatches_per_epoch),
+      g_optimizer=g_optimizer, d_optimizer=d_optimizer,
       g_loss=game.g_loss, d_steps=game.d_steps, update_rule=game.update_rule,
       g_ema_decay=game.g_ema_decay, g_ema_warmup=game.g_ema_warmup, pack=game.pack,
       example_shape=tuple(dataset.example_shape), generator_train=g_train)

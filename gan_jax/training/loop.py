@@ -28,6 +28,7 @@ import dataclasses
 import json
 import math
 import time
+import types
 from collections.abc import Callable, Mapping, Sequence
 
 import jax
@@ -136,9 +137,10 @@ def _one_seed_chunks(gan: parallel.Model, seed_run: seed_runs.SeedRun, d_steps: 
                      shard_batch_size: int) -> _Chunks:
   """One seed: ``make_pmap_train_loop`` as it is (a single run computes what it did before seeds shared the loop)."""
   devices = jax.local_devices()
-  train_loop = parallel.make_pmap_train_loop(
-      gan, datasets.make_minibatch_sampler(seed_run.keys.data, d_steps, shard_batch_size))
-  local_shards = parallel.put_shards(_device_shards(seed_run.dataset, devices, gan.prior.num_classes), devices)
+  shards = _device_shards(seed_run.dataset, devices, gan.prior.num_classes)
+  sampler = datasets.make_minibatch_sampler(seed_run.keys.data, d_steps, shard_batch_size)
+  train_loop = parallel.make_pmap_train_loop(gan, sampler)
+  local_shards = parallel.put_shards(shards, devices)
 
   def advance(state, first_step: int, num_steps: int):
     state, metrics, finite = train_loop(state, local_shards, seed_run.keys.train, first_step, num_steps)
@@ -162,9 +164,9 @@ def _seeds_chunks(gan: parallel.Model, runs: Sequence[seed_runs.SeedRun], d_step
                   shard_batch_size: int) -> _Chunks:
   """S > 1 seeds: ``make_pmap_seeds_train_loop``, the chunk vmapped over a seed axis inside the pmap."""
   devices = jax.local_devices()
-  seeds_loop = parallel.make_pmap_seeds_train_loop(
-      gan, datasets.make_keyed_minibatch_sampler(d_steps, shard_batch_size))
   shards = np.stack([_device_shards(seed_run.dataset, devices, gan.prior.num_classes) for seed_run in runs], axis=1)
+  sampler = datasets.make_keyed_minibatch_sampler(d_steps, shard_batch_size)
+  seeds_loop = parallel.make_pmap_seeds_train_loop(gan, sampler)
   data_keys = jnp.stack([jnp.stack([seed_run.keys.data] * len(devices)) for seed_run in runs], axis=1)
   device_data = (parallel.put_shards(data_keys, devices), parallel.put_shards(shards, devices))
   train_keys = _stack([seed_run.keys.train for seed_run in runs])
@@ -193,9 +195,10 @@ def _common_step(runs: Sequence[seed_runs.SeedRun]) -> int:
 OnCheckpoint = Callable[[seed_runs.SeedRun, parallel.Model, parallel.State], None]
 
 
-def _evaluate(gan: parallel.Model, seed_run: seed_runs.SeedRun, state: parallel.State,
+def _evaluate(algorithm: types.ModuleType, gan: parallel.Model, seed_run: seed_runs.SeedRun, state: parallel.State,
               evaluation: plan.EvaluationSpec, print_fn: Callable[[str], None]) -> dict[str, float]:
-  """The monitor's scores for each generator of ``state``; a new best is checkpointed.
+  """The monitor's scores for each generator of ``state`` (``algorithm``: ``parallel.algorithm(gan)``); a new
+  best is checkpointed.
 
   Returns the monitor's scores (``validation_ll``, ``validation_sigma``, and
   with a classifier ``validation_frechet_distance`` and the rest) and
@@ -207,7 +210,7 @@ def _evaluate(gan: parallel.Model, seed_run: seed_runs.SeedRun, state: parallel.
   for bit, e.g. on other devices) cannot be checkpointed: a note says so.
   """
   scores = {}
-  for generator, g_variables in parallel.algorithm(gan).generators(gan, state).items():
+  for generator, g_variables in algorithm.generators(gan, state).items():
     suffix = rundir.suffix(generator)
     result = seed_run.monitor(g_variables)
     manager = seed_run.best_managers[generator]
@@ -251,13 +254,14 @@ def _raise_if_diverged(runs: Sequence[seed_runs.SeedRun], finite: Sequence[Mappi
                              f'{first_step + num_steps} was checkpointed, {kept} in {seed_run.manager.directory}')
 
 
-def _final_summary(gan: parallel.Model, seed_run: seed_runs.SeedRun, state: parallel.State, summary: dict) -> dict:
-  """``summary`` with, for 1-D data, the mean and std of ``ONE_D_SUMMARY_SAMPLES`` samples of G."""
+def _final_summary(algorithm: types.ModuleType, gan: parallel.Model, seed_run: seed_runs.SeedRun,
+                   state: parallel.State, summary: dict) -> dict:
+  """``summary`` with, for 1-D data, the mean and std of ``ONE_D_SUMMARY_SAMPLES`` samples of G (``algorithm``:
+  ``parallel.algorithm(gan)``)."""
   if seed_run.dataset.dim != 1:
     return summary
-  steps = parallel.algorithm(gan)
-  samples = np.asarray(steps.sample(gan, steps.generators(gan, state)['raw'], seed_run.keys.summary_samples,
-                                    ONE_D_SUMMARY_SAMPLES))
+  samples = np.asarray(algorithm.sample(gan, algorithm.generators(gan, state)['raw'], seed_run.keys.summary_samples,
+                                        ONE_D_SUMMARY_SAMPLES))
   return {**summary, 'sample_mean': float(samples.mean()), 'sample_std': float(samples.std())}
 
 
@@ -280,6 +284,7 @@ def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_n
   shard_batch_size = setup.plan.data.batch_size // jax.device_count()
   chunks = (_one_seed_chunks(gan, runs[0], d_steps, shard_batch_size) if len(runs) == 1
             else _seeds_chunks(gan, runs, d_steps, shard_batch_size))
+  algorithm = parallel.algorithm(gan)  # train for a GAN, vae for a VAE
   states = chunks.states
   shown = [shown_noise(gan.prior, seed_run.keys.sample, loop_spec.num_shown_samples) for seed_run in runs]
   generate = jax.jit(gan.generator)
@@ -308,14 +313,14 @@ def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_n
           summaries[i] = {'step': step, 'epoch': epoch, **means, 'it_per_s': it_per_s}
           if evaluating:
             eval_start = time.perf_counter()
-            scores = _evaluate(gan, seed_run, seed_states[i], setup.plan.evaluation, print_fn)
+            scores = _evaluate(algorithm, gan, seed_run, seed_states[i], setup.plan.evaluation, print_fn)
             summaries[i].update(scores, eval_seconds=time.perf_counter() - eval_start)
             print_fn((f'seed {seed_run.seed}: ' if len(runs) > 1 else '')
                      + run_log.evaluation_line(step, epoch, scores))
           log.scalars(step, {k: v for k, v in summaries[i].items() if k != 'step'},
                       wall_time=time.perf_counter() - run_start)
           if picturing:
-            for generator, g_variables in parallel.algorithm(gan).generators(gan, seed_states[i]).items():
+            for generator, g_variables in algorithm.generators(gan, seed_states[i]).items():
               noise, columns = shown[i]
               samples = np.asarray(generate(g_variables, noise))
               log.picture(step, samples_picture(samples, seed_run.dataset, columns), generator)
@@ -345,7 +350,7 @@ def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_n
     if all(summary is not None for summary in saved):
       return saved
   final_states = chunks.unstack(states)
-  summaries = [_final_summary(gan, seed_run, state, summary)
+  summaries = [_final_summary(algorithm, gan, seed_run, state, summary)
                for seed_run, state, summary in zip(runs, final_states, summaries)]
   if primary:
     for seed_run, summary in zip(runs, summaries):

@@ -207,6 +207,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   for name in ('checkpoint_every_steps', 'sample_every_steps'):
     _require(config[name] % config.steps_per_call == 0,
              f'config.{name}={config[name]} must be a multiple of config.steps_per_call={config.steps_per_call}')
+  if config.objective == 'vae':
+    _check_vae(config)
   # Last, the rules that modules below the plan own: the data source's, data parallelism's, the game's.
   _check_source(config.dataset, {name: config[name] for name in ('image_feature', 'train_split',
                                                                    'validation_split', 'test_split')})
@@ -217,8 +219,6 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(config.batch_size // num_devices % config.pack == 0,
            f'config.pack={config.pack} must divide each device\'s share of the minibatch, '
            f'config.batch_size={config.batch_size} / {num_devices} device(s) = {config.batch_size // num_devices}')
-  if config.objective == 'vae':
-    _check_vae(config)
   try:
     train.check_game(config.d_steps, config.update_rule, config.g_ema_decay, config.g_ema_warmup, config.pack,
                      config.num_classes)

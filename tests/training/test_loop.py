@@ -131,7 +131,7 @@ def test_a_better_score_below_the_kept_best_step_is_reported_and_the_best_kept(i
     seed_run = dataclasses.replace(setup.runs[0], monitor=lambda _: {'validation_ll': next(scores),
                                                                       'validation_sigma': 0.2})
     lines = []
-    evaluate = lambda step: loop._evaluate(setup.gan, seed_run, seed_run.state.replace(step=step),
+    evaluate = lambda step: loop._evaluate(train, setup.gan, seed_run, seed_run.state.replace(step=step),
                                            setup.plan.evaluation, lines.append)
     assert evaluate(12)['best_validation_ll'] == -100.0
     assert lines == []
@@ -162,7 +162,7 @@ def test_the_best_rule_keeps_the_best_parzen_within_the_classifier_bars(idx_dir,
       best = []
       for step in scripted:
         step_scored.append(step)
-        scores = loop._evaluate(setup.gan, seed_run, seed_run.state.replace(step=step), evaluation,
+        scores = loop._evaluate(train, setup.gan, seed_run, seed_run.state.replace(step=step), evaluation,
                                 lambda line: pytest.fail(line))
         best.append(scores.get('best_validation_ll'))
     finally:
