@@ -219,6 +219,8 @@ def set_up(config: ml_collections.ConfigDict, directories: Sequence[rundir.RunDi
       or not all(isinstance(seed, int) and seed >= 0 for seed in seeds)):
     raise plan.ConfigError(f'seeds={list(seeds)} must be one or more distinct seeds (non-negative integers), one '
                            'directory each')
+  for seed, directory in zip(seeds, directories):  # before the data are read: a refusal costs nothing
+    plan.check_resume_compatible({**config.to_dict(), 'seed': seed}, _saved_config(directory), directory.root)
   data = plan.data_spec(config)
   shards = datasets.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
   keys = [rundir.RunKeys.of_seed(seed) for seed in seeds]
@@ -226,8 +228,6 @@ def set_up(config: ml_collections.ConfigDict, directories: Sequence[rundir.RunDi
   run_plan = _plan_on_every_process(config, seed_data[0], shards)
   for note in run_plan.notes:
     print_fn(note)
-  for seed, directory in zip(seeds, directories):
-    plan.check_resume_compatible({**run_plan.config, 'seed': seed}, _saved_config(directory), directory.root)
   pixel_means = global_pixel_means(seed_data[0]) if seed_data[0].is_image else None
   games = [construction.build(run_plan.game, dataset, seed, shards, pixel_means)
            for seed, dataset in zip(seeds, seed_data)]

@@ -1,5 +1,7 @@
-"""A run's set-up: claiming the workdir, and the device count a run was trained on."""
+"""A run's set-up: claiming the workdir, a resume refused before the data are read, and the device count a run
+was trained on."""
 
+import json
 import os
 import shutil
 
@@ -50,3 +52,13 @@ def test_when_another_process_refuses_its_shard_this_process_stops_too_and_write
                                              'error line says why$'):
     loop.run(config, tmp_path / 'run', print_fn=lambda _: None)
   assert not (tmp_path / 'run').exists()
+
+
+def test_a_resume_with_another_run_defining_field_is_refused_before_the_data_are_read(tmp_path, monkeypatch):
+  directory = rundir.RunDirectory(tmp_path)
+  tmp_path.mkdir(exist_ok=True)
+  directory.config.write_text(json.dumps({**tiny_gauss().to_dict(), 'latent_dim': 8}, default=list))
+  monkeypatch.setattr(seed_runs, '_load_data', lambda *args: pytest.fail('the data were read'))
+  with pytest.raises(plan.ConfigError, match=r'config.latent_dim=4 differs from 8 of the run in'):
+    seed_runs.set_up(tiny_gauss(), [directory], [0], print_fn=lambda _: None)
+  assert sorted(tmp_path.iterdir()) == [directory.config]
