@@ -186,12 +186,14 @@ def check_name(spec: str) -> None:
                     f'{list(TOY_DATASETS)}, {sources.FORMS}') from None
 
 
-def take_shards(dataset: Dataset, shards: Shards) -> Dataset:
-  """Only the training examples (and labels) of ``shards``; validation and test left empty."""
+def take_shards(dataset: Dataset, shards: Shards, num_validation: int = 0) -> Dataset:
+  """Only the training examples (and labels) of ``shards`` and the first ``num_validation`` validation examples;
+  test left empty."""
   start, stop = shards.example_range(dataset.train.shape[0])
-  return dataclasses.replace(dataset, train=dataset.train[start:stop], validation=dataset.validation[:0],
+  return dataclasses.replace(dataset, train=dataset.train[start:stop], validation=dataset.validation[:num_validation],
                              test=dataset.test[:0], train_labels=dataset.train_labels[start:stop],
-                             validation_labels=dataset.validation_labels[:0], test_labels=dataset.test_labels[:0])
+                             validation_labels=dataset.validation_labels[:num_validation],
+                             test_labels=dataset.test_labels[:0])
 
 
 def _flat(split: sources.Split) -> np.ndarray:
@@ -199,39 +201,29 @@ def _flat(split: sources.Split) -> np.ndarray:
 
 
 def load(spec: str, key: jax.Array, options: SourceOptions = SourceOptions(),
-         shards: Shards | None = None) -> Dataset:
+         shards: Shards | None = None, num_validation: int = 0) -> Dataset:
   """The dataset named by a config's ``dataset`` string; ``key`` draws toy training sets.
 
-  With ``shards``, only those shards of the training set (what one process
-  of a run trains on; TFDS reads no other records), and no validation or
-  test examples.
+  With ``shards``, what one process of a run reads: only those shards of
+  the training set, the first ``num_validation`` validation examples (the
+  validation monitor's) and no test examples; from TFDS no other records.
   """
   check_name(spec)
   if spec in TOY_DATASETS:
     dataset = _toy_dataset(spec, key)
-    return dataset if shards is None else take_shards(dataset, shards)
+    return dataset if shards is None else take_shards(dataset, shards, num_validation)
   if shards is None:
     splits = sources.read(spec, options, {split: range for split in sources.SPLITS})
   else:
-    splits = sources.read(spec, options, {'train': lambda size: range(*shards.example_range(size))})
+    selections = {'train': lambda size: range(*shards.example_range(size))}
+    if num_validation:
+      selections['validation'] = lambda size: range(min(size, num_validation))
+    splits = sources.read(spec, options, selections)
     empty = sources.Split(splits['train'].examples[:0], splits['train'].labels[:0])
-    splits.update(validation=empty, test=empty)
+    splits = {'validation': empty, 'test': empty, **splits}
   train = splits['train']
   return Dataset(spec, _flat(train), _flat(splits['validation']), _flat(splits['test']), train.examples.shape[1:],
                  train.labels, splits['validation'].labels, splits['test'].labels)
-
-
-def load_validation(spec: str, key: jax.Array, options: SourceOptions = SourceOptions(),
-                    num_examples: int | None = None) -> np.ndarray:
-  """The first ``num_examples`` (default: all) validation examples of a dataset, [n, dim] as stored.
-
-  What a run's Parzen monitor scores against; from TFDS it reads only those records.
-  """
-  check_name(spec)
-  if spec in TOY_DATASETS:
-    return load(spec, key, options).validation[:num_examples]
-  first = lambda size: range(size if num_examples is None else min(size, num_examples))
-  return _flat(sources.read(spec, options, {'validation': first})['validation'])
 
 
 # ---------------------------------------------------------------- device memory

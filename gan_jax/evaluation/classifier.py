@@ -111,7 +111,8 @@ def restore(workdir: str | pathlib.Path, input_dim: int, hidden_dims) -> tuple:
   on recent NVIDIA GPUs, bfloat16 on TPUs), so the metrics it feeds do not
   depend on where they run.
   """
-  apply, template = models.as_pure_function(MLPClassifier(input_dim, tuple(hidden_dims), rngs=nnx.Rngs(0)))
+  network = MLPClassifier(input_dim, tuple(hidden_dims), rngs=nnx.Rngs(0))
+  apply, template = models.as_pure_function(network)
   target = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
   with ocp.StandardCheckpointer() as checkpointer:
     saved = checkpointer.metadata(pathlib.Path(workdir).absolute() / 'classifier').item_metadata.tree

@@ -5,7 +5,6 @@ these functions; the metrics themselves are in ``measures.py``.
 """
 
 import functools
-import json
 import pathlib
 import re
 
@@ -17,20 +16,15 @@ import numpy as np
 from gan_jax import parallel, train, vae
 from gan_jax.data import datasets
 from gan_jax.evaluation import classifier, measures
-from gan_jax.configs import base
 from gan_jax.training import checkpoint, construction, plan, rundir
 
 
 def load_run_config(directory: str | pathlib.Path) -> ml_collections.ConfigDict:
-  """The config a run in ``directory`` was trained with (its config.json).
-
-  Fields added to the project after the run was written take their defaults
-  from ``configs/base.py``, which are the behaviour the run had.
-  """
-  path = rundir.RunDirectory(directory).config
-  if not path.exists():
-    raise plan.ConfigError(f'--workdir={directory} holds no training run (no {path.name})')
-  return base.from_saved(json.loads(path.read_text()))
+  """The config a run in ``directory`` was trained with (``RunDirectory.saved_config``); ConfigError if none."""
+  config = rundir.RunDirectory(directory).saved_config()
+  if config is None:
+    raise plan.ConfigError(f'--workdir={directory} holds no training run (no {rundir.CONFIG})')
+  return config
 
 
 TOY_EVAL_SAMPLES = 2_500  # generator samples behind a toy run's metrics (PacGAN's protocol)

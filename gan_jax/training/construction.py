@@ -2,7 +2,7 @@
 
 A ``GameSpec`` (made from a config by ``plan.game_spec``) names each choice;
 each choice made by name is a registry here, name → constructor:
-``GENERATORS`` (``g_output``), ``DISCRIMINATORS`` (``model``),
+``OBJECTIVES`` (``objective``: the GAN or the VAE), ``GENERATORS`` (``g_output``), ``DISCRIMINATORS`` (``model``),
 ``OPTIMIZERS`` (``optimizer``), ``LR_SCHEDULES`` (``lr_schedule``); priors
 and generator losses have theirs in ``priors`` and ``losses``. The registries
 are the allowed values that ``plan`` checks, so adding a network or
@@ -83,7 +83,6 @@ class Network:
 
 
 INIT_DISTRIBUTIONS = ('uniform', 'normal')  # GameSpec.init_distribution
-OBJECTIVES = ('gan', 'vae')  # GameSpec.objective: the paper's game, or the VAE beside it
 
 
 def _init_range(game: GameSpec, value: float) -> models.InitRange:
@@ -252,27 +251,9 @@ def _build_vae(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs, pixel_
   return model, vae.init_state(model, decoder_params, encoder_params)
 
 
-def build(game: GameSpec, dataset: datasets.Dataset, seed: int, shards: datasets.Shards = datasets.Shards(),
-          pixel_means: np.ndarray | None = None) -> tuple[parallel.Model, parallel.State]:
-  """The game and its initial state for a game spec and its dataset (a ``vae.VAE`` for ``objective='vae'``).
-
-  Args:
-    game: what to build (``plan.game_spec`` of a validated config).
-    seed: draws the networks' initial weights (the run's seed).
-    dataset: the training examples of ``shards`` (all of them by default).
-    shards: which shards ``dataset`` holds; the epoch length (for the
-      paper's momentum schedule) counts all ``shards.total`` of them.
-    pixel_means: [dim] mean pixel values in [0, 1] over the whole training
-      set, for ``g_output_bias_from_data``; default: the means over ``dataset``.
-  Raises:
-    ConfigError: an image-only network with non-image data, or a network
-      whose geometry does not take the data's shape.
-  """
-  check_networks_fit(game, dataset)
-  rngs = nnx.Rngs(seed)
-  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, game.batch_size)
-  if game.objective == 'vae':
-    return _build_vae(game, dataset, rngs, pixel_means, minibatches_per_epoch)
+def _build_gan(game: GameSpec, dataset: datasets.Dataset, rngs: nnx.Rngs, pixel_means: np.ndarray | None,
+               minibatches_per_epoch: int) -> tuple[train.GAN, train.GANState]:
+  """The paper's game: G and D from their registries, the prior, one optimiser per player, the ``train.GAN``."""
   g_optimizer = optimizer(game, 1.0, 1, minibatches_per_epoch)
   d_optimizer = optimizer(game, game.d_learning_rate_scale, game.d_steps, minibatches_per_epoch)
   generator = _build_network('g_output', GENERATORS, game, dataset, rngs, pixel_means=pixel_means)
@@ -294,3 +275,33 @@ def build(game: GameSpec, dataset: datasets.Dataset, seed: int, shards: datasets
       g_ema_decay=game.g_ema_decay, g_ema_warmup=game.g_ema_warmup, pack=game.pack,
       example_shape=tuple(dataset.example_shape), generator_train=g_train)
   return gan, train.init_state(gan, g_params, d_params, g_state)
+
+
+# GameSpec.objective → (game, dataset, rngs, pixel_means, minibatches_per_epoch) → the model and its initial state
+OBJECTIVES: dict[str, Callable[..., tuple[parallel.Model, parallel.State]]] = {
+    'gan': _build_gan,  # the paper's game
+    'vae': _build_vae,  # the VAE beside it
+}
+
+
+def build(game: GameSpec, dataset: datasets.Dataset, seed: int, minibatches_per_epoch: int | None = None,
+          pixel_means: np.ndarray | None = None) -> tuple[parallel.Model, parallel.State]:
+  """The game and its initial state for a game spec and its dataset (a ``vae.VAE`` for ``objective='vae'``).
+
+  Args:
+    game: what to build (``plan.game_spec`` of a validated config).
+    dataset: the training examples (of this process's shards in a run).
+    seed: draws the networks' initial weights (the run's seed).
+    minibatches_per_epoch: the global minibatches of an epoch, which the
+      paper's momentum schedule counts in (``RunPlan.loop``); default: those
+      of ``dataset`` on one device, n div m.
+    pixel_means: [dim] mean pixel values in [0, 1] over the whole training
+      set, for ``g_output_bias_from_data``; default: the means over ``dataset``.
+  Raises:
+    ConfigError: an image-only network with non-image data, or a network
+      whose geometry does not take the data's shape.
+  """
+  check_networks_fit(game, dataset)
+  if minibatches_per_epoch is None:
+    minibatches_per_epoch = dataset.train.shape[0] // game.batch_size
+  return OBJECTIVES[game.objective](game, dataset, nnx.Rngs(seed), pixel_means, minibatches_per_epoch)

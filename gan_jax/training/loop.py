@@ -197,8 +197,8 @@ OnCheckpoint = Callable[[seed_runs.SeedRun, parallel.Model, parallel.State], Non
 
 def _evaluate(algorithm: types.ModuleType, gan: parallel.Model, seed_run: seed_runs.SeedRun, state: parallel.State,
               evaluation: plan.EvaluationSpec, print_fn: Callable[[str], None]) -> dict[str, float]:
-  """The monitor's scores for each generator of ``state`` (``algorithm``: ``parallel.algorithm(gan)``); a new
-  best is checkpointed.
+  """The monitor's scores for each generator of ``state`` (``algorithm``: ``Setup.algorithm``); a new best is
+  checkpointed.
 
   Returns the monitor's scores (``validation_ll``, ``validation_sigma``, and
   with a classifier ``validation_frechet_distance`` and the rest) and
@@ -257,7 +257,7 @@ def _raise_if_diverged(runs: Sequence[seed_runs.SeedRun], finite: Sequence[Mappi
 def _final_summary(algorithm: types.ModuleType, gan: parallel.Model, seed_run: seed_runs.SeedRun,
                    state: parallel.State, summary: dict) -> dict:
   """``summary`` with, for 1-D data, the mean and std of ``ONE_D_SUMMARY_SAMPLES`` samples of G (``algorithm``:
-  ``parallel.algorithm(gan)``)."""
+  ``Setup.algorithm``)."""
   if seed_run.dataset.dim != 1:
     return summary
   samples = np.asarray(algorithm.sample(gan, algorithm.generators(gan, state)['raw'], seed_run.keys.summary_samples,
@@ -278,13 +278,12 @@ def train_runs(setup: seed_runs.Setup, print_fn: Callable[[str], None] = print_n
   checkpointed) if a loss or parameter stops being finite.
   """
   primary = distributed.is_primary()
-  gan, runs, loop_spec = setup.gan, setup.runs, setup.plan.loop
+  gan, algorithm, runs, loop_spec = setup.gan, setup.algorithm, setup.runs, setup.plan.loop
   step = first_step = _common_step(runs)
   d_steps = setup.plan.game.d_steps
   shard_batch_size = setup.plan.data.batch_size // jax.device_count()
   chunks = (_one_seed_chunks(gan, runs[0], d_steps, shard_batch_size) if len(runs) == 1
             else _seeds_chunks(gan, runs, d_steps, shard_batch_size))
-  algorithm = parallel.algorithm(gan)  # train for a GAN, vae for a VAE
   states = chunks.states
   shown = [shown_noise(gan.prior, seed_run.keys.sample, loop_spec.num_shown_samples) for seed_run in runs]
   generate = jax.jit(gan.generator)

@@ -6,9 +6,10 @@ field before anything is read or compiled: fields that name a choice allow
 the keys of its registry (``construction``, ``priors``, ``losses``,
 ``train.UPDATE_RULES``); the rules of the game itself (k with the update
 rule, the weight-average decay) are ``train.check_game``'s, the same that
-``train.GAN`` enforces. ``make_plan`` then checks what depends on the
-dataset and turns the config into a ``RunPlan``: a ``DataSpec`` (what to
-read and how), a ``GameSpec`` (the networks, losses and optimisers), a
+``train.GAN`` enforces. ``check`` adds the runs' seeds and the configs of
+the runs they resume, and returns the ``DataSpec`` (what to read and how).
+``make_plan`` then checks what depends on the dataset and turns the config
+into a ``RunPlan``: the ``DataSpec``, a ``GameSpec`` (the networks, losses and optimisers), a
 ``LoopSpec`` (how long, how often to log, picture and checkpoint) and an
 ``EvaluationSpec`` (the validation monitor). Nothing below this module takes
 a ``ConfigDict``. Every refusal is a ``ConfigError`` whose one line names the
@@ -19,7 +20,7 @@ field and what is allowed; a field that only sets the speed of the loop
 import dataclasses
 import math
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import ml_collections
 
@@ -37,7 +38,7 @@ RUN_DEFINING_FIELDS = ('dataset', 'objective', 'batch_size', 'seed', 'd_steps', 
                        'validation_split', 'g_batch_norm', 'init_distribution', 'pack', 'g_hidden_activations',
                        'd_hidden_activation', 'num_classes')
 __all__ = ['ConfigError', 'DataSpec', 'EvaluationSpec', 'FIELDS', 'LoopSpec', 'RUN_DEFINING_FIELDS',
-           'RunPlan', 'check_resume_compatible', 'data_spec', 'game_spec', 'make_plan', 'validate']
+           'RunPlan', 'check', 'check_resume_compatible', 'data_spec', 'game_spec', 'make_plan', 'validate']
 
 
 # ---------------------------------------------------------------- validation
@@ -135,11 +136,9 @@ def _check_vae(config) -> None:
                                     f'a VAE needs {name}={value!r}')
 
 
-def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
-  """Raises ConfigError for the first field whose value is not allowed; reads no data.
-
-  ``num_devices``: the devices the minibatch is split over (it must divide).
-  """
+def _check_fields(config: ml_collections.ConfigDict) -> None:
+  """The plan's own rules: every field's type and range, the choices allowed by name, the fields that go
+  together."""
   missing = [name for name in FIELDS if name not in config]
   _require(not missing, f'config is missing fields {missing}')
   unknown = sorted(set(config.keys()) - set(FIELDS))
@@ -209,7 +208,10 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
              f'config.{name}={config[name]} must be a multiple of config.steps_per_call={config.steps_per_call}')
   if config.objective == 'vae':
     _check_vae(config)
-  # Last, the rules that modules below the plan own: the data source's, data parallelism's, the game's.
+
+
+def _check_lower_rules(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """The rules that modules below the plan own: the data source's, data parallelism's, the game's."""
   _check_source(config.dataset, {name: config[name] for name in ('image_feature', 'train_split',
                                                                    'validation_split', 'test_split')})
   try:
@@ -226,14 +228,25 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
     raise ConfigError(f'config.{error}') from None
 
 
+def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
+  """Raises ConfigError for the first field whose value is not allowed; reads no data.
+
+  ``num_devices``: the devices the minibatch is split over (it must divide).
+  """
+  _check_fields(config)
+  _check_lower_rules(config, num_devices)
+
+
 # ---------------------------------------------------------------- the plan
 
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
-  """What a run reads and how: the ``dataset`` string, how its source is read, the global minibatch size m,
-  and one device's memory for the fit check (MiB, 0 = ask the device)."""
+  """What a run reads and how: the ``dataset`` string, how its source is read, the first ``num_validation``
+  validation examples (the monitor's; 0 without it), the global minibatch size m, and one device's memory for
+  the fit check (MiB, 0 = ask the device)."""
   dataset: str
   source: sources.SourceOptions
+  num_validation: int
   batch_size: int
   device_memory_mib: float
 
@@ -299,12 +312,38 @@ def _spec(spec_type: type, config: ml_collections.ConfigDict, renamed: Mapping[s
 def data_spec(config: ml_collections.ConfigDict) -> DataSpec:
   """What ``config`` reads (``validate`` it first): enough to load the dataset that ``make_plan`` checks."""
   source = _spec(sources.SourceOptions, config)
-  return DataSpec(config.dataset, source, config.batch_size, config.device_memory_mib)
+  # The monitor scores its samples against eval_num_validation images, and its classifier metrics compare
+  # eval_num_samples of them with as many images.
+  num_validation = config.eval_num_validation
+  if config.eval_classifier_dir:
+    num_validation = max(num_validation, config.eval_num_samples)
+  return DataSpec(config.dataset, source, num_validation if config.eval_every_steps else 0, config.batch_size,
+                  config.device_memory_mib)
 
 
 def game_spec(config: ml_collections.ConfigDict) -> construction.GameSpec:
   """The game of a validated ``config`` (what ``construction.build`` builds)."""
   return _spec(construction.GameSpec, config)
+
+
+def check(config: ml_collections.ConfigDict, num_devices: int, seeds: Sequence[int],
+          saved_configs: Sequence[ml_collections.ConfigDict | None], workdirs: Sequence) -> DataSpec:
+  """Every check a run of ``config`` needs before its data are read; returns what to read.
+
+  ``validate``'s checks, and for each of ``seeds`` (one or more distinct
+  non-negative integers) the run in its workdir, whose config
+  (``saved_configs``, None for a new run) must match in every run-defining
+  field.
+  """
+  _check_fields(config)
+  _require(bool(seeds) and len(set(seeds)) == len(seeds) == len(saved_configs) == len(workdirs)
+           and all(_is_int(seed) and seed >= 0 for seed in seeds),
+           f'seeds={list(seeds)} must be one or more distinct seeds (non-negative integers), one directory each')
+  for seed, saved, workdir in zip(seeds, saved_configs, workdirs):
+    check_resume_compatible({**config.to_dict(), 'seed': seed}, saved, workdir)
+  data = data_spec(config)
+  _check_lower_rules(config, num_devices)
+  return data
 
 
 def _steps_per_call(config: ml_collections.ConfigDict, minibatches_per_epoch: int) -> tuple[int, tuple[str, ...]]:
@@ -342,14 +381,15 @@ def _check_labels(num_classes: int, dataset: datasets.Dataset) -> None:
            f'outside [0, {num_classes}); set num_classes to the number of classes ({high + 1} or more)')
 
 
-def make_plan(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
+def make_plan(config: ml_collections.ConfigDict, dataset: datasets.Dataset, minibatches_per_epoch: int,
               shards: datasets.Shards = datasets.Shards()) -> RunPlan:
   """The plan of a ``validate``-d config for its dataset; ConfigError if the batch or the monitor does not fit it.
 
   (Whether the networks fit the data is ``construction.build``'s check.)
 
   ``dataset`` holds the training examples of ``shards`` (all of them for
-  the default, one process with one device).
+  the default, one process with one device); an epoch of them is
+  ``minibatches_per_epoch`` global minibatches (``datasets.minibatches_per_epoch``).
   """
   shard_size = dataset.train.shape[0] // shards.count
   _require(config.batch_size <= shard_size * shards.total,
@@ -359,7 +399,6 @@ def make_plan(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
   _require(config.eval_every_steps == 0 or dataset.is_image,
            f'config.eval_every_steps={config.eval_every_steps} (the Parzen monitor) needs an image dataset, '
            f'not {config.dataset!r}; use 0')
-  minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, shards, config.batch_size)
   steps_per_call, notes = _steps_per_call(config, minibatches_per_epoch)
   loop = _spec(LoopSpec, config, steps_per_call=steps_per_call, minibatches_per_epoch=minibatches_per_epoch)
   evaluation = _spec(EvaluationSpec, config, dict(
@@ -370,11 +409,10 @@ def make_plan(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
 
 
 def check_resume_compatible(config: Mapping, saved: Mapping | None, workdir) -> None:
-  """Raises ConfigError if ``saved`` (the config.json of the run in ``workdir``, None if there is none) differs
-  from ``config`` in a run-defining field."""
+  """Raises ConfigError if ``saved`` (the config of the run in ``workdir``, ``RunDirectory.saved_config``; None if
+  there is none) differs from ``config`` in a run-defining field."""
   if saved is None:
     return
-  saved = base.from_saved(saved)
   for name in RUN_DEFINING_FIELDS:
     value = tuple(config[name]) if isinstance(config[name], list) else config[name]
     if saved[name] != value:

@@ -36,8 +36,10 @@ import json
 import pathlib
 
 import jax
+import ml_collections
 
 from gan_jax import train
+from gan_jax.configs import base
 
 GENERATORS = train.GENERATORS  # 'raw': G as trained; 'ema': the average of its weights (config.g_ema_decay > 0)
 
@@ -74,6 +76,11 @@ class RunDirectory:
 
   def __post_init__(self):
     object.__setattr__(self, 'root', pathlib.Path(self.root))
+
+  def saved_config(self) -> ml_collections.ConfigDict | None:
+    """The config the run here was started with (its config.json), None if there is none; fields the project
+    added after it was written take their defaults from ``configs/base.py``, the behaviour the run had."""
+    return base.from_saved(json.loads(self.config.read_text())) if self.config.exists() else None
 
   def best_checkpoints(self, generator: str) -> pathlib.Path:
     """The monitor's best checkpoint of ``generator`` ('raw' or 'ema')."""

@@ -1,8 +1,10 @@
 """The runs a loop trains: each seed's directory claimed, data loaded, game built, state restored (``set_up``).
 
-``set_up`` is where a config becomes a run: ``plan`` checks it and makes
-the ``RunPlan`` (every refusal before any compute), the data are read, the
-game is built (``construction``), and each seed's run is opened: its
+``set_up`` is where a config becomes a run, in one pass down the layers:
+``plan.check`` checks it (every refusal that needs no data), the data are
+read once (the training shards, and the validation images of the monitor),
+``plan.make_plan`` makes the ``RunPlan``, the game is built
+(``construction``), the fit on the devices is checked, and each seed's run is opened: its
 directory claimed for this process (``claim_workdir``: two runs in one
 directory would overwrite each other's checkpoints), its latest checkpoint
 restored, its config written, its validation monitor and best-checkpoint
@@ -11,6 +13,7 @@ managers made. ``loop`` trains what it returns.
 
 import dataclasses
 import json
+import types
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -58,10 +61,6 @@ def note_device_count(directory: rundir.RunDirectory, num_devices: int, print_fn
   files.write_text_atomically(directory.devices, json.dumps({'num_devices': num_devices}) + '\n')
 
 
-def _saved_config(directory: rundir.RunDirectory) -> dict | None:
-  return json.loads(directory.config.read_text()) if directory.config.exists() else None
-
-
 def claim_workdir(directory: rundir.RunDirectory) -> TextIO:
   """The lock on ``directory``'s lock file for this process; WorkdirInUse naming the holder if another process
   trains there (two runs in one directory would delete and overwrite each other's checkpoints)."""
@@ -87,9 +86,11 @@ class SeedRun:
 
 @dataclasses.dataclass(frozen=True)
 class Setup:
-  """What the loop starts from: the plan, the game (one for all seeds), the seeds' runs."""
+  """What the loop starts from: the plan, the game (one for all seeds) and how it trains (``parallel.algorithm``:
+  the ``train`` module for a GAN, ``vae`` for a VAE), the seeds' runs."""
   plan: plan.RunPlan
   gan: parallel.Model
+  algorithm: types.ModuleType
   runs: tuple[SeedRun, ...]
 
   def close(self) -> None:
@@ -119,10 +120,12 @@ def _device_bytes_besides_data(evaluation: plan.EvaluationSpec, state: parallel.
 
 def _load_data(data: plan.DataSpec, keys: Sequence[rundir.RunKeys], shards: datasets.Shards
                ) -> list[datasets.Dataset]:
-  """Each seed's training set: a toy one is drawn from the seed's data key; images are read once for all."""
+  """Each seed's training set (``shards`` of it) and the monitor's validation images: a toy one is drawn from the
+  seed's data key; images are read once for all."""
   if data.dataset in datasets.TOY_DATASETS:
-    return [datasets.load(data.dataset, seed_keys.data, data.source, shards) for seed_keys in keys]
-  return [datasets.load(data.dataset, keys[0].data, data.source, shards)] * len(keys)
+    return [datasets.load(data.dataset, seed_keys.data, data.source, shards, data.num_validation)
+            for seed_keys in keys]
+  return [datasets.load(data.dataset, keys[0].data, data.source, shards, data.num_validation)] * len(keys)
 
 
 def _claim(directory: rundir.RunDirectory) -> TextIO | None:
@@ -141,33 +144,31 @@ def _claim(directory: rundir.RunDirectory) -> TextIO | None:
   return lock
 
 
-def _monitor_data(evaluation: plan.EvaluationSpec, data: plan.DataSpec, data_key: jax.Array,
-                  dataset: datasets.Dataset) -> tuple[np.ndarray, classifier.ClassifierMetrics | None]:
+def _monitor_data(evaluation: plan.EvaluationSpec, dataset: datasets.Dataset
+                  ) -> tuple[np.ndarray, classifier.ClassifierMetrics | None]:
   """The monitor's validation images [num_validation, dim] (floats in [0, 1]) and its classifier metrics against
-  the first ``num_samples`` validation images (None without ``evaluation.classifier_dir``)."""
-  with_classifier = bool(evaluation.classifier_dir)
-  wanted = max(evaluation.num_validation, evaluation.num_samples) if with_classifier else evaluation.num_validation
-  images = datasets.load_validation(data.dataset, data_key, data.source, wanted)
-  if not images.shape[0]:
-    raise plan.ConfigError(f'config.eval_every_steps={evaluation.every_steps}: dataset={data.dataset!r} has no '
+  the first ``num_samples`` validation images (None without ``evaluation.classifier_dir``); ``dataset`` holds
+  the validation images the run read for it (``plan.DataSpec.num_validation``)."""
+  if not dataset.validation.shape[0]:
+    raise plan.ConfigError(f'config.eval_every_steps={evaluation.every_steps}: dataset={dataset.name!r} has no '
                            'validation examples for the monitor; use 0, or a larger dataset')
-  images = np.asarray(datasets.to_float(images))
+  images = np.asarray(datasets.to_float(dataset.validation))
   classifier_metrics = None
-  if with_classifier:
+  if evaluation.classifier_dir:
     loaded = classifier.load_for_data(evaluation.classifier_dir, rundir.read_classifier_config(
         evaluation.classifier_dir), dataset, 'config.eval_classifier_dir')
     classifier_metrics = classifier.ClassifierMetrics(*loaded, images[:evaluation.num_samples])
   return images[:evaluation.num_validation], classifier_metrics
 
 
-def _plan_on_every_process(config: ml_collections.ConfigDict, dataset: datasets.Dataset,
+def _plan_on_every_process(config: ml_collections.ConfigDict, dataset: datasets.Dataset, minibatches_per_epoch: int,
                            shards: datasets.Shards) -> plan.RunPlan:
   """``plan.make_plan`` for this process's shards of the data. Its checks read this process's examples (a
   conditional game's labels), so one process may refuse what another accepts: then every process raises (a
   collective), and none waits in a later collective for one that stopped."""
   run_plan, refusal = None, None
   try:
-    run_plan = plan.make_plan(config, dataset, shards)
+    run_plan = plan.make_plan(config, dataset, minibatches_per_epoch, shards)
   except plan.ConfigError as error:
     refusal = error
   if distributed.any_process(refusal is not None):
@@ -176,7 +177,8 @@ def _plan_on_every_process(config: ml_collections.ConfigDict, dataset: datasets.
   return run_plan
 
 
-def _open_run(run_plan: plan.RunPlan, gan: parallel.Model, seed: int, directory: rundir.RunDirectory,
+def _open_run(run_plan: plan.RunPlan, gan: parallel.Model, algorithm: types.ModuleType, seed: int,
+              directory: rundir.RunDirectory,
               dataset: datasets.Dataset, state: parallel.State,
               monitor_data: tuple[np.ndarray, classifier.ClassifierMetrics | None] | None,
               print_fn: Callable[[str], None]) -> SeedRun:
@@ -201,7 +203,7 @@ def _open_run(run_plan: plan.RunPlan, gan: parallel.Model, seed: int, directory:
       monitor = measures.ValidationMonitor(gan.generator, gan.prior, validation_images, keys.evaluation_samples,
                                            run_plan.evaluation.num_samples, classifier_metrics)
       best_managers = {generator: checkpoint.make_best_manager(directory.best_checkpoints(generator))
-                       for generator in parallel.algorithm(gan).generators(gan, state)}
+                       for generator in algorithm.generators(gan, state)}
   except BaseException:
     _close_run_files([manager, *best_managers.values()], lock)  # the run ends here: nothing of it stays open
     raise
@@ -214,36 +216,31 @@ def set_up(config: ml_collections.ConfigDict, directories: Sequence[rundir.RunDi
   claims its directory (``claim_workdir``) and restores its latest checkpoint. The caller closes the Setup
   (``Setup.close``); if this raises, nothing stays open."""
   num_devices = jax.device_count()
-  plan.validate(config, num_devices)
-  if (not seeds or len(set(seeds)) != len(seeds) or len(directories) != len(seeds)
-      or not all(isinstance(seed, int) and seed >= 0 for seed in seeds)):
-    raise plan.ConfigError(f'seeds={list(seeds)} must be one or more distinct seeds (non-negative integers), one '
-                           'directory each')
-  for seed, directory in zip(seeds, directories):  # before the data are read: a refusal costs nothing
-    plan.check_resume_compatible({**config.to_dict(), 'seed': seed}, _saved_config(directory), directory.root)
-  data = plan.data_spec(config)
+  data = plan.check(config, num_devices, seeds, [directory.saved_config() for directory in directories],
+                    [directory.root for directory in directories])
   shards = datasets.Shards(distributed.first_local_shard(), jax.local_device_count(), num_devices)
   keys = [rundir.RunKeys.of_seed(seed) for seed in seeds]
   seed_data = _load_data(data, keys, shards)
-  run_plan = _plan_on_every_process(config, seed_data[0], shards)
+  minibatches_per_epoch = datasets.minibatches_per_epoch(seed_data[0], shards, data.batch_size)
+  run_plan = _plan_on_every_process(config, seed_data[0], minibatches_per_epoch, shards)
   for note in run_plan.notes:
     print_fn(note)
   pixel_means = global_pixel_means(seed_data[0]) if seed_data[0].is_image else None
-  games = [construction.build(run_plan.game, dataset, seed, shards, pixel_means)
+  games = [construction.build(run_plan.game, dataset, seed, minibatches_per_epoch, pixel_means)
            for seed, dataset in zip(seeds, seed_data)]
   gan = games[0][0]  # the game is the same for every seed; only its initial state differs
   memory_bytes = int(data.device_memory_mib * 2**20) or datasets.device_memory_bytes(jax.local_devices()[0])
+  model_bytes = _device_bytes_besides_data(run_plan.evaluation, games[0][1], seed_data[0].dim)
   # S seeds: each device holds S shards and S states, so one seed's shard and state must fit in 1/S of it.
-  datasets.check_fits_on_device(seed_data[0], shards, _device_bytes_besides_data(
-      run_plan.evaluation, games[0][1], seed_data[0].dim), memory_bytes // len(seeds), run_plan.game.num_classes)
-  monitor_data = None
-  if run_plan.evaluation.every_steps:
-    monitor_data = _monitor_data(run_plan.evaluation, data, keys[0].data, seed_data[0])
+  datasets.check_fits_on_device(seed_data[0], shards, model_bytes, memory_bytes // len(seeds),
+                                run_plan.game.num_classes)
+  algorithm = parallel.algorithm(gan)
+  monitor_data = _monitor_data(run_plan.evaluation, seed_data[0]) if run_plan.evaluation.every_steps else None
   runs = []
   try:
     for seed, directory, dataset, (_, state) in zip(seeds, directories, seed_data, games):
-      runs.append(_open_run(run_plan, gan, seed, directory, dataset, state, monitor_data, print_fn))
+      runs.append(_open_run(run_plan, gan, algorithm, seed, directory, dataset, state, monitor_data, print_fn))
   except BaseException:
-    Setup(run_plan, gan, tuple(runs)).close()
+    Setup(run_plan, gan, algorithm, tuple(runs)).close()
     raise
-  return Setup(run_plan, gan, tuple(runs))
+  return Setup(run_plan, gan, algorithm, tuple(runs))

@@ -93,7 +93,12 @@ def test_the_memory_check_counts_the_label_columns_a_conditional_game_puts_on_th
   assert 'about 998 such examples fit' in str(error.value)  # 2**20 / (1,000 + 50) bytes
 
 
-def test_the_monitor_reads_only_validation_images(idx_dir):
-  key = jax.random.key(0)
-  validation = datasets.load_validation(f'idx:{idx_dir}', key, num_examples=30)
-  np.testing.assert_array_equal(validation, datasets.load(f'idx:{idx_dir}', key).validation[:30])
+def test_a_process_reads_its_shards_and_the_monitors_first_validation_images(idx_dir):
+  key, shards = jax.random.key(0), datasets.Shards(first=1, count=1, total=2)
+  full = datasets.load(f'idx:{idx_dir}', key)
+  dataset = datasets.load(f'idx:{idx_dir}', key, shards=shards, num_validation=30)
+  np.testing.assert_array_equal(dataset.validation, full.validation[:30])
+  np.testing.assert_array_equal(dataset.train, full.train[100:200])
+  assert dataset.test.shape == (0, full.dim)
+  more = datasets.load(f'idx:{idx_dir}', key, shards=shards, num_validation=1000)  # as many as there are
+  np.testing.assert_array_equal(more.validation, full.validation)

@@ -39,6 +39,7 @@ def test_validate_names_the_field_and_the_allowed_values(name, value, message):
     ('optimizer', construction.OPTIMIZERS), ('lr_schedule', construction.LR_SCHEDULES),
     ('model', construction.DISCRIMINATORS), ('g_output', construction.GENERATORS),
     ('g_loss', losses.GENERATOR_LOSSES), ('prior', dict.fromkeys(priors.PRIOR_NAMES)),
+    ('objective', construction.OBJECTIVES),
 ])
 def test_the_allowed_values_are_the_registry_keys(field, registry):
   config = gauss1d.get_config()

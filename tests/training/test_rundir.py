@@ -1,11 +1,13 @@
 """The contracts of a run: the paths of run and sweep directories, and the named keys derived from a seed."""
 
+import json
 import pathlib
 
 import jax
 import numpy as np
 import pytest
 
+from gan_jax.configs import base, gauss1d
 from gan_jax.training import rundir
 
 
@@ -31,6 +33,16 @@ def test_every_path_of_a_run_is_its_own_and_inside_the_run_directory(tmp_path):
   assert run.sample_picture('ema', 6) == run.root / 'samples_ema' / 'step_0000006.png'
   assert run.evaluation_report() == run.root / 'eval.json'
   assert run.evaluation_report('best', 'ema') == run.root / 'eval_best_ema.json'
+
+
+def test_a_saved_config_reads_back_with_the_defaults_of_fields_added_since_and_none_without_one(tmp_path):
+  run = rundir.RunDirectory(tmp_path)
+  assert run.saved_config() is None
+  saved = {**gauss1d.get_config().to_dict(), 'latent_dim': 7, 'g_hidden_dims': [9, 9]}
+  del saved['pack']  # a field the project added after this run was written
+  run.config.write_text(json.dumps(saved))
+  config = run.saved_config()
+  assert (config.latent_dim, config.g_hidden_dims, config.pack) == (7, (9, 9), base.get_config().pack)
 
 
 def test_the_generators_suffixes_name_the_average_with_ema_and_g_as_trained_with_nothing():

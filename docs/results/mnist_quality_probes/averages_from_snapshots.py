@@ -28,7 +28,7 @@ from PIL import Image
 from gan_jax.data import datasets
 from gan_jax.evaluation import classifier, measures, viz
 from gan_jax.reports import stored_runs
-from gan_jax.training import checkpoint, plan, rundir
+from gan_jax.training import checkpoint, rundir
 
 ITERATIONS_PER_EPOCH = 500
 
@@ -49,8 +49,7 @@ def snapshot_weights(steps: list[int], beta_cap: float, c: float, last_step: int
 
 def main(run_dir: str, classifier_dir: str, out_path: str, epochs: str, schemes: str, picture_dir: str = ''):
   config, dataset, gan, state, keys = stored_runs.restore_run(run_dir, 'latest', 'raw')
-  data = plan.data_spec(config)
-  images = np.asarray(datasets.to_float(datasets.load_validation(data.dataset, keys.data, data.source, 10_000)))
+  images = np.asarray(datasets.to_float(dataset.validation[:10_000]))
   loaded = classifier.load_for_data(classifier_dir, rundir.read_classifier_config(classifier_dir), dataset,
                                     'CLASSIFIER_DIR')
   monitor = measures.ValidationMonitor(gan.generator, gan.prior, images[:config.eval_num_validation],
