@@ -99,9 +99,14 @@ def train_classifier(config: ClassifierSpec, workdir: str | pathlib.Path, print_
   return {'test_accuracy': accuracy}
 
 
+def _params_path(workdir: str | pathlib.Path) -> pathlib.Path:
+  """Where a classifier's directory holds its parameters (orbax); its classifier.json lies beside them."""
+  return pathlib.Path(workdir).absolute() / 'classifier'
+
+
 def save(workdir: str | pathlib.Path, params) -> None:
   with ocp.StandardCheckpointer() as checkpointer:
-    checkpointer.save(pathlib.Path(workdir).absolute() / 'classifier', params, force=True)
+    checkpointer.save(_params_path(workdir), params, force=True)
 
 
 def restore(workdir: str | pathlib.Path, input_dim: int, hidden_dims) -> tuple:
@@ -115,11 +120,11 @@ def restore(workdir: str | pathlib.Path, input_dim: int, hidden_dims) -> tuple:
   apply, template = models.as_pure_function(network)
   target = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
   with ocp.StandardCheckpointer() as checkpointer:
-    saved = checkpointer.metadata(pathlib.Path(workdir).absolute() / 'classifier').item_metadata.tree
+    saved = checkpointer.metadata(_params_path(workdir)).item_metadata.tree
     saved_input_dim = saved['hidden']['0']['kernel'].shape[0]
     if saved_input_dim != input_dim:
       raise ValueError(f'the classifier in {workdir} takes inputs of {saved_input_dim} values, not {input_dim}')
-    params = checkpointer.restore(pathlib.Path(workdir).absolute() / 'classifier', target)
+    params = checkpointer.restore(_params_path(workdir), target)
   return models.in_matmul_precision(apply, 'float32'), params
 
 
