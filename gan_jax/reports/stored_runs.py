@@ -40,7 +40,8 @@ def _checkpoint_reader(run_directory: rundir.RunDirectory, which: str, params: s
     if manager.best_step() is None:
       manager.close()
       raise checkpoint.CheckpointError(f'no best checkpoint in {directory}: the run was trained with '
-                                       f'config.eval_every_steps=0 or has not been evaluated yet')
+                                       f'config.eval_every_steps=0, has not been evaluated yet, or none of its '
+                                       f'scores met the bars config.eval_best_max_frechet and eval_best_min_recall')
     return manager, manager.best_step()
   step, held = int(which), set()
   for directory in run_directory.checkpoint_directories():
