@@ -211,12 +211,11 @@ def train_step(vae: VAE, state: VAEState, real_batches: jax.Array, key: jax.Arra
     return -jnp.mean(reconstruction - kl), (reconstruction, kl)
 
   (loss, (reconstruction, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-  grads = grads if vae.axis_name is None else lax.pmean(grads, vae.axis_name)
+  grads = train.mean_over_devices(grads, vae.axis_name)
   updates, opt_state = vae.optimizer.update(grads, state.opt_state, params)
   params = optax.apply_updates(params, updates)
-  metrics = {'elbo': -loss, 'reconstruction': jnp.mean(reconstruction), 'kl': jnp.mean(kl)}
-  if vae.axis_name is not None:
-    metrics = lax.pmean(metrics, vae.axis_name)
+  metrics = train.mean_over_devices({'elbo': -loss, 'reconstruction': jnp.mean(reconstruction),
+                                     'kl': jnp.mean(kl)}, vae.axis_name)
   return VAEState(step=state.step + 1, decoder_params=params['decoder'], encoder_params=params['encoder'],
                   opt_state=opt_state), metrics
 

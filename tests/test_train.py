@@ -382,3 +382,15 @@ def test_small_gan_learns_the_mean_and_std_of_a_1d_gaussian():
   assert abs(float(x.mean()) - mean) <= 0.1
   assert abs(float(x.std()) - std) <= 0.1
   assert abs(float(metrics['d_real'][-100:].mean()) - 0.5) < 0.05  # near the equilibrium D ≈ ½
+
+
+def test_the_mean_over_one_device_is_the_tree_itself_without_an_all_reduce_and_over_eight_the_mean(eight_devices):
+  average = lambda x: train.mean_over_devices({'g': x}, 'batch')
+  one = jax.pmap(average, axis_name='batch', devices=eight_devices[:1])
+  x = jnp.arange(3.0)[None]
+  assert 'all_reduce' not in one.lower(x).as_text()  # XLA would copy every leaf for it (docs/performance.md)
+  assert trees_equal(one(x), {'g': x})
+  eight = jax.pmap(average, axis_name='batch', devices=eight_devices)
+  xs = jnp.arange(24.0).reshape(8, 3)
+  np.testing.assert_array_equal(eight(xs)['g'], np.broadcast_to(xs.mean(axis=0), (8, 3)))  # small integers: exact
+  assert train.mean_over_devices({'g': x}, None)['g'] is x
