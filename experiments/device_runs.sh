@@ -61,7 +61,7 @@ case $what in
         --config.eval_classifier_dir="$runs/classifier_a" --config.eval_best_max_frechet=2.5 \
         --config.eval_best_min_recall=0.8 > "$runs/quality_seed$seed.log" 2>&1 &
     done
-    wait || true
+    wait
     for seed in 0 1 2 3 4; do
       run=$runs/quality_seed$seed
       for c in a b; do
@@ -79,7 +79,7 @@ case $what in
         --workdir "$runs/$preset" --seeds 10 --together --config.matmul_precision=float32 \
         --config.num_steps="$(steps 400000)" > "$runs/$preset.log" 2>&1 &
     done
-    wait || true
+    wait
     for preset in toy_ring_pacgan toy_grid_pacgan; do
       keep "$runs/$preset" "$preset"
       cp "$runs/$preset.log" "$out/$preset/"

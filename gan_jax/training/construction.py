@@ -294,7 +294,7 @@ def build(game: GameSpec, dataset: datasets.Dataset, seed: int, minibatches_per_
     seed: draws the networks' initial weights (the run's seed).
     minibatches_per_epoch: the global minibatches of an epoch, which the
       paper's momentum schedule counts in (``RunPlan.loop``); default: those
-      of ``dataset`` on one device, n div m.
+      of ``dataset`` on one device (``datasets.minibatches_per_epoch``).
     pixel_means: [dim] mean pixel values in [0, 1] over the whole training
       set, for ``g_output_bias_from_data``; default: the means over ``dataset``.
   Raises:
@@ -303,5 +303,5 @@ def build(game: GameSpec, dataset: datasets.Dataset, seed: int, minibatches_per_
   """
   check_networks_fit(game, dataset)
   if minibatches_per_epoch is None:
-    minibatches_per_epoch = dataset.train.shape[0] // game.batch_size
+    minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, datasets.Shards(), game.batch_size)
   return OBJECTIVES[game.objective](game, dataset, nnx.Rngs(seed), pixel_means, minibatches_per_epoch)
