@@ -87,7 +87,7 @@ def _gan_and_state():
   synthetic = datasets.Dataset('synthetic', np.zeros((50_000, 784), np.uint8), np.zeros((0, 784), np.uint8),
                                 np.zeros((0, 784), np.uint8), (28, 28, 1))
   config = _config(g_output_bias_from_data=False)
-  return construction.build(plan.game_spec(config), synthetic, config.seed)
+  return construction.build_on_one_device(plan.game_spec(config), synthetic, config.seed)
 
 
 def _real_batches(num_iterations: int) -> jax.Array:

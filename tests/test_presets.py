@@ -135,7 +135,7 @@ def test_cifar_presets_train_on_synthetic_images(preset):
   synthetic = datasets.Dataset('synthetic', images, images[:8], images[:8], (32, 32, 3))
   config = tiny_cifar(preset.get_config())
   plan.validate(config)
-  gan, state = construction.build(plan.game_spec(config), synthetic, config.seed)
+  gan, state = construction.build_on_one_device(plan.game_spec(config), synthetic, config.seed)
   batches = datasets.to_float(jnp.asarray(images[:32])).reshape(2, 1, 16, 3072)
   state, metrics = jax.jit(functools.partial(gan_jax.train_steps, gan))(state, batches, jax.random.key(0))
   assert int(state.step) == 2 and all(bool(jnp.isfinite(v).all()) for v in metrics.values())

@@ -30,7 +30,7 @@ def figure1_snapshots(checkpoints=(0, 50, 300, 3000), grid=np.linspace(-1.0, 6.0
   """
   config = gauss1d.get_config()
   dataset = datasets.load('gauss1d', jax.random.key(0))
-  gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
+  gan, state = construction.build_on_one_device(plan.game_spec(config), dataset, config.seed)
   chunk = math.gcd(*checkpoints) or 1
   data_key, noise_key = jax.random.split(jax.random.key(7))
 

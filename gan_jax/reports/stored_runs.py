@@ -90,7 +90,7 @@ def restore_run(directory: str | pathlib.Path, which: str = 'latest', params: st
     keys = rundir.RunKeys.of_seed(config.seed)
     data = plan.data_spec(config)
     dataset = datasets.load(data.dataset, keys.data, data.source)
-    gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
+    gan, state = construction.build_on_one_device(plan.game_spec(config), dataset, config.seed)
     if step is None:  # the keys are given for their shapes
       restored = checkpoint.restore_latest(manager, state, keys.train, keys.data, set_aside=False)
       if restored is None:

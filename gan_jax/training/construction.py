@@ -284,7 +284,7 @@ OBJECTIVES: dict[str, Callable[..., tuple[parallel.Model, parallel.State]]] = {
 }
 
 
-def build(game: GameSpec, dataset: datasets.Dataset, seed: int, minibatches_per_epoch: int | None = None,
+def build(game: GameSpec, dataset: datasets.Dataset, seed: int, minibatches_per_epoch: int,
           pixel_means: np.ndarray | None = None) -> tuple[parallel.Model, parallel.State]:
   """The game and its initial state for a game spec and its dataset (a ``vae.VAE`` for ``objective='vae'``).
 
@@ -293,8 +293,7 @@ def build(game: GameSpec, dataset: datasets.Dataset, seed: int, minibatches_per_
     dataset: the training examples (of this process's shards in a run).
     seed: draws the networks' initial weights (the run's seed).
     minibatches_per_epoch: the global minibatches of an epoch, which the
-      paper's momentum schedule counts in (``RunPlan.loop``); default: those
-      of ``dataset`` on one device (``datasets.minibatches_per_epoch``).
+      paper's momentum schedule counts in (``RunPlan.loop``).
     pixel_means: [dim] mean pixel values in [0, 1] over the whole training
       set, for ``g_output_bias_from_data``; default: the means over ``dataset``.
   Raises:
@@ -302,6 +301,11 @@ def build(game: GameSpec, dataset: datasets.Dataset, seed: int, minibatches_per_
       whose geometry does not take the data's shape.
   """
   check_networks_fit(game, dataset)
-  if minibatches_per_epoch is None:
-    minibatches_per_epoch = datasets.minibatches_per_epoch(dataset, datasets.Shards(), game.batch_size)
   return OBJECTIVES[game.objective](game, dataset, nnx.Rngs(seed), pixel_means, minibatches_per_epoch)
+
+
+def build_on_one_device(game: GameSpec, dataset: datasets.Dataset, seed: int
+                        ) -> tuple[parallel.Model, parallel.State]:
+  """``build`` with the epoch length of ``dataset`` on one device: the game as a one-device run of it starts
+  (for readers of stored runs, figures, benchmarks and tests; the loop passes its plan's epoch length)."""
+  return build(game, dataset, seed, datasets.minibatches_per_epoch(dataset, datasets.Shards(), game.batch_size))

@@ -22,7 +22,7 @@ def test_rmsprop_is_one_registry_entry_and_its_config_field():
   config = gauss1d.get_config()
   config.update(optimizer='rmsprop', learning_rate=1e-3, rmsprop_decay=0.95)
   plan.validate(config)
-  gan, state = construction.build(plan.game_spec(config), _dataset(), config.seed)
+  gan, state = construction.build_on_one_device(plan.game_spec(config), _dataset(), config.seed)
   assert float(state.g_opt_state.hyperparams['decay']) == pytest.approx(0.95)
   grads = jax.tree.map(lambda p: jnp.full_like(p, 0.3), state.g_params)
   ours, _ = gan.g_optimizer.update(grads, state.g_opt_state, state.g_params)
@@ -42,9 +42,9 @@ def test_every_registered_network_builds_and_runs_on_the_data_it_accepts():
       config[field] = name
       if network.needs_images:
         with pytest.raises(plan.ConfigError, match=f"config.{field}='{name}' needs an image dataset"):
-          construction.build(plan.game_spec(config), dataset, config.seed)
+          construction.build_on_one_device(plan.game_spec(config), dataset, config.seed)
       else:
-        gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
+        gan, state = construction.build_on_one_device(plan.game_spec(config), dataset, config.seed)
         assert train.sample(gan, state.g_params, jax.random.key(0), 3).shape == (3, 1)
     config[field] = gauss1d.get_config()[field]
 
@@ -55,7 +55,7 @@ def test_a_packed_discriminator_takes_pack_examples_joined_along_their_last_axis
   plan.validate(config)
   points = np.zeros((400, 2), np.float32)
   dataset = datasets.Dataset('toy_ring', points, points[:0], points[:0], (2,))
-  gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
+  gan, state = construction.build_on_one_device(plan.game_spec(config), dataset, config.seed)
   assert (gan.pack, gan.example_shape) == (2, (2,))
   assert state.d_params['hidden'][0]['linear']['kernel'].shape == (4, 8 * config.maxout_pieces)  # two points
   # Images are fed flat; a packed image has twice the channels: [32, 32, 6] for the conv D's first layer.
@@ -80,7 +80,7 @@ def test_matmul_precision_reaches_every_product_of_a_training_step_and_of_sampli
   plan.validate(config)
   points = np.zeros((16, 2), np.float32)
   dataset = datasets.Dataset('toy_ring', points, points[:0], points[:0], (2,))
-  gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
+  gan, state = construction.build_on_one_device(plan.game_spec(config), dataset, config.seed)
   step = jax.jit(lambda s, x, k: train.train_step(gan, s, x, k)).lower(state, jnp.zeros((1, 8, 2)), jax.random.key(0))
   sample = jax.jit(lambda s, k: train.sample(gan, train.generator_variables(gan, s.g_params, s.g_state), k, 4)).lower(
       state, jax.random.key(0))
@@ -93,7 +93,7 @@ def test_image_only_architectures_reject_toy_data():
   config = tiny_cifar(cifar10_conv.get_config())
   config.dataset = 'toy_ring'
   with pytest.raises(plan.ConfigError, match="config.g_output='deconv' needs an image dataset"):
-    construction.build(plan.game_spec(config), datasets.load('toy_ring', jax.random.key(0)), config.seed)
+    construction.build_on_one_device(plan.game_spec(config), datasets.load('toy_ring', jax.random.key(0)), config.seed)
 
 
 def test_fully_connected_presets_take_the_size_of_the_data(tmp_path):
@@ -101,7 +101,7 @@ def test_fully_connected_presets_take_the_size_of_the_data(tmp_path):
   np.save(tmp_path / 'x.npy', images)
   config = tiny_image_config(mnist_paper.get_config(), dataset=f'npy:{tmp_path / "x.npy"}')
   dataset = datasets.load(config.dataset, jax.random.key(0))
-  gan, state = construction.build(plan.game_spec(config), dataset, config.seed)
+  gan, state = construction.build_on_one_device(plan.game_spec(config), dataset, config.seed)
   assert state.d_params is not None
   samples = gan.generator(state.g_params, gan.prior.sample(jax.random.key(1), 3))
   assert samples.shape == (3, 90)

@@ -25,7 +25,7 @@ TIMINGS = ('it_per_s', 'wall_time', 'run_time', 'eval_seconds')  # metrics.jsonl
 
 def _final_state(config, workdir):
   dataset = datasets.load(config.dataset, jax.random.split(jax.random.key(config.seed), 3)[1])
-  _, initial = construction.build(plan.game_spec(config), dataset, config.seed)
+  _, initial = construction.build_on_one_device(plan.game_spec(config), dataset, config.seed)
   manager = checkpoint.make_manager(workdir / 'checkpoints', config.keep_checkpoints)
   key = jax.random.key(0)
   return checkpoint.restore_latest(manager, initial, key, key)[0]
