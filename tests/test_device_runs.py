@@ -47,7 +47,7 @@ def test_the_quality_runs_train_five_seeds_with_the_both_bars_monitor_and_score_
       f'--config.seed={seed}' for seed in range(5)]
   for command in trainings:
     assert {f'--config.dataset=idx:{tmp_path / "mnist"}', '--config.num_steps=125000', '--config.eval_every_steps=2500',
-            '--config.g_ema_decay=0.99999', '--config.g_ema_warmup=4', '--config.eval_best_max_frechet=2.5',
+            '--config.g_ema_decay=0.99996', '--config.g_ema_warmup=0', '--config.eval_best_max_frechet=2.5',
             '--config.eval_best_min_recall=0.8', f'--config.eval_classifier_dir={tmp_path / "runs" / "classifier_a"}',
             } <= set(command)
   assert len(evaluations) == 10 and all({'--checkpoint', 'best', '--params', 'ema'} <= set(c) for c in evaluations)
