@@ -4,8 +4,9 @@
       --curve faithful_uniform=RUN_DIR [--curve NAME=RUN_DIR ...]
 
 For each run: NAME.jsonl, one line per evaluation of the training loop's
-Parzen monitor (step, epoch, validation_ll, validation_sigma and the *_ema
-values where the run kept a weight average, run_time in seconds); and one
+Parzen monitor (step, epoch, validation_ll, validation_sigma, the
+classifier metrics where the monitor had a classifier, the *_ema values
+where the run kept a weight average, run_time in seconds); and one
 figure of them all, validation_curves.png (``--figure`` names another). Bad flags stop it before any work
 with one line and exit status 2.
 """
@@ -24,8 +25,9 @@ _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/results/validation_curves',
                                'Where NAME.jsonl and validation_curves.png go (a folder of its own).')
 _FIGURE = flags.DEFINE_string('figure', 'validation_curves.png', 'The figure\'s file name in --out_dir (.png).')
 _CURVES = flags.DEFINE_multi_string('curve', [], 'NAME=RUN_DIR: a training run with the Parzen monitor on.')
-KEPT = ('step', 'epoch', 'validation_ll', 'validation_sigma', 'validation_ll_ema', 'validation_sigma_ema',
-        'run_time')
+_MONITOR = ('validation_ll', 'validation_sigma', 'validation_classifier_score', 'validation_frechet_distance',
+            'validation_precision', 'validation_recall')  # the monitor's names for G; '_ema' added for its average
+KEPT = ('step', 'epoch', *_MONITOR, *(f'{name}_ema' for name in _MONITOR), 'run_time')
 
 
 def parse_curves(specs: list[str]) -> dict[str, pathlib.Path]:

@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 import gan_jax
 from conftest import trees_equal
 from gan_jax.configs import (base, cifar10_conv, cifar10_fc, gauss1d, mnist_conditional, mnist_fast, mnist_paper,
-    mnist_vae, toy_grid, toy_grid_pacgan, toy_ring, toy_ring_pacgan)
+    mnist_quality, mnist_vae, toy_grid, toy_grid_pacgan, toy_ring, toy_ring_pacgan)
 from gan_jax.data import datasets
 from gan_jax.evaluation import measures
 from gan_jax.reports import stored_runs
@@ -20,9 +20,12 @@ from gan_jax.training import construction, loop, plan
 from tiny_runs import tiny_cifar, tiny_config, tiny_pacgan, train_cli
 
 
-def test_every_preset_validates_and_has_exactly_the_documented_fields():
-  for preset in (gauss1d, toy_ring, toy_grid, mnist_paper, mnist_fast, mnist_conditional, mnist_vae, cifar10_fc,
-                 cifar10_conv):
+def test_every_preset_validates_and_has_exactly_the_documented_fields(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)  # mnist_quality's monitor reads runs/classifier, where its docstring trains one
+  (tmp_path / 'runs' / 'classifier').mkdir(parents=True)
+  (tmp_path / 'runs' / 'classifier' / 'classifier.json').write_text('{}')
+  for preset in (gauss1d, toy_ring, toy_grid, mnist_paper, mnist_fast, mnist_quality, mnist_conditional, mnist_vae,
+                 cifar10_fc, cifar10_conv):
     config = preset.get_config()
     plan.validate(config)
     assert sorted(config.keys()) == sorted(plan.FIELDS) == sorted(base.get_config().keys())
@@ -37,6 +40,30 @@ def test_mnist_fast_is_mnist_paper_with_another_optimisation_and_the_mean_of_g()
                      'checkpoint_every_steps'}
   # The running mean of all iterates (c = 2) must not be capped by β within the run.
   assert (fast.num_steps + 1) / (fast.num_steps + fast.g_ema_warmup) <= fast.g_ema_decay
+
+
+def test_mnist_quality_is_mnist_paper_for_250_epochs_scored_through_a_50_epoch_average_chosen_on_both_bars():
+  """The quality recipe keeps the paper's training exactly: it adds a constant-β average of G and the monitor."""
+  paper, quality = mnist_paper.get_config(), mnist_quality.get_config()
+  changed = {name for name in paper if paper[name] != quality[name]}
+  assert changed == {'num_steps', 'g_ema_decay', 'steps_per_call', 'checkpoint_every_steps',
+                     'sample_every_steps', 'eval_every_steps', 'eval_classifier_dir', 'eval_best_max_frechet',
+                     'eval_best_min_recall'}
+  steps_per_epoch = 50_000 // quality.batch_size
+  assert quality.num_steps == 250 * steps_per_epoch
+  assert quality.g_ema_warmup == 0 and round(1 / (1 - quality.g_ema_decay)) == 50 * steps_per_epoch
+  assert (quality.eval_best_max_frechet, quality.eval_best_min_recall) == (2.5, 0.8)
+  # Every monitored step is checkpointed (so "best" can keep it), and calls end on epoch boundaries.
+  assert quality.eval_every_steps % quality.checkpoint_every_steps == 0
+  assert steps_per_epoch % quality.steps_per_call == 0
+
+
+def test_mnist_quality_without_its_classifier_says_how_to_train_one(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  with pytest.raises(plan.ConfigError, match=r"^config.eval_classifier_dir='runs/classifier' holds no "
+                                             r'classifier.json: .* experiments.train_classifier --workdir '
+                                             r'runs/classifier \(train one there first\)$'):
+    plan.validate(mnist_quality.get_config())
 
 
 def test_mnist_vae_is_mnist_papers_generator_data_and_minibatch_as_a_vae():

@@ -123,7 +123,7 @@ def _check_monitor_classifier(config) -> None:
                                           'which config.eval_every_steps=0 turns off; set eval_every_steps')
     _require((pathlib.Path(directory) / rundir.CLASSIFIER_CONFIG).is_file(),
              f'config.eval_classifier_dir={directory!r} holds no {rundir.CLASSIFIER_CONFIG}: not a classifier '
-             'trained by experiments.train_classifier')
+             f'written by experiments.train_classifier --workdir {directory} (train one there first)')
 
 
 def _check_vae(config) -> None:

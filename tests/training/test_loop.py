@@ -186,6 +186,10 @@ def test_the_monitors_classifier_metrics_equal_evaluates_on_the_same_samples(idx
     expected = classifier.ClassifierMetrics(*loaded, validation)(samples)
     assert {name: last[f'validation_{name}{suffix}'] for name in expected} == expected
     assert 0 <= expected['precision'] <= 1 and expected['frechet_distance'] > 0
+  # The curve files of experiments.validation_curves keep them, for both generators.
+  from experiments import validation_curves  # pylint: disable=g-import-not-at-top
+  curve = validation_curves.evaluations(tmp_path / 'run')[-1]
+  assert curve == {key: last[key] for key in curve} and {'validation_recall', 'validation_recall_ema'} <= set(curve)
 
 
 def test_seeds_at_different_steps_are_refused_together():

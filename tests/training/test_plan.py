@@ -133,7 +133,9 @@ def _bad_config_cases(tmp: pathlib.Path):
       (dict(eval_classifier_dir=str(tmp)), f'config.eval_classifier_dir={str(tmp)!r} is for the validation '
                                            'monitor, which config.eval_every_steps=0 turns off'),
       (dict(eval_classifier_dir=str(tmp), eval_every_steps=3), f'config.eval_classifier_dir={str(tmp)!r} holds no '
-                                                               'classifier.json: not a classifier'),
+                                                               'classifier.json: not a classifier written by '
+                                                               f'experiments.train_classifier --workdir {tmp} (train '
+                                                               'one there first)'),
       (dict(num_classes=-1), 'config.num_classes=-1 must be a non-negative integer (0: an unconditional game)'),
       (dict(num_classes=2, pack=2), 'config.num_classes=2 (a conditional game) is not allowed with pack=2; use pack=1'),
       (dict(num_classes=10), "config.num_classes=10 (a conditional GAN) needs labelled training examples; "
