@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The runs this project keeps for a lent accelerator, each one call of at most 8 minutes (an H200's estimate):
 #
-#   experiments/device_runs.sh quality OUT IDX   # the quality recipe (issue 29) over seeds 0-4, the both-bars monitor
+#   experiments/device_runs.sh quality OUT IDX   # mnist_quality over seeds 0-4, the both-bars monitor
 #   experiments/device_runs.sh pacgan OUT        # the two 10-seed, 400,000-iteration PacGAN tables, side by side
 #   experiments/device_runs.sh bench OUT         # benchmarks.throughput on the card
 #
@@ -13,13 +13,11 @@
 # STEPS_DIVISOR (default 1) divides every run's length, to try this on a CPU
 # first: STEPS_DIVISOR=2500 BUDGET_S=120 experiments/device_runs.sh quality /tmp/out I
 #
-# quality: mnist_paper with a constant-β average of G (β 0.99996, a window of
-# about 50 epochs: rebuilt from one seed's checkpoints it met all three bars
-# on test at epoch 250, docs/table1.md, "The paper's schedule and a long
-# window") to epoch 250,
-# the validation monitor with classifier A every 5 epochs, the
-# best checkpoint chosen among those with Fréchet distance ≤ 2.5 and recall
-# ≥ 0.8; the five seeds train at once, one process each; then the best
+# quality: the mnist_quality preset (mnist_paper to epoch 250, scored
+# through a constant-β average of G over about its last 50 epochs; the
+# validation monitor with classifier A every 10 epochs, the best checkpoint
+# chosen among those with Fréchet distance ≤ 2.5 and recall ≥ 0.8) over
+# seeds 0-4; the five seeds train at once, one process each; then the best
 # averaged generator of each seed is scored on test with classifiers A and B
 # (another seed and width). Matrix products in the card's default precision
 # (TF32 on NVIDIA), as in the H200 runs of docs/table1.md. pacgan: experiments.sweep --together for
@@ -54,15 +52,13 @@ case $what in
       --workdir "$runs/classifier_a" --config.dataset="$idx"
     "$python" -m experiments.train_classifier --config gan_jax/configs/mnist_classifier.py \
       --workdir "$runs/classifier_b" --config.dataset="$idx" --config.seed=1 --config.hidden_dims='(1024,)'
-    every=$(steps 2500)
     for seed in 0 1 2 3 4; do
-      timeout -s TERM "$budget" "$python" -m experiments.train --config gan_jax/configs/mnist_paper.py \
+      timeout -s TERM "$budget" "$python" -m experiments.train --config gan_jax/configs/mnist_quality.py \
         --workdir "$runs/quality_seed$seed" --config.dataset="$idx" --config.seed=$seed \
-        --config.num_steps="$(steps 125000)" --config.steps_per_call="$every" --config.checkpoint_every_steps="$every" \
-        --config.sample_every_steps="$every" --config.eval_every_steps="$every" \
-        --config.g_ema_decay=0.99996 --config.g_ema_warmup=0 \
-        --config.eval_classifier_dir="$runs/classifier_a" --config.eval_best_max_frechet=2.5 \
-        --config.eval_best_min_recall=0.8 > "$runs/quality_seed$seed.log" 2>&1 &
+        --config.eval_classifier_dir="$runs/classifier_a" --config.num_steps="$(steps 125000)" \
+        --config.steps_per_call="$(steps 500)" --config.checkpoint_every_steps="$(steps 2500)" \
+        --config.sample_every_steps="$(steps 5000)" --config.eval_every_steps="$(steps 5000)" \
+        > "$runs/quality_seed$seed.log" 2>&1 &
     done
     wait
     for seed in 0 1 2 3 4; do
