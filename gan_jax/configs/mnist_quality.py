@@ -13,7 +13,7 @@ The training is ``mnist_paper`` exactly (the paper's model, losses, dropout, sim
 original SGD with its learning-rate decay and momentum ramp), 250 epochs. The scored generator is an
 exponential moving average of G's weights with a constant β = 0.99996 (a window of about 50 epochs,
 ``g_ema_warmup=0``); it never feeds back into training. Why this window: the paper's schedule keeps
-sharpening G (validation Fréchet distance 4.35 at epoch 60, 2.38 at 250), and an average of the last ~50
+sharpening G (seed 0: validation Fréchet distance 4.35 at epoch 60, 2.38 at 250), and an average of the last ~50
 epochs trades a little of that sharpness for the smoothness the Parzen estimate rewards (docs/table1.md,
 "One generator for both"). The monitor scores G and its average every 10 epochs (Parzen estimate and the
 classifier metrics on validation data, ~15 s per evaluation on 2 CPU cores).
