@@ -18,14 +18,14 @@ epochs trades a little of that sharpness for the smoothness the Parzen estimate 
 "One generator for both"). The monitor scores G and its average every 10 epochs (Parzen estimate and the
 classifier metrics on validation data, ~15 s per evaluation on 2 CPU cores).
 
-Results (2-core AMD EPYC, 2026-12-06; docs/table1.md, "mnist_quality: the preset"): not robust over seeds. Seed 0 (its
-average rebuilt from checkpoints) meets all three bars on validation at epoch 220, after 46 minutes of training;
-on test 231.8 ± 2.2 / Fréchet distance 2.52 / recall 0.84 there, 230.2 / 2.34 / 0.84 at epoch 250. Seed 1 (this
-preset's run, 58 minutes at ~41 it/s with the monitor) never meets the Fréchet-distance bar: its generator stays
-blurrier than seed 0's all along (as trained 5.2 against 2.4 at epoch 250), so the rule keeps no checkpoint; its
-last average scores 228.1 ± 2.3 / 4.28 / 0.81 on test. On seed 0, ``mnist_paper`` with its polynomial-decay
-average scores as well at epoch 250 (228.8 / 2.35 / 0.85): the preset adds a window that stays ~50 epochs long
-and the choice on both bars, not a better generator.
+Results (2-core AMD EPYC, 2026-12-06; docs/table1.md, "mnist_quality: the preset"): not robust over seeds. At
+epoch 250, on test over seeds 0-2 (mean ± std): Parzen 229.2 ± 1.1, Fréchet distance 3.08 ± 1.05, recall
+0.83 ± 0.02 — the Parzen and recall bars on every seed, the Fréchet-distance bar on seed 0 only (2.34; seeds 1
+and 2: 4.28 and 2.61, their generators blurrier). Seed 0 (its average rebuilt from checkpoints) meets all three
+on validation at epoch 220, after 46 minutes of training (test 231.8 ± 2.2 / 2.52 / 0.84 there); on seeds 1 and 2
+(this preset's runs, 58 and 65 minutes at ~41-46 it/s with the monitor) the rule keeps no checkpoint. On seed 0,
+``mnist_paper`` with its polynomial-decay average scores as well at epoch 250 (228.8 / 2.35 / 0.85): the preset
+adds a window that stays ~50 epochs long and the choice on both bars, not a better generator.
 """
 
 from gan_jax.configs import mnist_paper
