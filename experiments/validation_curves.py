@@ -25,9 +25,7 @@ _OUT_DIR = flags.DEFINE_string('out_dir', 'docs/results/validation_curves',
                                'Where NAME.jsonl and validation_curves.png go (a folder of its own).')
 _FIGURE = flags.DEFINE_string('figure', 'validation_curves.png', 'The figure\'s file name in --out_dir (.png).')
 _CURVES = flags.DEFINE_multi_string('curve', [], 'NAME=RUN_DIR: a training run with the Parzen monitor on.')
-_MONITOR = ('validation_ll', 'validation_sigma', 'validation_classifier_score', 'validation_frechet_distance',
-            'validation_precision', 'validation_recall')  # the monitor's names for G; '_ema' added for its average
-KEPT = ('step', 'epoch', *_MONITOR, *(f'{name}_ema' for name in _MONITOR), 'run_time')
+KEPT = ('step', 'epoch', 'run_time')  # and every score of the monitor, whose names all start with 'validation_'
 
 
 def parse_curves(specs: list[str]) -> dict[str, pathlib.Path]:
@@ -51,9 +49,10 @@ def check_figure_name(name: str) -> None:
 
 
 def evaluations(run: pathlib.Path) -> list[dict]:
-  """The metrics.jsonl records of ``run`` that hold a monitor estimate, cut to ``KEPT``."""
+  """The metrics.jsonl records of ``run`` that hold a monitor estimate, cut to ``KEPT`` and the monitor's scores."""
   records = [json.loads(line) for line in rundir.RunDirectory(run).metrics.read_text().splitlines() if line.strip()]
-  return [{key: r[key] for key in KEPT if key in r} for r in records if 'validation_ll' in r]
+  return [{key: value for key, value in r.items() if key in KEPT or key.startswith('validation_')}
+          for r in records if 'validation_ll' in r]
 
 
 def main(argv):
