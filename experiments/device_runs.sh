@@ -13,7 +13,7 @@
 # STEPS_DIVISOR (default 1) divides every run's length, to try this on a CPU
 # first: STEPS_DIVISOR=2500 BUDGET_S=120 experiments/device_runs.sh quality /tmp/out I
 #
-# quality: the mnist_quality preset (mnist_paper to epoch 250, scored
+# quality: the mnist_quality preset (mnist_paper from a first step of 0.15 to epoch 250, scored
 # through a constant-β average of G over about its last 50 epochs; the
 # validation monitor with classifier A every 10 epochs, the best checkpoint
 # chosen among those with Fréchet distance ≤ 2.5 and recall ≥ 0.8) over
