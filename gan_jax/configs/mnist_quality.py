@@ -10,25 +10,24 @@ estimate among those whose validation Fréchet distance is ≤ 2.5 and recall �
 (add --config.dataset=idx:/path/to/mnist to both trainings without network; another classifier:
 --config.eval_classifier_dir=DIR).
 
-The training is ``mnist_paper``'s (the paper's model, losses, dropout, simultaneous updates, the original SGD
-with its learning-rate decay and momentum ramp) from a larger first step, ε₀ = 0.15 instead of 0.1, for 250
-epochs. Why: from 0.1, D wins the first epochs outright on some seeds and G never recovers (seed 3 of seeds
-0-9: within 5 epochs G draws one near-black image for every z); from 0.15, G
-recovers from D's early lead by epoch 5 on all ten seeds, and sharpens sooner (seed 1's G as trained:
-validation Fréchet distance 3.55 at epoch 60, against 8.16 from 0.1). The scored generator is an exponential
-moving average of G's weights with a constant β = 0.99996 (a window of about 50 epochs, ``g_ema_warmup=0``);
-it never feeds back into training. The window trades a little of G's sharpness for the smoothness the
-Parzen estimate rewards (docs/table1.md, "One generator for both"). The monitor scores G and its average
-every 10 epochs (Parzen estimate and the classifier metrics on validation data, ~15 s per evaluation on 2
-CPU cores).
+The training is ``mnist_paper``'s (the paper's model, losses, dropout, simultaneous updates, the original SGD with
+its learning-rate decay and momentum ramp) from a larger first step, ε₀ = 0.15 instead of 0.1, for 250 epochs.
+Why: from 0.1, D wins the first epochs outright on some seeds and G never recovers (seed 3 of seeds 0-9: within 5
+epochs G draws one near-black image for every z); from 0.15, G recovers from D's early lead by epoch 5 on all ten
+seeds, and sharpens sooner (seed 1's G as trained: validation Fréchet distance 3.55 at epoch 60, against 8.16 from
+0.1). The scored generator is an exponential moving average of G's weights with a constant β = 0.99996 (a window
+of about 50 epochs, ``g_ema_warmup=0``); it never feeds back into training. The window trades a little of G's
+sharpness for the smoothness the Parzen estimate rewards (docs/table1.md, "One generator for both"). The monitor
+scores G and its average every 10 epochs (Parzen estimate and the classifier metrics on validation data, ~15 s per
+evaluation on 2 CPU cores).
 
 Results (2-core AMD EPYC, 2026-12-06; docs/table1.md, "The first epochs"): seed 1 meets all three bars on
 validation at epoch 180 (48 minutes of training, ~45 it/s with the monitor, parts of it beside other runs). On
 test, the last checkpoint (epoch 250) meets all three: 232.2 ± 2.2 / 2.34 / 0.84; the checkpoint the rule keeps
 (epoch 180, at the edge of the bar on validation) scores 239.2 ± 2.2 / 2.55 / 0.82, outside the Fréchet-distance
-bar by 0.05. One seed run to the end so far: not yet a spread. From ε₀ = 0.1 (this preset
-until that day), over seeds 0-2 at epoch 250: test 229.2 ± 1.1 / 3.08 ± 1.05 / 0.83 ± 0.02 (mean ± std;
-the Fréchet-distance bar on seed 0 only; seed 1 never met it), and seed 3 did not train.
+bar by 0.05. One seed run to the end so far: not yet a spread. From ε₀ = 0.1 (this preset until that day),
+over seeds 0-2 at epoch 250: test 229.2 ± 1.1 / 3.08 ± 1.05 / 0.83 ± 0.02 (mean ± std; the Fréchet-distance
+bar on seed 0 only; seed 1 never met it), and seed 3 did not train.
 """
 
 from gan_jax.configs import mnist_paper
