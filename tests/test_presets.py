@@ -42,19 +42,21 @@ def test_mnist_fast_is_mnist_paper_with_another_optimisation_and_the_mean_of_g()
   assert (fast.num_steps + 1) / (fast.num_steps + fast.g_ema_warmup) <= fast.g_ema_decay
 
 
-def test_mnist_quality_is_mnist_paper_from_a_larger_first_step_scored_through_a_50_epoch_average_on_both_bars():
+def test_mnist_quality_is_mnist_paper_from_a_larger_first_step_scored_through_a_50_epoch_average_on_three_bars():
   """The quality recipe keeps the paper's training but for its first step ε₀ (0.15, not 0.1; the same decay and
   momentum ramp): it adds a constant-β average of G and the monitor."""
   paper, quality = mnist_paper.get_config(), mnist_quality.get_config()
   changed = {name for name in paper if paper[name] != quality[name]}
   assert changed == {'learning_rate', 'num_steps', 'g_ema_decay', 'steps_per_call', 'checkpoint_every_steps',
-                     'sample_every_steps', 'eval_every_steps', 'eval_classifier_dir', 'eval_best_max_frechet',
-                     'eval_best_min_recall'}
+                     'sample_every_steps', 'eval_every_steps', 'eval_classifier_dir', 'eval_best_by',
+                     'eval_best_min_ll', 'eval_best_max_frechet', 'eval_best_min_recall'}
   assert (quality.learning_rate, quality.lr_schedule, quality.d_learning_rate_scale) == (0.15, 'paper', 1.0)
   steps_per_epoch = 50_000 // quality.batch_size
   assert quality.num_steps == 250 * steps_per_epoch
   assert quality.g_ema_warmup == 0 and round(1 / (1 - quality.g_ema_decay)) == 50 * steps_per_epoch
-  assert (quality.eval_best_max_frechet, quality.eval_best_min_recall) == (2.5, 0.8)
+  # The best checkpoint: the sharpest (lowest validation Fréchet distance) of those within all three bars.
+  assert quality.eval_best_by == 'validation_frechet_distance'
+  assert (quality.eval_best_min_ll, quality.eval_best_max_frechet, quality.eval_best_min_recall) == (225, 2.5, 0.8)
   # Every monitored step is checkpointed (so "best" can keep it), and calls end on epoch boundaries.
   assert quality.eval_every_steps % quality.checkpoint_every_steps == 0
   assert steps_per_epoch % quality.steps_per_call == 0

@@ -172,7 +172,7 @@ def test_sigterm_keeps_the_best_checkpoints_and_a_rerun_keeps_the_same_ones(tmp_
     best = [checkpoint.make_best_manager(rundir.RunDirectory(tmp_path / w).best_checkpoints(flag))
             for w in ('straight', 'stopped')]
     assert [m.all_steps() for m in best][0] == [m.all_steps() for m in best][1]
-    assert checkpoint.best_value(best[0]) == checkpoint.best_value(best[1])
+    assert checkpoint.best_scores(best[0]) == checkpoint.best_scores(best[1])
     states = [stored_runs.restore_run(tmp_path / w, 'best', flag)[3] for w in ('straight', 'stopped')]
     assert trees_equal(*states)
 

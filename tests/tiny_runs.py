@@ -119,7 +119,8 @@ def monitor_records(workdir):
 
 def kept_best(workdir, generator):
   manager = checkpoint.make_best_manager(rundir.RunDirectory(workdir).best_checkpoints(generator))
-  return manager.all_steps(), manager.best_step(), checkpoint.best_value(manager)
+  best = checkpoint.best_scores(manager)
+  return manager.all_steps(), manager.best_step(), None if best is None else best['validation_ll']
 
 
 def random_classifier(directory, input_dim):

@@ -116,9 +116,13 @@ def get_config() -> ml_collections.ConfigDict:
       # the first eval_num_samples validation images (evaluation.classifier.ClassifierMetrics; what
       # experiments.evaluate --classifier reports on test images). Cost: docs/long_runs.md.
       eval_classifier_dir='',
-      # Which checkpoint is the best: the best validation Parzen estimate among those whose validation Fréchet
-      # distance is at most eval_best_max_frechet and recall at least eval_best_min_recall (0 = no bar; a bar
-      # needs eval_classifier_dir). Until a checkpoint meets the bars, none is kept as best.
+      # Which checkpoint is the best: the best validation score eval_best_by ('validation_ll', the highest Parzen
+      # estimate, or 'validation_frechet_distance', the lowest Fréchet distance, which needs eval_classifier_dir)
+      # among those whose validation Parzen estimate is at least eval_best_min_ll (nats), Fréchet distance at most
+      # eval_best_max_frechet and recall at least eval_best_min_recall (0 = no bar; the last two need
+      # eval_classifier_dir). Until a checkpoint meets the bars, none is kept as best.
+      eval_best_by='validation_ll',
+      eval_best_min_ll=0.0,
       eval_best_max_frechet=0.0,
       eval_best_min_recall=0.0,
   ))

@@ -29,19 +29,21 @@ def load_run_config(directory: str | pathlib.Path) -> ml_collections.ConfigDict:
 
 TOY_EVAL_SAMPLES = 2_500  # generator samples behind a toy run's metrics (PacGAN's protocol)
 
-def _checkpoint_reader(run_directory: rundir.RunDirectory, which: str, params: str):
+def _checkpoint_reader(run_directory: rundir.RunDirectory, which: str, params: str, best_by: str):
   """A read-only manager (``checkpoint.make_reader``) of the directory holding ``which``, and the step to
-  restore (None: the latest). The caller closes it."""
+  restore (None: the latest); ``best_by``: the score the run's best checkpoints are ranked by
+  (``config.eval_best_by``). The caller closes it."""
   if which == 'latest':
     return checkpoint.make_reader(run_directory.checkpoints), None
   if which == 'best':
     directory = run_directory.best_checkpoints(params)
-    manager = checkpoint.make_reader(directory, ranked=True)
+    manager = checkpoint.make_reader(directory, ranked_by=best_by)
     if manager.best_step() is None:
       manager.close()
       raise checkpoint.CheckpointError(f'no best checkpoint in {directory}: the run was trained with '
                                        f'config.eval_every_steps=0, has not been evaluated yet, or none of its '
-                                       f'scores met the bars config.eval_best_max_frechet and eval_best_min_recall')
+                                       f'scores met the bars config.eval_best_min_ll, eval_best_max_frechet and '
+                                       f'eval_best_min_recall')
     return manager, manager.best_step()
   step, held = int(which), set()
   for directory in run_directory.checkpoint_directories():
@@ -72,9 +74,9 @@ def check_generator_kept(config: ml_collections.ConfigDict, params: str, runs_na
 def restore_run(directory: str | pathlib.Path, which: str = 'latest', params: str = 'raw'):
   """(config, dataset, gan, state, keys) of a checkpoint of the run in ``directory`` (keys: ``rundir.RunKeys``).
 
-  ``which``: 'latest', 'best' (the checkpoint with the best validation
-  estimate of the generator chosen by ``params``, kept by the training
-  loop's monitor) or a step number. ``params``: 'raw' or 'ema' (the weight
+  ``which``: 'latest', 'best' (the checkpoint of the generator chosen by
+  ``params`` that the training loop's monitor kept as best, by the run's
+  ``config.eval_best_by``) or a step number. ``params``: 'raw' or 'ema' (the weight
   average, for runs trained with ``g_ema_decay`` > 0): which generator
   is used from the state (``train.generators``; a VAE has only 'raw'). It only reads: nothing in
   ``directory`` is created, moved or deleted, so a run may be training there
@@ -85,7 +87,8 @@ def restore_run(directory: str | pathlib.Path, which: str = 'latest', params: st
   config = load_run_config(directory)
   plan.validate(config)
   check_generator_kept(config, params, f'the run in {directory}')
-  manager, step = _checkpoint_reader(run_directory, which, params)  # a missing step or best: said before any compute
+  # A missing step or best is said before any compute.
+  manager, step = _checkpoint_reader(run_directory, which, params, config.eval_best_by)
   with manager:
     keys = rundir.RunKeys.of_seed(config.seed)
     data = plan.data_spec(config)

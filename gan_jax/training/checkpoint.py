@@ -47,11 +47,14 @@ from gan_jax.training import distributed
 from gan_jax.parallel import State
 
 
-BEST_METRIC = 'validation_ll'  # what ``make_best_manager`` ranks checkpoints by (higher is better)
+# The monitor's scores a best-checkpoint directory may be ranked by, each with the direction that is better.
+BEST_RANKINGS = {'validation_ll': 'max', 'validation_frechet_distance': 'min'}
 
 
-# How a best-checkpoint directory ranks its steps: by the metric saved with each.
-_RANKED_BY_BEST_METRIC = dict(best_fn=lambda metrics: metrics[BEST_METRIC], best_mode='max')
+def _ranked_by(metric: str) -> dict:
+  """How a best-checkpoint directory ranks its steps: by ``metric`` (a key of ``BEST_RANKINGS``) among the scores
+  saved with each."""
+  return dict(best_fn=lambda scores: scores[metric], best_mode=BEST_RANKINGS[metric])
 
 
 class CheckpointError(RuntimeError):
@@ -65,32 +68,32 @@ def make_manager(directory: str | pathlib.Path, keep: int) -> ocp.CheckpointMana
                                item_handlers=ocp.StandardCheckpointHandler())
 
 
-def make_best_manager(directory: str | pathlib.Path) -> ocp.CheckpointManager:
-  """A manager keeping the one checkpoint with the highest ``BEST_METRIC`` in ``directory``."""
+def make_best_manager(directory: str | pathlib.Path, ranked_by: str = 'validation_ll') -> ocp.CheckpointManager:
+  """A manager keeping in ``directory`` the one checkpoint whose saved score ``ranked_by`` is the best."""
   options = ocp.CheckpointManagerOptions(max_to_keep=1, keep_checkpoints_without_metrics=False, create=True,
-                                         cleanup_tmp_directories=True, **_RANKED_BY_BEST_METRIC)
+                                         cleanup_tmp_directories=True, **_ranked_by(ranked_by))
   return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
                                item_handlers=ocp.StandardCheckpointHandler())
 
 
-def make_reader(directory: str | pathlib.Path, ranked: bool = False) -> ocp.CheckpointManager:
+def make_reader(directory: str | pathlib.Path, ranked_by: str | None = None) -> ocp.CheckpointManager:
   """A read-only manager of ``directory``: restores, writes nothing (the directory may be missing).
 
-  ``ranked``: for a ``make_best_manager`` directory, so that ``best_step``
-  ranks its checkpoints as the writer does.
+  ``ranked_by``: for a ``make_best_manager`` directory, the score its writer
+  ranked by, so that ``best_step`` ranks its checkpoints as the writer does.
   """
-  ranking = _RANKED_BY_BEST_METRIC if ranked else {}
+  ranking = _ranked_by(ranked_by) if ranked_by else {}
   options = ocp.CheckpointManagerOptions(read_only=True, create=False, cleanup_tmp_directories=False,
                                          save_interval_steps=0, **ranking)
   return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
                                item_handlers=ocp.StandardCheckpointHandler())
 
 
-def best_value(manager: ocp.CheckpointManager) -> float | None:
-  """The ``BEST_METRIC`` of the best checkpoint of a ``make_best_manager`` manager, or None if it is empty."""
+def best_scores(manager: ocp.CheckpointManager) -> dict[str, float] | None:
+  """The scores saved with the best checkpoint of a ``make_best_manager`` manager, or None if it is empty."""
   manager.wait_until_finished()  # a save in flight has no metrics on record yet
   step = manager.best_step()
-  return None if step is None else float(manager.metrics(step)[BEST_METRIC])
+  return None if step is None else {name: float(score) for name, score in manager.metrics(step).items()}
 
 
 def _payload(state: State, train_key: jax.Array, data_key: jax.Array) -> dict:

@@ -202,32 +202,32 @@ def _evaluate(algorithm: types.ModuleType, gan: parallel.Model, seed_run: seed_r
 
   Returns the monitor's scores (``validation_ll``, ``validation_sigma``, and
   with a classifier ``validation_frechet_distance`` and the rest) and
-  ``best_validation_ll``, the score of the best checkpoint kept (absent while
-  none is), each suffixed ``_ema`` for the weight average. The best is the
-  best ``validation_ll`` among the checkpoints within the bars of
-  ``evaluation.may_be_best``. Only validation data is used. A better score at
-  a step below the kept best's (a resume that does not retrace the run bit
-  for bit, e.g. on other devices) cannot be checkpointed: a note says so.
+  ``best_validation_ll``, the Parzen estimate of the best checkpoint kept
+  (absent while none is), each suffixed ``_ema`` for the weight average. The
+  best is the checkpoint ``evaluation.is_new_best`` ranks best; its scores are
+  saved with it. Only validation data is used. A better score at a step below
+  the kept best's (a resume that does not retrace the run bit for bit, e.g. on
+  other devices) cannot be checkpointed: a note says so.
   """
   scores = {}
   for generator, g_variables in algorithm.generators(gan, state).items():
     suffix = rundir.suffix(generator)
-    result = seed_run.monitor(g_variables)
+    result = {name: float(score) for name, score in seed_run.monitor(g_variables).items()}
     manager = seed_run.best_managers[generator]
-    best = checkpoint.best_value(manager)
+    best = checkpoint.best_scores(manager)
     # A resumed rerun of a step scores the same as before, so it saves nothing.
-    if evaluation.may_be_best(result) and (best is None or result['validation_ll'] > best):
-      if checkpoint.save(manager, state, seed_run.keys.train, seed_run.keys.data,
-                         {checkpoint.BEST_METRIC: result['validation_ll']}):
-        best = result['validation_ll']
+    if evaluation.is_new_best(result, best):
+      if checkpoint.save(manager, state, seed_run.keys.train, seed_run.keys.data, result):
+        best = result
       else:
-        print_fn(f'note: step {int(state.step)} scores {result["validation_ll"]:.2f} nats ({generator}), above the '
-                 f'best checkpoint\'s {best:.2f}, but that is of step {manager.best_step()}, not below this one, '
-                 f'written before this run resumed; orbax writes steps in increasing order, so {manager.directory} '
-                 f'keeps it')
+        ranked = evaluation.best_by
+        print_fn(f'note: step {int(state.step)} scores {ranked}={result[ranked]:.2f} ({generator}), better than the '
+                 f'best checkpoint\'s {best[ranked]:.2f}, but that is of step {manager.best_step()}, not below this '
+                 f'one, written before this run resumed; orbax writes steps in increasing order, so '
+                 f'{manager.directory} keeps it')
     scores.update({f'{name}{suffix}': value for name, value in result.items()})
     if best is not None:
-      scores[f'best_validation_ll{suffix}'] = best
+      scores[f'best_validation_ll{suffix}'] = best['validation_ll']
   return scores
 
 

@@ -28,7 +28,7 @@ from gan_jax import losses, models, parallel, priors, train
 from gan_jax.configs import base
 from gan_jax.configs.base import ConfigError
 from gan_jax.data import datasets, sources
-from gan_jax.training import construction, rundir
+from gan_jax.training import checkpoint, construction, rundir
 
 FIELDS = tuple(base.get_config().keys())
 # Fields a resumed run must share with the run that wrote the checkpoints.
@@ -36,7 +36,7 @@ RUN_DEFINING_FIELDS = ('dataset', 'objective', 'batch_size', 'seed', 'd_steps', 
                        'prior', 'latent_dim', 'g_hidden_dims', 'd_hidden_dims', 'maxout_pieces', 'g_output',
                        'd_conv_channels', 'g_ema_decay', 'g_ema_warmup', 'image_size', 'image_feature', 'train_split',
                        'validation_split', 'g_batch_norm', 'init_distribution', 'pack', 'g_hidden_activations',
-                       'd_hidden_activation', 'num_classes')
+                       'd_hidden_activation', 'num_classes', 'eval_best_by')
 __all__ = ['ConfigError', 'DataSpec', 'EvaluationSpec', 'FIELDS', 'LoopSpec', 'RUN_DEFINING_FIELDS',
            'RunPlan', 'check', 'check_resume_compatible', 'data_spec', 'game_spec', 'make_plan', 'validate']
 
@@ -108,9 +108,15 @@ def _check_source(dataset: str, tfds_fields: dict[str, str]) -> None:
 
 
 def _check_monitor_classifier(config) -> None:
-  """The monitor's classifier (a directory from experiments.train_classifier) and the bars of the best rule."""
+  """The monitor's classifier (a directory from experiments.train_classifier) and the best rule: its ranking
+  and its bars."""
   directory = config.eval_classifier_dir
   _require(isinstance(directory, str), f'config.eval_classifier_dir={directory!r} must be a string')
+  _check_one_of(config, 'eval_best_by', checkpoint.BEST_RANKINGS)
+  _require(config.eval_best_by == 'validation_ll' or directory,
+           f'config.eval_best_by={config.eval_best_by!r} is a classifier metric: set config.eval_classifier_dir')
+  _require(_is_number(config.eval_best_min_ll),
+           f'config.eval_best_min_ll={config.eval_best_min_ll!r} must be a number (nats; 0 = no bar)')
   for name in ('eval_best_max_frechet', 'eval_best_min_recall'):
     _require(_is_number(config[name]) and config[name] >= 0,
              f'config.{name}={config[name]!r} must be a non-negative number (0 = no bar)')
@@ -269,19 +275,32 @@ class LoopSpec:
 class EvaluationSpec:
   """The validation monitor: Table 1's Parzen estimate every ``every_steps`` (0 = never) with ``num_samples``
   generator samples against the first ``num_validation`` validation images; with ``classifier_dir`` also the
-  classifier metrics against the first ``num_samples`` validation images, and the best checkpoint chosen among
-  those within the bars ``best_max_frechet`` and ``best_min_recall`` (0 = no bar)."""
+  classifier metrics against the first ``num_samples`` validation images.
+
+  The best checkpoint is the one ranked best by the score ``best_by`` (a key
+  of ``checkpoint.BEST_RANKINGS``: the highest Parzen estimate, or the lowest
+  Fréchet distance) among those within the bars ``best_min_ll`` (nats),
+  ``best_max_frechet`` and ``best_min_recall`` (0 = no bar).
+  """
   every_steps: int
   num_samples: int
   num_validation: int
   classifier_dir: str
+  best_by: str
+  best_min_ll: float
   best_max_frechet: float
   best_min_recall: float
 
-  def may_be_best(self, scores: Mapping[str, float]) -> bool:
-    """Whether a checkpoint with these validation ``scores`` (the monitor's) is within the bars of the best."""
-    return ((not self.best_max_frechet or scores['validation_frechet_distance'] <= self.best_max_frechet)
-            and (not self.best_min_recall or scores['validation_recall'] >= self.best_min_recall))
+  def is_new_best(self, scores: Mapping[str, float], best: Mapping[str, float] | None) -> bool:
+    """Whether a checkpoint with these validation ``scores`` (the monitor's) is within the bars and ranks above
+    ``best``, the scores saved with the best checkpoint kept (None while none is)."""
+    within_bars = ((not self.best_min_ll or scores['validation_ll'] >= self.best_min_ll)
+                   and (not self.best_max_frechet or scores['validation_frechet_distance'] <= self.best_max_frechet)
+                   and (not self.best_min_recall or scores['validation_recall'] >= self.best_min_recall))
+    if not within_bars or best is None:
+      return within_bars
+    score, kept = scores[self.best_by], best[self.best_by]
+    return score > kept if checkpoint.BEST_RANKINGS[self.best_by] == 'max' else score < kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -403,8 +422,8 @@ def make_plan(config: ml_collections.ConfigDict, dataset: datasets.Dataset, mini
   loop = _spec(LoopSpec, config, steps_per_call=steps_per_call, minibatches_per_epoch=minibatches_per_epoch)
   evaluation = _spec(EvaluationSpec, config, dict(
       every_steps='eval_every_steps', num_samples='eval_num_samples', num_validation='eval_num_validation',
-      classifier_dir='eval_classifier_dir', best_max_frechet='eval_best_max_frechet',
-      best_min_recall='eval_best_min_recall'))
+      classifier_dir='eval_classifier_dir', best_by='eval_best_by', best_min_ll='eval_best_min_ll',
+      best_max_frechet='eval_best_max_frechet', best_min_recall='eval_best_min_recall'))
   return RunPlan(data_spec(config), game_spec(config), loop, evaluation, config.to_dict(), notes)
 
 

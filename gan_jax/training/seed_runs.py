@@ -202,7 +202,8 @@ def _open_run(run_plan: plan.RunPlan, gan: parallel.Model, algorithm: types.Modu
       validation_images, classifier_metrics = monitor_data
       monitor = measures.ValidationMonitor(gan.generator, gan.prior, validation_images, keys.evaluation_samples,
                                            run_plan.evaluation.num_samples, classifier_metrics)
-      best_managers = {generator: checkpoint.make_best_manager(directory.best_checkpoints(generator))
+      best_managers = {generator: checkpoint.make_best_manager(directory.best_checkpoints(generator),
+                                                               run_plan.evaluation.best_by)
                        for generator in algorithm.generators(gan, state)}
   except BaseException:
     _close_run_files([manager, *best_managers.values()], lock)  # the run ends here: nothing of it stays open

@@ -136,40 +136,48 @@ def test_a_better_score_below_the_kept_best_step_is_reported_and_the_best_kept(i
     assert evaluate(12)['best_validation_ll'] == -100.0
     assert lines == []
     assert evaluate(6)['best_validation_ll'] == -100.0
-    assert len(lines) == 1 and lines[0].startswith('note: step 6 scores -50.00 nats (raw), above the best '
-                                                   "checkpoint's -100.00, but that is of step 12, not below this one")
+    assert len(lines) == 1 and lines[0].startswith('note: step 6 scores validation_ll=-50.00 (raw), better than '
+                                                   "the best checkpoint's -100.00, but that is of step 12, not below "
+                                                   'this one')
     assert kept_best(tmp_path, 'raw') == ([12], 12, -100.0)
   finally:
     setup.close()
 
 
-def test_the_best_rule_keeps_the_best_parzen_within_the_classifier_bars(idx_dir, tmp_path):
-  """A stub monitor scores steps 3, 6, 9, 12: the Parzen-best step (9) misses the recall bar, so the both-rule
-  keeps step 6, the best Parzen among the steps within both bars; until a step meets them no best is kept."""
-  scripted = {3: dict(validation_ll=10.0, validation_frechet_distance=9.0, validation_recall=0.9),
+def test_the_best_rules_keep_the_best_parzen_or_the_sharpest_within_the_bars(idx_dir, tmp_path):
+  """A stub monitor scores steps 3..15: the Parzen-best step (9) misses the recall bar, so the both-rule keeps
+  step 6, the best Parzen among the steps within the classifier bars; the sharpest-rule keeps step 15, the lowest
+  Fréchet distance among the steps within those bars and a Parzen bar of 15 nats (step 3 is below it). Until a
+  step meets the bars no best is kept; evaluate's reader of the run finds the same best step."""
+  random_classifier(tmp_path / 'classifier', 784)
+  scripted = {3: dict(validation_ll=10.0, validation_frechet_distance=1.2, validation_recall=0.9),
               6: dict(validation_ll=20.0, validation_frechet_distance=2.0, validation_recall=0.85),
               9: dict(validation_ll=40.0, validation_frechet_distance=1.0, validation_recall=0.5),
-              12: dict(validation_ll=30.0, validation_frechet_distance=9.0, validation_recall=0.9)}
+              12: dict(validation_ll=30.0, validation_frechet_distance=9.0, validation_recall=0.9),
+              15: dict(validation_ll=16.0, validation_frechet_distance=1.5, validation_recall=0.9)}
+  bars = dict(eval_classifier_dir=str(tmp_path / 'classifier'), eval_best_max_frechet=2.5, eval_best_min_recall=0.8)
+  rules = {'parzen': {}, 'both': bars,
+           'sharpest': dict(bars, eval_best_by='validation_frechet_distance', eval_best_min_ll=15.0)}
   kept = {}
-  for rule, bars in (('parzen', {}), ('both', dict(best_max_frechet=2.5, best_min_recall=0.8))):
-    config = monitored_config(idx_dir, g_ema_decay=0.0)
+  for rule, fields in rules.items():
+    config = monitored_config(idx_dir, g_ema_decay=0.0, **fields)
     setup = seed_runs.set_up(config, [rundir.RunDirectory(tmp_path / rule)], [config.seed], print_fn=lambda _: None)
     try:
-      evaluation = dataclasses.replace(setup.plan.evaluation, **bars)
       step_scored = []
       seed_run = dataclasses.replace(setup.runs[0], monitor=lambda _: {**scripted[step_scored[-1]],
                                                                         'validation_sigma': 0.2})
       best = []
       for step in scripted:
         step_scored.append(step)
-        scores = loop._evaluate(train, setup.gan, seed_run, seed_run.state.replace(step=step), evaluation,
-                                lambda line: pytest.fail(line))
+        scores = loop._evaluate(train, setup.gan, seed_run, seed_run.state.replace(step=step),
+                                setup.plan.evaluation, lambda line: pytest.fail(line))
         best.append(scores.get('best_validation_ll'))
     finally:
       setup.close()
-    kept[rule] = kept_best(tmp_path / rule, 'raw'), best
-  assert kept['parzen'] == (([9], 9, 40.0), [10.0, 20.0, 40.0, 40.0])
-  assert kept['both'] == (([6], 6, 20.0), [None, 20.0, 20.0, 20.0])
+    kept[rule] = int(stored_runs.restore_run(tmp_path / rule, 'best')[3].step), best
+  assert kept['parzen'] == (9, [10.0, 20.0, 40.0, 40.0, 40.0])
+  assert kept['both'] == (6, [10.0, 20.0, 20.0, 20.0, 20.0])
+  assert kept['sharpest'] == (15, [None, 20.0, 20.0, 20.0, 16.0])
 
 
 @pytest.mark.slow

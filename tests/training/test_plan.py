@@ -128,6 +128,11 @@ def _bad_config_cases(tmp: pathlib.Path):
        "dataset='mnist': TFDS could not read or download the 'train' split"),
       (dict(eval_best_max_frechet=2.5), 'config.eval_best_max_frechet=2.5 is a bar on a classifier metric: set '
                                         'config.eval_classifier_dir'),
+      (dict(eval_best_by='validation_recall'), "config.eval_best_by='validation_recall' is not allowed; allowed: "
+                                               "['validation_ll', 'validation_frechet_distance']"),
+      (dict(eval_best_by='validation_frechet_distance'), "config.eval_best_by='validation_frechet_distance' is a "
+                                                         'classifier metric: set config.eval_classifier_dir'),
+      (dict(eval_best_min_ll=float('nan')), 'config.eval_best_min_ll=nan must be a number (nats; 0 = no bar)'),
       (dict(eval_best_min_recall=1.5, eval_classifier_dir=str(tmp)), 'config.eval_best_min_recall=1.5 must be at '
                                                                     'most 1 (recall is a fraction)'),
       (dict(eval_classifier_dir=str(tmp)), f'config.eval_classifier_dir={str(tmp)!r} is for the validation '
@@ -187,3 +192,15 @@ def test_resuming_with_a_different_run_defining_field_is_rejected(tmp_path):
   loop.run(tiny_config(gauss1d.get_config()), tmp_path, print_fn=lambda _: None)
   with pytest.raises(plan.ConfigError, match=r'config.latent_dim=8 differs from 4 of the run in'):
     loop.run(tiny_config(gauss1d.get_config(), latent_dim=8), tmp_path, print_fn=lambda _: None)
+
+
+def test_a_run_kept_by_one_best_rule_is_not_resumed_under_another(tmp_path):
+  """Its best checkpoints are ranked by the rule's score (an old run's, saved without the field, by Parzen)."""
+  saved = base.from_saved({name: value for name, value in gauss1d.get_config().to_dict().items()
+                           if name != 'eval_best_by'})
+  config = gauss1d.get_config()
+  plan.check_resume_compatible(config.to_dict(), saved, tmp_path)
+  config.eval_best_by = 'validation_frechet_distance'
+  with pytest.raises(plan.ConfigError, match="config.eval_best_by='validation_frechet_distance' differs from "
+                                             "'validation_ll' of the run in"):
+    plan.check_resume_compatible(config.to_dict(), saved, tmp_path)
