@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The runs this project keeps for a lent accelerator, each one call of at most 8 minutes (an H200's estimate):
 #
-#   experiments/device_runs.sh quality OUT IDX   # mnist_quality over seeds 0-4, the both-bars monitor
+#   experiments/device_runs.sh quality OUT IDX   # mnist_quality over seeds 0-4, the three-bar monitor
 #   experiments/device_runs.sh pacgan OUT        # the two 10-seed, 400,000-iteration PacGAN tables, side by side
 #   experiments/device_runs.sh bench OUT         # benchmarks.throughput on the card
 #
@@ -16,7 +16,7 @@
 # quality: the mnist_quality preset (mnist_paper from a first step of 0.15 to epoch 250, scored
 # through a constant-β average of G over about its last 50 epochs; the
 # validation monitor with classifier A every 10 epochs, the best checkpoint
-# chosen among those with Fréchet distance ≤ 2.5 and recall ≥ 0.8) over
+# the sharpest of those with Parzen ≥ 225, Fréchet distance ≤ 2.5 and recall ≥ 0.8) over
 # seeds 0-4; the five seeds train at once, one process each; then the best
 # averaged generator of each seed is scored on test with classifiers A and B
 # (another seed and width). Matrix products in the card's default precision

@@ -293,8 +293,10 @@ class EvaluationSpec:
 
   def is_new_best(self, scores: Mapping[str, float], best: Mapping[str, float] | None) -> bool:
     """Whether a checkpoint with these validation ``scores`` (the monitor's) is within the bars and ranks above
-    ``best``, the scores saved with the best checkpoint kept (None while none is)."""
-    within_bars = ((not self.best_min_ll or scores['validation_ll'] >= self.best_min_ll)
+    ``best``, the scores saved with the best checkpoint kept (None while none is). A NaN or infinite score to
+    rank by never does (nothing could rank above a NaN kept as best)."""
+    within_bars = (math.isfinite(scores[self.best_by])
+                   and (not self.best_min_ll or scores['validation_ll'] >= self.best_min_ll)
                    and (not self.best_max_frechet or scores['validation_frechet_distance'] <= self.best_max_frechet)
                    and (not self.best_min_recall or scores['validation_recall'] >= self.best_min_recall))
     if not within_bars or best is None:

@@ -204,3 +204,17 @@ def test_a_run_kept_by_one_best_rule_is_not_resumed_under_another(tmp_path):
   with pytest.raises(plan.ConfigError, match="config.eval_best_by='validation_frechet_distance' differs from "
                                              "'validation_ll' of the run in"):
     plan.check_resume_compatible(config.to_dict(), saved, tmp_path)
+
+
+def test_the_best_rule_ranks_by_its_score_in_its_direction_and_never_keeps_a_nan():
+  spec = lambda best_by: plan.EvaluationSpec(every_steps=1, num_samples=1, num_validation=1, classifier_dir='C',
+                                             best_by=best_by, best_min_ll=0.0, best_max_frechet=0.0,
+                                             best_min_recall=0.0)
+  scores = lambda ll, fd: {'validation_ll': ll, 'validation_frechet_distance': fd, 'validation_recall': 0.5}
+  by_parzen, by_frechet = spec('validation_ll'), spec('validation_frechet_distance')
+  assert by_parzen.is_new_best(scores(2.0, 9.0), scores(1.0, 1.0))
+  assert not by_parzen.is_new_best(scores(1.0, 0.5), scores(2.0, 9.0))
+  assert by_frechet.is_new_best(scores(1.0, 0.5), scores(2.0, 9.0))
+  assert not by_frechet.is_new_best(scores(2.0, 9.0), scores(1.0, 0.5))
+  for rule, nan_scores in ((by_parzen, scores(float('nan'), 1.0)), (by_frechet, scores(1.0, float('nan')))):
+    assert not rule.is_new_best(nan_scores, None) and not rule.is_new_best(nan_scores, scores(1.0, 1.0))
