@@ -60,8 +60,9 @@ def get_config() -> ml_collections.ConfigDict:
       d_learning_rate_scale=1.0,
       momentum=0.5,               # sgd_momentum's μ unless lr_schedule='paper'
       rmsprop_decay=0.9,          # rmsprop: decay of the running mean of squared gradients
-      lr_schedule='constant',     # constant | cosine | paper (ε₀/1.000004ᵗ and μ 0.5→0.7)
+      lr_schedule='constant',     # constant | cosine | paper (ε₀/γᵗ and μ 0.5→0.7, t = the player's update count)
       lr_decay_steps=1000,        # cosine: iterations over which the learning rate decays
+      lr_decay_factor=1.000004,   # paper: γ, the learning rate's decay per update (the original's 1.000004)
       model='mlp',                # D: mlp (ReLU) | maxout (the paper's D, with dropout) | conv_maxout
       prior='gaussian',           # gaussian | uniform (U(−√3, √3))
       latent_dim=4,

@@ -44,6 +44,7 @@ class GameSpec:
   rmsprop_decay: float
   lr_schedule: str
   lr_decay_steps: int
+  lr_decay_factor: float
   model: str
   prior: str
   latent_dim: int
@@ -168,11 +169,12 @@ DISCRIMINATORS: dict[str, Network] = {
 
 # ---------------------------------------------------------------- optimisers
 
-LR_SCHEDULES: dict[str, Callable[[float, int], optax.ScalarOrSchedule]] = {
-    # (initial learning rate, updates over which it decays) → learning rate or schedule
-    'constant': lambda initial, decay_updates: initial,
-    'cosine': lambda initial, decay_updates: optax.cosine_decay_schedule(initial, decay_updates, alpha=0.05),
-    'paper': lambda initial, decay_updates: optim.paper_learning_rate(initial),
+LR_SCHEDULES: dict[str, Callable[[GameSpec, float, int], optax.ScalarOrSchedule]] = {
+    # (game, initial learning rate, this player's updates per iteration) → learning rate or schedule
+    'constant': lambda game, initial, updates_per_iteration: initial,
+    'cosine': lambda game, initial, updates_per_iteration: optax.cosine_decay_schedule(
+        initial, game.lr_decay_steps * updates_per_iteration, alpha=0.05),
+    'paper': lambda game, initial, updates_per_iteration: optim.paper_learning_rate(initial, game.lr_decay_factor),
 }
 
 
@@ -193,8 +195,7 @@ def optimizer(game: GameSpec, scale: float, updates_per_iteration: int,
               minibatches_per_epoch: int) -> optax.GradientTransformation:
   """One player's optimiser: learning rate ``game.learning_rate × scale``, updated
   ``updates_per_iteration`` times per iteration of ``game.d_steps`` minibatches."""
-  learning_rate = LR_SCHEDULES[game.lr_schedule](game.learning_rate * scale,
-                                                   game.lr_decay_steps * updates_per_iteration)
+  learning_rate = LR_SCHEDULES[game.lr_schedule](game, game.learning_rate * scale, updates_per_iteration)
   # An epoch is n/m minibatches; a player updated u times per iteration of k
   # minibatches makes u·(n/m)/k updates per epoch.
   updates_per_epoch = max(1, minibatches_per_epoch * updates_per_iteration // game.d_steps)

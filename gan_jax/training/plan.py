@@ -164,6 +164,8 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
   _check_one_of(config, 'lr_schedule', list(construction.LR_SCHEDULES))
   _require(config.lr_schedule != 'paper' or config.optimizer == 'sgd_momentum',
            f"config.lr_schedule='paper' needs optimizer='sgd_momentum', not {config.optimizer!r}")
+  _require(_is_number(config.lr_decay_factor) and config.lr_decay_factor >= 1,
+           f'config.lr_decay_factor={config.lr_decay_factor!r} must be a finite number >= 1 (1 = no decay)')
   _check_one_of(config, 'model', list(construction.DISCRIMINATORS))
   _check_one_of(config, 'prior', priors.PRIOR_NAMES)
   for name in ('learning_rate', 'd_learning_rate_scale', 'log_every_seconds'):

@@ -34,6 +34,21 @@ def test_rmsprop_is_one_registry_entry_and_its_config_field():
     np.testing.assert_allclose(got, want, rtol=2.0 ** -21)
 
 
+def test_the_papers_schedule_decays_each_players_learning_rate_by_the_configured_factor_per_update():
+  config = gauss1d.get_config()
+  config.update(optimizer='sgd_momentum', lr_schedule='paper', learning_rate=0.1, d_learning_rate_scale=2.0,
+                lr_decay_factor=1.5)
+  plan.validate(config)
+  gan, state = construction.build_on_one_device(plan.game_spec(config), _dataset(), config.seed)
+  for optimizer, params, opt_state, initial in ((gan.g_optimizer, state.g_params, state.g_opt_state, 0.1),
+                                                (gan.d_optimizer, state.d_params, state.d_opt_state, 0.2)):
+    grads = jax.tree.map(jnp.ones_like, params)
+    for _ in range(3):
+      _, opt_state = optimizer.update(grads, opt_state, params)
+    # inject_hyperparams records the rate of the last update made, the third: ε₀ / γ² (float32 exp: a few ulps).
+    np.testing.assert_allclose(opt_state.hyperparams['learning_rate'], initial / 1.5 ** 2, rtol=1e-6)
+
+
 def test_every_registered_network_builds_and_runs_on_the_data_it_accepts():
   config = gauss1d.get_config()
   dataset = _dataset()

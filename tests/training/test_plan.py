@@ -20,6 +20,7 @@ from tiny_runs import tiny_config
     ('prior', 'laplace', "config.prior='laplace' is not allowed; allowed: ['uniform', 'gaussian']"),
     ('model', 'resnet', "config.model='resnet' is not allowed; allowed: ['mlp', 'maxout', 'conv_maxout']"),
     ('momentum', 1.0, 'config.momentum=1.0 must be in [0, 1)'),
+    ('lr_decay_factor', 0.99, 'config.lr_decay_factor=0.99 must be a finite number >= 1 (1 = no decay)'),
     ('g_hidden_dims', (), 'config.g_hidden_dims=() must be a non-empty sequence of positive integers'),
     ('seed', -1, 'config.seed=-1 must be a non-negative integer'),
     ('d_input_keep', 0.0, 'config.d_input_keep=0.0 must be a keep probability in (0, 1]'),
