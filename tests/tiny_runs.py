@@ -123,12 +123,13 @@ def kept_best(workdir, generator):
   return manager.all_steps(), manager.best_step(), None if best is None else best['validation_ll']
 
 
-def random_classifier(directory, input_dim):
-  """An untrained classifier saved as experiments.train_classifier saves one: enough to compare two paths."""
+def random_classifier(directory, input_dim, seed=0):
+  """An untrained classifier (its weights drawn from ``seed``) saved as experiments.train_classifier saves one:
+  enough to compare two paths."""
   from flax import nnx  # pylint: disable=g-import-not-at-top
   from gan_jax import models  # pylint: disable=g-import-not-at-top
   from gan_jax.evaluation import classifier  # pylint: disable=g-import-not-at-top
-  _, params = models.as_pure_function(classifier.MLPClassifier(input_dim, (8,), rngs=nnx.Rngs(0)))
+  _, params = models.as_pure_function(classifier.MLPClassifier(input_dim, (8,), rngs=nnx.Rngs(seed)))
   classifier.save(directory, params)
   (directory / rundir.CLASSIFIER_CONFIG).write_text(json.dumps({'hidden_dims': [8], 'dataset': 'idx'}))
   return classifier.restore(directory, input_dim, (8,))

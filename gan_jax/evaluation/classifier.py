@@ -13,6 +13,7 @@ monitor: validation images).
 
 import dataclasses
 import functools
+import hashlib
 import pathlib
 from collections.abc import Mapping
 
@@ -142,6 +143,19 @@ def load_for_data(workdir: str | pathlib.Path, saved_config: Mapping, dataset: d
         f'experiments.train_classifier --config.dataset={dataset.name}') from None
 
 
+def fingerprint(params) -> str:
+  """The classifier's identity: SHA-256 (hex) of its parameters' shapes, dtypes and bytes, in the pytree's order.
+
+  Equal for the same weights wherever they are stored; different for a classifier trained again (another seed,
+  another machine), whose features, and so Fréchet distances, are another space's."""
+  digest = hashlib.sha256()
+  for leaf in jax.tree.leaves(params):
+    array = np.asarray(leaf)
+    digest.update(f'{array.shape}{array.dtype}'.encode())
+    digest.update(array.tobytes())
+  return digest.hexdigest()
+
+
 class ClassifierMetrics:
   """Classifier score, Fréchet distance and precision/recall (k = ``PRECISION_RECALL_K``) of generated images
   against fixed real images, in the features of a trained classifier.
@@ -156,6 +170,7 @@ class ClassifierMetrics:
     """apply, params: ``load_for_data``'s; real_images: [n, dim] float32 in [0, 1]."""
     self._classify = jax.jit(apply)
     self._params = params
+    self.fingerprint = fingerprint(params)
     _, real_features = self._classify(params, jnp.asarray(real_images, jnp.float32))
     self._real_features = np.asarray(real_features, np.float64)
     self._real_radii = measures.knn_radii(self._real_features, PRECISION_RECALL_K)

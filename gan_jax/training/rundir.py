@@ -13,6 +13,8 @@ else. A run directory (``RunDirectory``)::
   checkpoints/            the latest checkpoints (orbax, one directory per step)
   checkpoints_best/       the checkpoint whose generator scored best on validation data (the monitor)
   checkpoints_best_ema/   the same for the average of G's weights
+  monitor_classifier.json the classifier the monitor scored with (its directory and weights' fingerprint):
+                          a resume with another one is refused, its Fréchet distances being another space's
   samples/, samples_ema/  step_NNNNNNN.png: the shown samples of each generator
   summary.json            the finished run's summary
   eval*.json              ``experiments.evaluate``'s reports
@@ -72,6 +74,7 @@ class RunDirectory:
   metrics = _path(METRICS)
   tensorboard = _path('tensorboard')
   checkpoints = _path('checkpoints')
+  monitor_classifier = _path('monitor_classifier.json')
   summary = _path('summary.json')
 
   def __post_init__(self):

@@ -177,6 +177,30 @@ def _plan_on_every_process(config: ml_collections.ConfigDict, dataset: datasets.
   return run_plan
 
 
+def _check_monitor_classifier(directory: rundir.RunDirectory, classifier_dir: str,
+                              metrics: classifier.ClassifierMetrics) -> None:
+  """The monitor's classifier must be the one that scored this run's earlier evaluations: the best checkpoint
+  was kept, and the curve written, by its Fréchet distances. The first run with a classifier records it in
+  ``directory.monitor_classifier``; a later one with other weights (wherever they are stored) raises
+  ConfigError."""
+  path = directory.monitor_classifier
+  if path.exists():
+    try:
+      recorded = json.loads(path.read_text())
+      recorded_dir, recorded_fingerprint = recorded['classifier_dir'], recorded['fingerprint']
+    except (ValueError, KeyError, TypeError):
+      raise plan.ConfigError(f'{path} is not the record of a classifier that this project writes; restore it, '
+                             'or delete it to record config.eval_classifier_dir afresh') from None
+    if recorded_fingerprint != metrics.fingerprint:
+      raise plan.ConfigError(
+          f"config.eval_classifier_dir={classifier_dir} holds another classifier than the one this run's monitor "
+          f"scored with ({recorded_dir}, recorded in {path}): its Fréchet distances are in another "
+          'feature space; resume with that classifier, or use a new --workdir')
+  elif distributed.is_primary():
+    files.write_text_atomically(path, json.dumps({'classifier_dir': classifier_dir,
+                                                  'fingerprint': metrics.fingerprint}, indent=2) + '\n')
+
+
 def _open_run(run_plan: plan.RunPlan, gan: parallel.Model, algorithm: types.ModuleType, seed: int,
               directory: rundir.RunDirectory,
               dataset: datasets.Dataset, state: parallel.State,
@@ -187,6 +211,8 @@ def _open_run(run_plan: plan.RunPlan, gan: parallel.Model, algorithm: types.Modu
   lock = _claim(directory)
   manager, best_managers = None, {}
   try:
+    if monitor_data is not None and monitor_data[1] is not None:
+      _check_monitor_classifier(directory, run_plan.evaluation.classifier_dir, monitor_data[1])
     manager = checkpoint.make_manager(directory.checkpoints, run_plan.loop.keep_checkpoints)
     restored = checkpoint.restore_latest(manager, state, keys.train, keys.data, warn=print_fn)
     if restored is not None:

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import types
 
@@ -178,6 +179,34 @@ def test_the_best_rules_keep_the_best_parzen_or_the_sharpest_within_the_bars(idx
   assert kept['parzen'] == (9, [10.0, 20.0, 40.0, 40.0, 40.0])
   assert kept['both'] == (6, [10.0, 20.0, 20.0, 20.0, 20.0])
   assert kept['sharpest'] == (15, [None, 20.0, 20.0, 20.0, 16.0])
+
+
+def test_a_resume_with_another_classifier_is_refused_and_the_same_one_moved_elsewhere_is_not(idx_dir, tmp_path):
+  """The run records its monitor's classifier by its weights: a copy in another directory resumes, a classifier
+  trained again (another seed) is refused with one line, and the record is kept; a broken record is refused too."""
+  random_classifier(tmp_path / 'classifier', 784, seed=0)
+  random_classifier(tmp_path / 'retrained', 784, seed=1)
+  shutil.copytree(tmp_path / 'classifier', tmp_path / 'moved')
+  directory = rundir.RunDirectory(tmp_path / 'run')
+
+  def open_and_close(classifier_dir):
+    config = monitored_config(idx_dir, eval_classifier_dir=str(classifier_dir))
+    seed_runs.set_up(config, [directory], [config.seed], print_fn=lambda _: None).close()
+
+  open_and_close(tmp_path / 'classifier')
+  record = directory.monitor_classifier.read_text()
+  assert json.loads(record)['classifier_dir'] == str(tmp_path / 'classifier')
+  open_and_close(tmp_path / 'moved')
+  with pytest.raises(plan.ConfigError) as error:
+    open_and_close(tmp_path / 'retrained')
+  assert str(error.value) == (
+      f"config.eval_classifier_dir={tmp_path / 'retrained'} holds another classifier than the one this run's "
+      f"monitor scored with ({tmp_path / 'classifier'}, recorded in {directory.monitor_classifier}): its Fréchet "
+      'distances are in another feature space; resume with that classifier, or use a new --workdir')
+  assert directory.monitor_classifier.read_text() == record
+  directory.monitor_classifier.write_text('{"fingerprint": ')
+  with pytest.raises(plan.ConfigError, match=r'monitor_classifier.json is not the record of a classifier'):
+    open_and_close(tmp_path / 'classifier')
 
 
 @pytest.mark.slow
