@@ -15,7 +15,7 @@ import dataclasses
 import json
 import types
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 import jax
 import ml_collections
@@ -27,6 +27,7 @@ from gan_jax.data import datasets
 from gan_jax.evaluation import classifier, measures
 from gan_jax.training import checkpoint, construction, distributed, files, plan, rundir
 
+T = TypeVar('T')
 
 class WorkdirInUse(plan.ConfigError):
   """Another process (pid ``holder``) is training in ``directory`` (``claim_workdir``); nothing was touched."""
@@ -161,20 +162,25 @@ def _monitor_data(evaluation: plan.EvaluationSpec, dataset: datasets.Dataset
   return images[:evaluation.num_validation], classifier_metrics
 
 
-def _plan_on_every_process(config: ml_collections.ConfigDict, dataset: datasets.Dataset, minibatches_per_epoch: int,
-                           shards: datasets.Shards) -> plan.RunPlan:
-  """``plan.make_plan`` for this process's shards of the data. Its checks read this process's examples (a
-  conditional game's labels), so one process may refuse what another accepts: then every process raises (a
-  collective), and none waits in a later collective for one that stopped."""
-  run_plan, refusal = None, None
+def _on_every_process(check: Callable[[], T], refused_elsewhere: str) -> T:
+  """``check()``'s result; if it raises ConfigError on any process, every process raises (a collective: none
+  waits in a later collective for one that stopped), those where it passed with ``refused_elsewhere``."""
+  result, refusal = None, None
   try:
-    run_plan = plan.make_plan(config, dataset, minibatches_per_epoch, shards)
+    result = check()
   except plan.ConfigError as error:
     refusal = error
   if distributed.any_process(refusal is not None):
-    raise refusal or plan.ConfigError('another process refused the run for its shard of the data; its error line '
-                                      'says why')
-  return run_plan
+    raise refusal or plan.ConfigError(refused_elsewhere)
+  return result
+
+
+def _plan_on_every_process(config: ml_collections.ConfigDict, dataset: datasets.Dataset, minibatches_per_epoch: int,
+                           shards: datasets.Shards) -> plan.RunPlan:
+  """``plan.make_plan`` for this process's shards of the data. Its checks read this process's examples (a
+  conditional game's labels), so one process may refuse what another accepts: then every process raises."""
+  return _on_every_process(lambda: plan.make_plan(config, dataset, minibatches_per_epoch, shards),
+                           'another process refused the run for its shard of the data; its error line says why')
 
 
 def _check_monitor_classifier(directory: rundir.RunDirectory, classifier_dir: str,
@@ -212,7 +218,9 @@ def _open_run(run_plan: plan.RunPlan, gan: parallel.Model, algorithm: types.Modu
   manager, best_managers = None, {}
   try:
     if monitor_data is not None and monitor_data[1] is not None:
-      _check_monitor_classifier(directory, run_plan.evaluation.classifier_dir, monitor_data[1])
+      _on_every_process(lambda: _check_monitor_classifier(directory, run_plan.evaluation.classifier_dir,
+                                                          monitor_data[1]),
+                        "another process refused this run's classifier; its error line says why")
     manager = checkpoint.make_manager(directory.checkpoints, run_plan.loop.keep_checkpoints)
     restored = checkpoint.restore_latest(manager, state, keys.train, keys.data, warn=print_fn)
     if restored is not None:
