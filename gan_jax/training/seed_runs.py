@@ -29,6 +29,7 @@ from gan_jax.training import checkpoint, construction, distributed, files, plan,
 
 T = TypeVar('T')
 
+
 class WorkdirInUse(plan.ConfigError):
   """Another process (pid ``holder``) is training in ``directory`` (``claim_workdir``); nothing was touched."""
 
