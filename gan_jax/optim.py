@@ -5,9 +5,10 @@ minibatch t = 0, 1, 2, …, updates
 
     v ← μ_t · v − ε_t · g,      θ ← θ + v,
 
-with ε_t = max(ε₀ / γ^t, 1e-6), γ = 1.000004 (``config.lr_decay_factor``), and
-μ rising linearly from 0.5 in epoch 1 to 0.7 in epoch 250, then constant. ``sgd_momentum`` is exactly this
-rule: the learning rate is applied *before* the momentum accumulation, unlike
+with ε_t = max(ε₀ / γ^t, 1e-6), γ = 1.000004 (``config.lr_decay_factor``),
+and μ rising linearly from 0.5 in epoch 1 to 0.7 in epoch 250, then
+constant. ``sgd_momentum`` is exactly this rule: the learning rate is
+applied *before* the momentum accumulation, unlike
 ``optax.sgd``, which scales the accumulated trace (the two agree while ε is
 constant). t is the optimiser's own update count, so each player's schedules
 advance once per update of that player; with k = 1 that is once per minibatch,
