@@ -23,11 +23,11 @@ evaluation on 2 CPU cores).
 
 Results (2-core AMD EPYC, 2026-12-06/07; docs/table1.md, "`mnist_quality` over five seeds"): over seeds 0-4 the
 rule keeps epoch 250 on four, which meet all three bars on test: 231.9 ± 2.2 / 2.06 ± 0.32 / 0.84 ± 0.00 (mean ±
-std), all three first on validation at epochs 170-240 (about 35-50 minutes of training alone on this CPU, ~45 it/s
-with the monitor). Seed 2 never meets the Fréchet-distance bar on validation, so no best is kept; its last
-checkpoint scores 232.7 / 3.20 / 0.82 on test. From ε₀ = 0.1 (this preset until 2026-12-06), over seeds 0-2 at
-epoch 250: test 229.2 ± 1.1 / 3.08 ± 1.05 / 0.83 ± 0.02 (the Fréchet-distance bar on seed 0 only), and seed 3
-did not train.
+std), all three first on validation at epochs 170-240 and on test at 170-230 (about 35-50 minutes of training
+alone on this CPU, ~45 it/s with the monitor). Seed 2 never meets the Fréchet-distance bar on validation, so no
+best is kept; its last checkpoint scores 232.7 / 3.20 / 0.82 on test (resumed to epoch 300: 230.5 / 3.14 / 0.82).
+From ε₀ = 0.1 (this preset until 2026-12-06), over seeds 0-2 at epoch 250: test 229.2 ± 1.1 / 3.08 ± 1.05 /
+0.83 ± 0.02 (the Fréchet-distance bar on seed 0 only), and seed 3 did not train.
 """
 
 from gan_jax.configs import mnist_paper
